@@ -1,0 +1,1 @@
+"""Feature slices. Each exposes ``register(engine)`` and never imports a chat library."""

@@ -1,0 +1,122 @@
+"""/link, /profile and /settings: one member, many platforms, one set of preferences."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from zoneinfo import available_timezones
+
+from core.commands import Command, Param, ParamType
+from core.context import Context
+from core.crypto import mask_phone
+from core.identity import CHANNELS
+from core.replies import Reply, ReplyField
+
+_PLATFORM_LABEL = {"discord": "Discord", "telegram": "Telegram", "sms": "Phone", "shell": "Shell"}
+
+
+async def link(ctx: Context, code: str | None = None) -> Reply:
+    identity = ctx.engine.identity
+    if code is None:
+        issued = await identity.issue_link_code(ctx.member.id, ctx.platform)
+        minutes = max(1, round((issued.expires_at - issued.created_at).total_seconds() / 60))
+        return Reply(
+            title="🔗 Link another account",
+            text=(
+                f"Your code: **{issued.code}**\n"
+                f"From your other account, send `/link {issued.code}` (or text `LINK {issued.code}` "
+                f"to our SMS number). It works once and expires in {minutes} minutes."
+            ),
+            ephemeral=True,
+        )
+    result = await identity.redeem_link_code(code, ctx.member.id, ctx.platform)
+    linked = ", ".join(_PLATFORM_LABEL.get(p, p) for p in result.platforms)
+    return Reply(title="✅ Accounts linked", text=f"This member now owns: {linked}.", ephemeral=True)
+
+
+async def profile(ctx: Context) -> Reply:
+    member = await ctx.engine.identity.get(ctx.member.id) or ctx.member
+    identities = await ctx.engine.identity.identities(member.id)
+    accounts = []
+    for ident in identities:
+        if ident.platform == "sms":
+            shown = mask_phone(ctx.engine.vault.decrypt(ident.secret_address)) if (
+                ctx.engine.vault and ident.secret_address
+            ) else "phone"
+        else:
+            shown = ident.handle or ident.external_id
+        accounts.append(f"{_PLATFORM_LABEL.get(ident.platform, ident.platform)}: {shown}")
+    return Reply(
+        title=f"👤 {member.display_name}",
+        fields=[
+            ReplyField(name="Member", value=f"#{member.id}"),
+            ReplyField(name="Since", value=member.created_at.astimezone(UTC).strftime("%Y-%m-%d")),
+            ReplyField(name="Accounts", value="\n".join(accounts) or "none", inline=False),
+            ReplyField(name="Timezone", value=member.timezone),
+            ReplyField(name="DMs", value="on" if member.dm_enabled else "off"),
+            ReplyField(name="SMS", value="on" if member.sms_enabled else "off"),
+            ReplyField(name="Alert order", value=" → ".join(member.channel_order)),
+        ],
+        ephemeral=True,
+    )
+
+
+async def _timezones(_ctx: Context, prefix: str) -> list[str]:
+    wanted = prefix.lower()
+    return sorted(tz for tz in available_timezones() if wanted in tz.lower())[:25]
+
+
+async def settings(
+    ctx: Context,
+    timezone: str | None = None,
+    dm: bool | None = None,
+    sms: bool | None = None,
+    channels: str | None = None,
+) -> Reply:
+    order = None
+    if channels is not None:
+        order = [part.strip().lower() for part in channels.replace(">", ",").split(",") if part.strip()]
+    nothing_changed = timezone is None and dm is None and sms is None and order is None
+    if not nothing_changed:
+        await ctx.engine.identity.update_settings(
+            ctx.member.id, timezone=timezone, dm_enabled=dm, sms_enabled=sms, channel_order=order
+        )
+    current = await profile(ctx)
+    note = "Your settings:" if nothing_changed else "Saved. Your settings now:"
+    keep = {"Timezone", "DMs", "SMS", "Alert order"}
+    return Reply(
+        title="⚙️ Settings",
+        text=note,
+        fields=[field for field in current.fields if field.name in keep],
+        ephemeral=True,
+    )
+
+
+COMMANDS = [
+    Command(
+        name="link",
+        description="Link your Discord, Telegram and phone into one account with a one-time code.",
+        handler=link,
+        params=(Param("code", "The code /link showed you on your other account", required=False, max_length=16),),
+        sms_keyword="LINK",
+        private=True,
+    ),
+    Command(
+        name="profile",
+        description="Your account: linked platforms, timezone and notification settings.",
+        handler=profile,
+        sms_keyword="PROFILE",
+        private=True,
+    ),
+    Command(
+        name="settings",
+        description="Change timezone, DMs, SMS and the order alerts try your channels.",
+        handler=settings,
+        params=(
+            Param("timezone", "IANA timezone, e.g. Europe/London", required=False, autocomplete=_timezones),
+            Param("dm", "Direct messages on or off", type=ParamType.BOOLEAN, required=False),
+            Param("sms", "SMS alerts on or off", type=ParamType.BOOLEAN, required=False),
+            Param("channels", f"Alert order, e.g. {','.join(CHANNELS)}", required=False),
+        ),
+        private=True,
+    ),
+]

@@ -1,0 +1,205 @@
+"""Command declarations: written once, rendered by every frontend.
+
+A ``Command`` holds its name (a path such as ``feed bind`` for sub-commands), typed parameters, a
+permission and a handler. Handlers receive a ``Context`` and validated keyword arguments and return a
+``Reply``. Frontends never validate on their own: they hand raw values to ``Command.bind`` so every
+platform gets the same checks and the same error messages.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from core.errors import BadArgument
+from core.replies import Reply
+
+if TYPE_CHECKING:
+    from core.context import Context
+
+FRONTENDS: tuple[str, ...] = ("discord", "telegram", "sms", "shell")
+
+
+class Permission(enum.IntEnum):
+    """Ordered so that a higher role passes every lower check."""
+
+    MEMBER = 0
+    MOD = 1
+    ADMIN = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class ParamType(enum.StrEnum):
+    STRING = "string"
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    #: a member reference: a platform mention, ``@name`` or a member id; resolved by the handler.
+    MEMBER = "member"
+
+
+Handler = Callable[..., Awaitable[Reply]]
+Autocomplete = Callable[["Context", str], Awaitable[list[str]]]
+
+_TRUE = {"true", "yes", "on", "1", "y"}
+_FALSE = {"false", "no", "off", "0", "n"}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    description: str
+    type: ParamType = ParamType.STRING
+    required: bool = True
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    min_value: float | None = None
+    max_value: float | None = None
+    max_length: int | None = 200
+    autocomplete: Autocomplete | None = None
+    #: on text frontends the last parameter may swallow the rest of the line (notes, item names)
+    rest: bool = False
+
+    def convert(self, raw: Any) -> Any:
+        """Turn a raw value (text from a chat, or a typed value from Discord) into the declared type."""
+        value: Any
+        if self.type is ParamType.INTEGER:
+            value = self._to_int(raw)
+        elif self.type is ParamType.NUMBER:
+            value = self._to_float(raw)
+        elif self.type is ParamType.BOOLEAN:
+            value = self._to_bool(raw)
+        else:
+            value = str(raw).strip()
+            if not value:
+                raise BadArgument(self.name, "must not be empty")
+            if self.max_length is not None and len(value) > self.max_length:
+                raise BadArgument(self.name, f"at most {self.max_length} characters")
+        if self.choices:
+            folded = str(value).lower()
+            matches = [choice for choice in self.choices if choice.lower() == folded]
+            if not matches:
+                raise BadArgument(self.name, f"must be one of: {', '.join(self.choices)}")
+            value = matches[0]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if self.min_value is not None and value < self.min_value:
+                raise BadArgument(self.name, f"must be at least {_num(self.min_value)}")
+            if self.max_value is not None and value > self.max_value:
+                raise BadArgument(self.name, f"must be at most {_num(self.max_value)}")
+        return value
+
+    def _to_int(self, raw: Any) -> int:
+        if isinstance(raw, bool):
+            raise BadArgument(self.name, "expected a whole number")
+        if isinstance(raw, int):
+            return raw
+        text = str(raw).strip().replace(",", "").replace("_", "")
+        try:
+            return int(text)
+        except ValueError:
+            raise BadArgument(self.name, f"expected a whole number, got `{_clip(str(raw))}`") from None
+
+    def _to_float(self, raw: Any) -> float:
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            return float(raw)
+        text = str(raw).strip().lstrip("$").replace(",", "")
+        try:
+            number = float(text)
+        except ValueError:
+            raise BadArgument(self.name, f"expected a number, got `{_clip(str(raw))}`") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise BadArgument(self.name, "expected a finite number")
+        return number
+
+    def _to_bool(self, raw: Any) -> bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise BadArgument(self.name, "expected on/off (yes/no)")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    description: str
+    handler: Handler
+    params: tuple[Param, ...] = ()
+    permission: Permission = Permission.MEMBER
+    frontends: frozenset[str] = field(default_factory=lambda: frozenset(FRONTENDS))
+    #: a one-word SMS keyword (``BALANCE``) that maps to this command
+    sms_keyword: str | None = None
+    #: replies carry private data; frontends that can, show them only to the caller
+    private: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.description) > 100:
+            raise ValueError(f"/{self.name}: Discord caps descriptions at 100 characters")
+        seen_optional = False
+        for param in self.params:
+            if not param.required:
+                seen_optional = True
+            elif seen_optional:
+                raise ValueError(f"/{self.name}: required `{param.name}` follows an optional parameter")
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(self.name.split())
+
+    @property
+    def usage(self) -> str:
+        parts = [f"/{self.name}"]
+        for param in self.params:
+            parts.append(f"<{param.name}>" if param.required else f"[{param.name}]")
+        return " ".join(parts)
+
+    def bind(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate raw values against the declaration; raises ``BadArgument`` naming the parameter."""
+        known = {param.name for param in self.params}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise BadArgument(unknown[0], f"not a parameter of /{self.name}. Usage: {self.usage}")
+        values: dict[str, Any] = {}
+        for param in self.params:
+            given = raw.get(param.name)
+            if given is None or (isinstance(given, str) and not given.strip()):
+                if param.required:
+                    raise BadArgument(param.name, f"is required. Usage: {self.usage}")
+                values[param.name] = param.default
+                continue
+            values[param.name] = param.convert(given)
+        return values
+
+    def bind_words(self, words: Sequence[str], named: Mapping[str, str]) -> dict[str, Any]:
+        """Map positional words (from a text frontend) onto parameters in order, then bind."""
+        raw: dict[str, Any] = dict(named)
+        positional = [param for param in self.params if param.name not in named]
+        remaining = list(words)
+        for index, param in enumerate(positional):
+            if not remaining:
+                break
+            is_last = index == len(positional) - 1
+            if param.rest or (is_last and param.type is ParamType.STRING and len(remaining) > 1):
+                raw[param.name] = " ".join(remaining)
+                remaining = []
+                break
+            raw[param.name] = remaining.pop(0)
+        if remaining:
+            raise BadArgument(remaining[0], f"unexpected extra argument. Usage: {self.usage}")
+        return self.bind(raw)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _clip(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

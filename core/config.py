@@ -1,0 +1,222 @@
+"""Configuration: ``bot.toml`` for settings, the environment for secrets.
+
+Every section is a pydantic model with ``extra="forbid"`` so a typo is an error, not a silent default.
+Feature slices register their own section (``register_section``) so core never imports them, yet the
+whole file is still validated at load time and a bad key gets one message naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("bot.toml")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BotSection(Section):
+    name: str = "SNPD"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    default_timezone: str = "UTC"
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {value!r}") from None
+        return value
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'snpd.db'}"
+
+
+class PermissionsSection(Section):
+    admins: list[str] = Field(default_factory=list)
+    mods: list[str] = Field(default_factory=list)
+
+    @field_validator("admins", "mods")
+    @classmethod
+    def _platform_prefixed(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            platform, _, ident = entry.partition(":")
+            if platform not in {"discord", "telegram", "sms", "shell"} or not ident:
+                raise ValueError(f"{entry!r} should look like 'discord:1234' or 'telegram:5678'")
+        return value
+
+
+class DiscordSection(Section):
+    guild_ids: list[int] = Field(default_factory=list)
+    api_base: str = ""
+    admin_role_names: list[str] = Field(default_factory=lambda: ["Admin"])
+    mod_role_names: list[str] = Field(default_factory=lambda: ["Mod", "Moderator"])
+
+
+class TelegramSection(Section):
+    api_base: str = ""
+    poll_timeout: int = Field(default=30, ge=0, le=50)
+
+
+class SmsSection(Section):
+    from_number: str = ""
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(default=8088, ge=1, le=65535)
+    public_url: str = ""
+    api_base: str = ""
+
+
+class LinkSection(Section):
+    code_ttl_seconds: int = Field(default=600, ge=30, le=86400)
+
+
+class FeedsSection(Section):
+    names: list[str] = Field(default_factory=lambda: ["restocks", "drops", "reports", "raffles"])
+
+
+class Secrets(BaseSettings):
+    """Secrets are read from the environment only and never written to a log (``SecretStr``)."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
+
+    DISCORD_TOKEN: SecretStr | None = None
+    TELEGRAM_TOKEN: SecretStr | None = None
+    TWILIO_ACCOUNT_SID: SecretStr | None = None
+    TWILIO_AUTH_TOKEN: SecretStr | None = None
+    SNPD_ENCRYPTION_KEY: SecretStr | None = None
+
+
+_SECTIONS: dict[str, type[Section]] = {
+    "bot": BotSection,
+    "permissions": PermissionsSection,
+    "discord": DiscordSection,
+    "telegram": TelegramSection,
+    "sms": SmsSection,
+    "link": LinkSection,
+    "feeds": FeedsSection,
+}
+
+
+def register_section(name: str, model: type[Section]) -> None:
+    """Let a feature slice own a ``[name]`` table of bot.toml."""
+    existing = _SECTIONS.get(name)
+    if existing is not None and existing is not model:
+        raise ValueError(f"config section [{name}] is already registered")
+    _SECTIONS[name] = model
+
+
+class Config:
+    """The validated config: one attribute per section, plus ``secrets``."""
+
+    def __init__(self, sections: dict[str, Section], secrets: Secrets, path: Path | None) -> None:
+        self._sections = sections
+        self.secrets = secrets
+        self.path = path
+
+    def section(self, name: str) -> Any:
+        return self._sections[name]
+
+    @property
+    def bot(self) -> BotSection:
+        return self._sections["bot"]  # type: ignore[return-value]
+
+    @property
+    def permissions(self) -> PermissionsSection:
+        return self._sections["permissions"]  # type: ignore[return-value]
+
+    @property
+    def discord(self) -> DiscordSection:
+        return self._sections["discord"]  # type: ignore[return-value]
+
+    @property
+    def telegram(self) -> TelegramSection:
+        return self._sections["telegram"]  # type: ignore[return-value]
+
+    @property
+    def sms(self) -> SmsSection:
+        return self._sections["sms"]  # type: ignore[return-value]
+
+    @property
+    def link(self) -> LinkSection:
+        return self._sections["link"]  # type: ignore[return-value]
+
+    @property
+    def feeds(self) -> FeedsSection:
+        return self._sections["feeds"]  # type: ignore[return-value]
+
+    def frontends_enabled(self) -> dict[str, str]:
+        """Which frontends ``snpd run`` would start, with the reason for each decision."""
+        s = self.secrets
+        result = {
+            "discord": "on" if s.DISCORD_TOKEN else "off: DISCORD_TOKEN not set",
+            "telegram": "on" if s.TELEGRAM_TOKEN else "off: TELEGRAM_TOKEN not set",
+        }
+        if not (s.TWILIO_ACCOUNT_SID and s.TWILIO_AUTH_TOKEN):
+            result["sms"] = "off: TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN not set"
+        elif not self.sms.from_number:
+            result["sms"] = "off: [sms] from_number is empty"
+        elif not s.SNPD_ENCRYPTION_KEY:
+            result["sms"] = "off: SNPD_ENCRYPTION_KEY not set (phone numbers are stored encrypted)"
+        else:
+            result["sms"] = "on"
+        chat_on = any(value == "on" for value in result.values())
+        result["shell"] = "off: a chat frontend is configured" if chat_on else "on: no tokens set"
+        return result
+
+
+def load_config(
+    path: Path | str | None = None, *, overrides: dict[str, dict[str, Any]] | None = None
+) -> Config:
+    """Read and validate bot.toml. A missing default file is fine (all defaults); a bad one is not."""
+    file_path = Path(path) if path is not None else Path(os.environ.get("SNPD_CONFIG", DEFAULT_CONFIG_PATH))
+    raw: dict[str, Any] = {}
+    if file_path.exists():
+        try:
+            raw = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file_path}: not valid TOML ({exc})") from None
+    elif path is not None:
+        raise ConfigError(f"{file_path}: no such config file")
+    for name, values in (overrides or {}).items():
+        raw.setdefault(name, {}).update(values)
+    unknown = sorted(set(raw) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(
+            f"{file_path}: unknown section [{unknown[0]}]; known sections: {', '.join(sorted(_SECTIONS))}"
+        )
+    sections: dict[str, Section] = {}
+    for name, model in _SECTIONS.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{file_path}: [{name}] must be a table")
+        try:
+            sections[name] = model.model_validate(table)
+        except ValidationError as exc:
+            raise ConfigError(_describe(file_path, name, exc)) from None
+    return Config(sections, Secrets(), file_path if file_path.exists() else None)
+
+
+def _describe(path: Path, section: str, exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{path}: [{section}] {key}: unknown key"
+    given = error.get("input")
+    shown = "" if isinstance(given, dict) else f", got {given!r}"
+    return f"{path}: [{section}] {key}: {error['msg']}{shown}"

@@ -1,0 +1,27 @@
+"""What a handler gets besides its arguments: the engine's services, the caller and their member."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.commands import Permission
+from core.identity import Caller
+from core.storage.models import Member
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+
+
+@dataclass(frozen=True)
+class Context:
+    engine: Engine
+    caller: Caller
+    member: Member
+    role: Permission
+    #: short id shown to the user and logged with every line about this request
+    reference: str
+
+    @property
+    def platform(self) -> str:
+        return self.caller.platform

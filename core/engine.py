@@ -1,0 +1,134 @@
+"""The engine: one object that owns the services and turns a caller's command into a reply.
+
+Frontends call ``dispatch`` (typed values, e.g. from a Discord slash command) or ``dispatch_line``
+(text, from Telegram, SMS or the shell). Both run the same permission check, validation and error
+handling, so every platform answers the same way.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from core.commands import Command
+from core.config import Config
+from core.context import Context
+from core.crypto import AddressVault
+from core.errors import PermissionDenied, UserError
+from core.events import EventBus, InProcessEventBus
+from core.feeds import FEED_TOPIC, FeedDispatcher, FeedService
+from core.frontend import Frontend
+from core.identity import Caller, IdentityService
+from core.registry import CommandRegistry
+from core.replies import Reply
+from core.scheduler import EmbeddedScheduler, Scheduler
+from core.storage.database import Database
+from core.storage.migrate import upgrade
+
+log = structlog.get_logger(__name__)
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        db: Database | None = None,
+        bus: EventBus | None = None,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        self.config = config
+        self.db = db or Database(config.bot.resolved_database_url())
+        self.bus: EventBus = bus or InProcessEventBus()
+        self.scheduler: Scheduler = scheduler or EmbeddedScheduler()
+        self.registry = CommandRegistry()
+        key = config.secrets.SNPD_ENCRYPTION_KEY
+        self.vault = AddressVault(key.get_secret_value()) if key else None
+        self.identity = IdentityService(
+            self.db,
+            admins=config.permissions.admins,
+            mods=config.permissions.mods,
+            default_timezone=config.bot.default_timezone,
+            code_ttl=timedelta(seconds=config.link.code_ttl_seconds),
+            vault=self.vault,
+        )
+        self.feeds = FeedService(self.db, self.bus, config.feeds.names)
+        self.frontends: dict[str, Frontend] = {}
+        self._dispatcher = FeedDispatcher(self.feeds, self.frontends)
+        self.bus.subscribe(FEED_TOPIC, self._dispatcher.handle)
+
+    def attach(self, frontend: Frontend) -> None:
+        self.frontends[frontend.name] = frontend
+
+    async def start(self, *, migrate: bool = True) -> None:
+        if migrate:
+            heads = await upgrade(self.db)
+            log.info("db.migrated", heads=heads)
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        await self.bus.drain()
+        self.scheduler.shutdown()
+        await self.db.dispose()
+
+    async def dispatch(self, caller: Caller, name: str, raw: dict[str, Any]) -> Reply:
+        """Run a command with raw values keyed by parameter name."""
+        reference = secrets.token_hex(4)
+        try:
+            command = self.registry.get(name)
+            return await self._run(command, caller, reference, lambda: command.bind(raw))
+        except UserError as exc:
+            return Reply.error(str(exc))
+
+    async def dispatch_line(self, caller: Caller, line: str) -> Reply:
+        """Run a command typed as text: ``/laces tip @sam 5 thanks``."""
+        reference = secrets.token_hex(4)
+        try:
+            command, words, named = self.registry.parse(line)
+            return await self._run(command, caller, reference, lambda: command.bind_words(words, named))
+        except UserError as exc:
+            return Reply.error(str(exc))
+
+    async def autocomplete(self, caller: Caller, name: str, param: str, prefix: str) -> list[str]:
+        command = self.registry.get(name)
+        declared = next((p for p in command.params if p.name == param), None)
+        if declared is None:
+            return []
+        if declared.choices:
+            return [c for c in declared.choices if c.lower().startswith(prefix.lower())][:25]
+        if declared.autocomplete is None:
+            return []
+        member = await self.identity.resolve(caller)
+        ctx = Context(self, caller, member, self.identity.role_for(caller), secrets.token_hex(4))
+        try:
+            return (await declared.autocomplete(ctx, prefix))[:25]
+        except Exception:
+            log.exception("command.autocomplete_failed", command=name, param=param)
+            return []
+
+    async def _run(self, command: Command, caller: Caller, reference: str, bind: Any) -> Reply:
+        bound_log = log.bind(ref=reference, command=command.name, platform=caller.platform)
+        role = self.identity.role_for(caller)
+        if command.permission > role:
+            raise PermissionDenied(command.permission.label)
+        if caller.platform not in command.frontends:
+            raise UserError(f"`/{command.name}` is not available on {caller.platform}.")
+        values = bind()
+        try:
+            member = await self.identity.resolve(caller)
+            ctx = Context(self, caller, member, role, reference)
+            reply = await command.handler(ctx, **values)
+        except UserError:
+            raise
+        except Exception:
+            bound_log.exception("command.failed")
+            return Reply.error(
+                f"Something went wrong on our side. Reference `{reference}`: give it to an admin."
+            )
+        bound_log.info("command.ok")
+        if command.private and not reply.ephemeral:
+            reply = reply.model_copy(update={"ephemeral": True})
+        return reply

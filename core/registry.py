@@ -1,0 +1,91 @@
+"""The command registry: every declared command, lookup by name, and text parsing for chat frontends."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+
+from rapidfuzz import process
+
+from core.commands import Command, Permission
+from core.errors import BadArgument, UnknownCommand, UserError
+
+
+class CommandRegistry:
+    def __init__(self) -> None:
+        self._commands: dict[str, Command] = {}
+
+    def add(self, *commands: Command) -> None:
+        for command in commands:
+            if command.name in self._commands:
+                raise ValueError(f"/{command.name} is declared twice")
+            if any(other.startswith(command.name + " ") for other in self._commands) or any(
+                command.name.startswith(other + " ") for other in self._commands
+            ):
+                raise ValueError(f"/{command.name} clashes with a command group of the same name")
+            self._commands[command.name] = command
+
+    def get(self, name: str) -> Command:
+        key = " ".join(name.lower().lstrip("/").split())
+        try:
+            return self._commands[key]
+        except KeyError:
+            raise UnknownCommand(key, self.suggest(key)) from None
+
+    def suggest(self, name: str) -> str | None:
+        match = process.extractOne(name, list(self._commands), score_cutoff=70)
+        return match[0] if match else None
+
+    def all(self, *, frontend: str | None = None, role: Permission | None = None) -> list[Command]:
+        found: Iterable[Command] = self._commands.values()
+        if frontend is not None:
+            found = (c for c in found if frontend in c.frontends)
+        if role is not None:
+            found = (c for c in found if c.permission <= role)
+        return sorted(found, key=lambda c: c.name)
+
+    def by_sms_keyword(self, keyword: str) -> Command | None:
+        for command in self._commands.values():
+            if command.sms_keyword and command.sms_keyword.upper() == keyword.upper():
+                return command
+        return None
+
+    def parse(self, line: str) -> tuple[Command, list[str], dict[str, str]]:
+        """Split ``/feed bind restocks role:@Drops`` into the command, positional words and named values.
+
+        ``name:value`` or ``name=value`` tokens whose name is a parameter are taken as named values;
+        everything else is positional. Quotes group words: ``/report restock "Kith NYC" "Jordan 4"``.
+        """
+        try:
+            tokens = shlex.split(line.strip())
+        except ValueError:
+            raise BadArgument("input", "unbalanced quotes") from None
+        if not tokens:
+            raise UnknownCommand("", None)
+        tokens[0] = tokens[0].lstrip("/").split("@", 1)[0]
+        lowered = [token.lower() for token in tokens]
+        for size in (3, 2, 1):
+            name = " ".join(lowered[:size])
+            if len(tokens) >= size and name in self._commands:
+                command = self._commands[name]
+                return command, *self._split_named(command, tokens[size:])
+        if any(other.startswith(lowered[0] + " ") for other in self._commands):
+            subs = sorted(n.split(" ", 1)[1] for n in self._commands if n.startswith(lowered[0] + " "))
+            raise UserError(f"`/{lowered[0]}` needs one of: {', '.join(subs)}.")
+        attempted = " ".join(lowered[:2]) if len(lowered) > 1 else lowered[0]
+        raise UnknownCommand(lowered[0], self.suggest(attempted))
+
+    @staticmethod
+    def _split_named(command: Command, tokens: list[str]) -> tuple[list[str], dict[str, str]]:
+        names = {param.name for param in command.params}
+        positional: list[str] = []
+        named: dict[str, str] = {}
+        for token in tokens:
+            for separator in (":", "="):
+                key, found, value = token.partition(separator)
+                if found and key.lower() in names and value:
+                    named[key.lower()] = value
+                    break
+            else:
+                positional.append(token)
+        return positional, named

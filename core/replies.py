@@ -1,0 +1,73 @@
+"""The neutral reply every handler returns. Frontends render it natively; nothing here knows a platform."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+#: Telegram caps callback data at 64 bytes; Discord's custom_id allows 100. We keep the stricter one.
+MAX_ACTION_BYTES = 64
+
+
+class Button(BaseModel):
+    """Either a link (``url``) or an action: a command line dispatched as if the presser typed it."""
+
+    label: str
+    url: str | None = None
+    action: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Button:
+        if (self.url is None) == (self.action is None):
+            raise ValueError("a button needs exactly one of url or action")
+        if self.action is not None and len(self.action.encode()) > MAX_ACTION_BYTES:
+            raise ValueError(f"button action longer than {MAX_ACTION_BYTES} bytes")
+        return self
+
+
+class ReplyField(BaseModel):
+    name: str
+    value: str
+    inline: bool = True
+
+
+class Reply(BaseModel):
+    """What a command or a feed item says. ``ephemeral`` means only the caller should see it."""
+
+    title: str | None = None
+    text: str = ""
+    fields: list[ReplyField] = Field(default_factory=list)
+    image_url: str | None = None
+    url: str | None = None
+    buttons: list[Button] = Field(default_factory=list)
+    footer: str | None = None
+    ephemeral: bool = False
+    color: int | None = None
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _fields_from_tuples(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [
+                {"name": item[0], "value": item[1]} if isinstance(item, tuple) else item for item in value
+            ]
+        return value
+
+    @classmethod
+    def error(cls, message: str) -> Reply:
+        return cls(title="⚠️ Not done", text=message, ephemeral=True, color=0xE74C3C)
+
+    @classmethod
+    def info(cls, text: str, *, title: str | None = None, ephemeral: bool = False) -> Reply:
+        return cls(title=title, text=text, ephemeral=ephemeral)
+
+    def plain_text(self) -> str:
+        """The reply flattened to plain text: the shared content every frontend shows."""
+        parts: list[str] = []
+        if self.title:
+            parts.append(self.title)
+        if self.text:
+            parts.append(self.text)
+        parts.extend(f"{field.name}: {field.value}" for field in self.fields)
+        if self.footer:
+            parts.append(self.footer)
+        return "\n".join(parts)

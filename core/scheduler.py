@@ -1,0 +1,59 @@
+"""The scheduler interface and its embedded implementation on APScheduler's asyncio scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+Job = Callable[[], Awaitable[Any]]
+
+
+class Scheduler(Protocol):
+    def every(self, job_id: str, seconds: float, job: Job, *, jitter: float = 0.0) -> None: ...
+
+    def once(self, job_id: str, when: datetime, job: Job) -> None: ...
+
+    def cancel(self, job_id: str) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+class EmbeddedScheduler:
+    """Jobs live in memory: whoever owns a job (a monitor, a raffle) re-registers it from the
+    database at start-up, so a restart or a second process never depends on this state."""
+
+    def __init__(self) -> None:
+        self._scheduler = AsyncIOScheduler(timezone="UTC")
+
+    def every(self, job_id: str, seconds: float, job: Job, *, jitter: float = 0.0) -> None:
+        trigger = IntervalTrigger(seconds=seconds, jitter=int(jitter) if jitter >= 1 else None)
+        self._scheduler.add_job(
+            job, trigger, id=job_id, replace_existing=True, max_instances=1, coalesce=True,
+            misfire_grace_time=max(1, int(seconds)),
+        )
+
+    def once(self, job_id: str, when: datetime, job: Job) -> None:
+        self._scheduler.add_job(
+            job, DateTrigger(run_date=when), id=job_id, replace_existing=True, misfire_grace_time=3600
+        )
+
+    def cancel(self, job_id: str) -> bool:
+        if self._scheduler.get_job(job_id) is None:
+            return False
+        self._scheduler.remove_job(job_id)
+        return True
+
+    def start(self) -> None:
+        if not self._scheduler.running:
+            self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)

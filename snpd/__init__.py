@@ -1,0 +1,1 @@
+"""SNPD's composition root: wires core, feature slices and adapters; home of the ``snpd`` CLI."""

@@ -1,0 +1,5 @@
+import sys
+
+from snpd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,203 @@
+"""The ``snpd`` command line: run, shell, config check, db upgrade, commands, bench, keygen.
+
+Feature slices add their own sub-commands (``snpd ledger verify``, ``snpd monitor test``) by
+providing a ``cli`` module with ``add_cli(subparsers)``; each sub-command sets ``func``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import importlib.util
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from core.commands import FRONTENDS
+from core.config import Config, load_config
+from core.errors import ConfigError
+from core.logging import configure
+
+SLICE_CLIS = ("bot.economy.cli", "bot.monitors.cli", "bot.alerts.cli")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    secrets = [v.get_secret_value() for v in config.secrets.model_dump().values() if v is not None]
+    configure(args.log_level or config.bot.log_level, secrets=secrets)
+    return config
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from snpd.app import run
+
+    asyncio.run(run(_config(args)))
+    return 0
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    from snpd.app import build_engine, run_shell
+
+    async def main() -> None:
+        engine = build_engine(_config(args))
+        await engine.start()
+        try:
+            await run_shell(engine, asyncio.Event())
+        finally:
+            await engine.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    config = _config(args)
+    where = str(config.path) if config.path else "built-in defaults (no bot.toml found)"
+    print(f"config OK: {where}")
+    print(f"database: {_safe_url(config.bot.resolved_database_url())}")
+    for name, state in config.frontends_enabled().items():
+        print(f"  {name:<9} {state}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bot.slices import load_slices
+    from core.storage.database import Database
+    from core.storage.migrate import upgrade
+
+    config = _config(args)
+    load_slices()  # registers every slice's tables
+
+    async def main() -> list[str]:
+        db = Database(config.bot.resolved_database_url())
+        try:
+            return await upgrade(db)
+        finally:
+            await db.dispose()
+
+    heads = asyncio.run(main())
+    print(f"database at: {', '.join(heads) or '(empty)'}")
+    return 0
+
+
+def cmd_commands(args: argparse.Namespace) -> int:
+    from snpd.app import build_engine
+
+    engine = build_engine(_config(args))
+    manifest = [
+        {
+            "name": command.name,
+            "description": command.description,
+            "permission": command.permission.label,
+            "frontends": [f for f in FRONTENDS if f in command.frontends],
+            "sms_keyword": command.sms_keyword,
+            "parameters": [
+                {
+                    "name": p.name,
+                    "type": p.type.value,
+                    "required": p.required,
+                    "description": p.description,
+                    "choices": list(p.choices),
+                    "autocomplete": p.autocomplete is not None,
+                    **({"min": p.min_value} if p.min_value is not None else {}),
+                    **({"max": p.max_value} if p.max_value is not None else {}),
+                }
+                for p in command.params
+            ],
+        }
+        for command in engine.registry.all()
+    ]
+    if args.json:
+        sys.stdout.write(orjson.dumps({"commands": manifest}, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        for entry in manifest:
+            print(f"/{entry['name']:<22} {entry['permission']:<7} {','.join(entry['frontends'])}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    name = args.name
+    module_name = f"bench.{name}"
+    if not _module_exists(module_name):
+        available = sorted(p.stem for p in Path(__file__).resolve().parents[1].joinpath("bench").glob("[a-z]*.py"))
+        print(f"no benchmark called {name!r}; available: {', '.join(available) or 'none'}", file=sys.stderr)
+        return 2
+    configure("WARNING", json=True)
+    started = time.perf_counter()
+    result: dict[str, Any] = importlib.import_module(module_name).run()
+    result.setdefault("bench", name)
+    result.setdefault("wall_s", round(time.perf_counter() - started, 2))
+    if args.json:
+        sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    else:
+        for key, value in result.items():
+            print(f"{key:<36} {value}")
+    return 0
+
+
+def cmd_keygen(_args: argparse.Namespace) -> int:
+    from core.crypto import new_key
+
+    print(new_key())
+    return 0
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="snpd", description="SNPD: sneaker cook-group bot.")
+    parser.add_argument("--config", default=None, help="path to bot.toml (default: ./bot.toml or $SNPD_CONFIG)")
+    parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start every frontend whose token is set; the shell if none").set_defaults(
+        func=cmd_run
+    )
+    sub.add_parser("shell", help="interactive local frontend, no token needed").set_defaults(func=cmd_shell)
+    config = sub.add_parser("config", help="configuration tools").add_subparsers(dest="action", required=True)
+    config.add_parser("check", help="validate bot.toml and list the frontends that would start").set_defaults(
+        func=cmd_config_check
+    )
+    db = sub.add_parser("db", help="database tools").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply Alembic migrations").set_defaults(func=cmd_db_upgrade)
+    commands = sub.add_parser("commands", help="list every command and the frontends serving it")
+    commands.add_argument("--json", action="store_true")
+    commands.set_defaults(func=cmd_commands)
+    bench = sub.add_parser("bench", help="run a benchmark from bench/")
+    bench.add_argument("name")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.set_defaults(func=cmd_bench)
+    sub.add_parser("keygen", help="print a new SNPD_ENCRYPTION_KEY").set_defaults(func=cmd_keygen)
+    for module_name in SLICE_CLIS:
+        if _module_exists(module_name):
+            importlib.import_module(module_name).add_cli(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
