@@ -60,7 +60,11 @@ class ShellFrontend:
         engine.bus.subscribe(FEED_TOPIC, self._show_feed_item)
 
     async def start(self) -> None:
-        self._write(f"{self._engine.config.bot.name} shell. Type /help, or /quit to leave.")
+        config = self._engine.config
+        self._write(
+            f"{config.bot.name} shell, on {_describe_db(config.bot.resolved_database_url())}. "
+            f"Type /help, or /quit to leave. Logs: {config.bot.data_dir / 'snpd.log'}"
+        )
 
     async def stop(self) -> None:
         self._stdout.flush()
@@ -124,3 +128,12 @@ def _user_name() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "local"
+
+
+def _describe_db(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite ({parsed.database})"
+    return f"{parsed.get_backend_name()} ({parsed.host}/{parsed.database})"

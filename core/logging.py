@@ -6,7 +6,8 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import structlog
 
@@ -31,9 +32,18 @@ class Redactor:
         return event
 
 
-def configure(level: str = "INFO", *, secrets: Iterable[str] = (), json: bool | None = None) -> None:
-    """Log to stderr: readable on a terminal, JSON lines otherwise (for log shippers)."""
-    as_json = (not sys.stderr.isatty()) if json is None else json
+def configure(
+    level: str = "INFO", *, secrets: Iterable[str] = (), json: bool | None = None, log_file: Path | None = None
+) -> None:
+    """Log to stderr: readable on a terminal, JSON lines otherwise (for log shippers).
+
+    With ``log_file`` (the shell frontend) logs go to that file so they don't interleave with the prompt.
+    """
+    stream: TextIO = sys.stderr
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        stream = log_file.open("a", encoding="utf-8", buffering=1)
+    as_json = (log_file is not None or not sys.stderr.isatty()) if json is None else json
     renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
     redactor = Redactor(secrets)
     structlog.configure(
@@ -46,11 +56,13 @@ def configure(level: str = "INFO", *, secrets: Iterable[str] = (), json: bool | 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    for record_filter_target in ("discord", "telegram", "httpx", "aiohttp.access", "apscheduler"):
+    logging.basicConfig(
+        level=getattr(logging, level), stream=stream, format="%(levelname)s %(name)s: %(message)s", force=True
+    )
+    for record_filter_target in ("discord", "telegram", "httpx", "aiohttp.access", "apscheduler", "alembic"):
         logging.getLogger(record_filter_target).setLevel(max(logging.WARNING, getattr(logging, level)))
     root = logging.getLogger()
     for handler in root.handlers:

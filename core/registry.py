@@ -69,11 +69,12 @@ class CommandRegistry:
             if len(tokens) >= size and name in self._commands:
                 command = self._commands[name]
                 return command, *self._split_named(command, tokens[size:])
-        if any(other.startswith(lowered[0] + " ") for other in self._commands):
+        is_group = any(other.startswith(lowered[0] + " ") for other in self._commands)
+        if is_group and len(lowered) == 1:
             subs = sorted(n.split(" ", 1)[1] for n in self._commands if n.startswith(lowered[0] + " "))
             raise UserError(f"`/{lowered[0]}` needs one of: {', '.join(subs)}.")
-        attempted = " ".join(lowered[:2]) if len(lowered) > 1 else lowered[0]
-        raise UnknownCommand(lowered[0], self.suggest(attempted))
+        attempted = " ".join(lowered[:2]) if is_group else lowered[0]
+        raise UnknownCommand(attempted, self.suggest(attempted))
 
     @staticmethod
     def _split_named(command: Command, tokens: list[str]) -> tuple[list[str], dict[str, str]]:

@@ -25,17 +25,21 @@ from core.logging import configure
 SLICE_CLIS = ("bot.economy.cli", "bot.monitors.cli", "bot.alerts.cli")
 
 
-def _config(args: argparse.Namespace) -> Config:
+def _config(args: argparse.Namespace, *, shell: bool = False) -> Config:
+    """Load the config and set up logging; in shell mode logs go to a file, not over the prompt."""
     config = load_config(args.config)
-    secrets = [v.get_secret_value() for v in config.secrets.model_dump().values() if v is not None]
-    configure(args.log_level or config.bot.log_level, secrets=secrets)
+    secrets = [value.get_secret_value() for _, value in config.secrets if value is not None]
+    log_file = config.bot.data_dir / "snpd.log" if shell else None
+    configure(args.log_level or config.bot.log_level, secrets=secrets, log_file=log_file)
     return config
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from snpd.app import run
 
-    asyncio.run(run(_config(args)))
+    config = load_config(args.config)
+    shell = config.frontends_enabled()["shell"].startswith("on")
+    asyncio.run(run(_config(args, shell=shell)))
     return 0
 
 
@@ -43,7 +47,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
     from snpd.app import build_engine, run_shell
 
     async def main() -> None:
-        engine = build_engine(_config(args))
+        engine = build_engine(_config(args, shell=True))
         await engine.start()
         try:
             await run_shell(engine, asyncio.Event())

@@ -11,6 +11,8 @@ from core.crypto import mask_phone
 from core.identity import CHANNELS
 from core.replies import Reply, ReplyField
 
+#: bus topic: a member was folded into another; slices that own per-member data move it
+MEMBER_MERGED = "member.merged"
 _PLATFORM_LABEL = {"discord": "Discord", "telegram": "Telegram", "sms": "Phone", "shell": "Shell"}
 
 
@@ -29,6 +31,9 @@ async def link(ctx: Context, code: str | None = None) -> Reply:
             ephemeral=True,
         )
     result = await identity.redeem_link_code(code, ctx.member.id, ctx.platform)
+    await ctx.engine.bus.publish(
+        MEMBER_MERGED, {"survivor_id": result.survivor_id, "absorbed_id": result.absorbed_id}
+    )
     linked = ", ".join(_PLATFORM_LABEL.get(p, p) for p in result.platforms)
     return Reply(title="✅ Accounts linked", text=f"This member now owns: {linked}.", ephemeral=True)
 
