@@ -77,6 +77,11 @@ class DiscordError(Exception):
         self.message = message
         self.errors = errors
 
+    @classmethod
+    def form(cls, path: str, code: str, message: str) -> DiscordError:
+        """400 / 50035 "Invalid Form Body" naming one field, as Discord reports a bad payload."""
+        return cls(400, 50035, "Invalid Form Body", _form_error(path, code, message))
+
 
 @dataclass
 class FakeUser:
@@ -340,10 +345,7 @@ def validate_message_payload(body: Mapping[str, Any]) -> None:
     """Apply Discord's message limits; raise ``DiscordError`` (400 50035/50006) like Discord does."""
 
     def too_long(path: str, limit: int) -> DiscordError:
-        return DiscordError(
-            400, 50035, "Invalid Form Body",
-            _form_error(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length."),
-        )
+        return DiscordError.form(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
 
     content = body.get("content") or ""
     if len(content) > 2000:
@@ -366,9 +368,8 @@ def validate_message_payload(body: Mapping[str, Any]) -> None:
             for key, limit in (("name", 256), ("value", 1024)):
                 value = item.get(key) or ""
                 if not value.strip():
-                    raise DiscordError(
-                        400, 50035, "Invalid Form Body",
-                        _form_error(f"{where}.fields.{number}.{key}", "BASE_TYPE_REQUIRED", "This field is required"),
+                    raise DiscordError.form(
+                        f"{where}.fields.{number}.{key}", "BASE_TYPE_REQUIRED", "This field is required"
                     )
                 if len(value) > limit:
                     raise too_long(f"{where}.fields.{number}.{key}", limit)
@@ -381,10 +382,7 @@ def validate_message_payload(body: Mapping[str, Any]) -> None:
             raise too_long(f"{where}.author.name", 256)
         total += len(footer) + len(author)
     if total > 6000:
-        raise DiscordError(
-            400, 50035, "Invalid Form Body",
-            _form_error("embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000"),
-        )
+        raise DiscordError.form("embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
     components = body.get("components") or []
     if len(components) > 5:
         raise too_long("components", 5)
@@ -399,10 +397,7 @@ def validate_message_payload(body: Mapping[str, Any]) -> None:
             if len(item.get("label") or "") > 80:
                 raise too_long(f"{where}.label", 80)
             if item.get("type") == 2 and (item.get("style") == 5) == (item.get("custom_id") is not None):
-                raise DiscordError(
-                    400, 50035, "Invalid Form Body",
-                    _form_error(where, "COMPONENT_INVALID", "link buttons take a url, others a custom_id"),
-                )
+                raise DiscordError.form(where, "COMPONENT_INVALID", "link buttons take a url, others a custom_id")
     if not (content or embeds or components or body.get("attachments") or body.get("sticker_ids")):
         raise DiscordError(400, 50006, "Cannot send an empty message")
 
@@ -414,7 +409,7 @@ def validate_commands(commands: list[dict[str, Any]]) -> None:
     """The checks Discord runs on a bulk overwrite, so a bad declaration fails in tests, not in prod."""
 
     def invalid(path: str, message: str) -> DiscordError:
-        return DiscordError(400, 50035, "Invalid Form Body", _form_error(path, "APPLICATION_COMMAND_INVALID", message))
+        return DiscordError.form(path, "APPLICATION_COMMAND_INVALID", message)
 
     if len(commands) > 100:
         raise invalid("_", "at most 100 chat commands")
@@ -656,9 +651,7 @@ class FakeDiscord:
         and ``*`` anything, e.g. ``POST /channels/{channel_id}/messages`` or ``POST /interactions/*``.
         A 429 carries ``retry_after`` in the body and Discord's bucket headers.
         """
-        self._faults.append(
-            _Fault(_route_regex(route), count, status, retry_after, is_global, code, message)
-        )
+        self._faults.append(_Fault(_route_regex(route), count, status, retry_after, is_global, code, message))
 
     def rate_limit_next(self, route: str, *, retry_after: float = 0.5, count: int = 1, is_global: bool = False) -> None:
         self.fail_next(route, status=429, count=count, retry_after=retry_after, is_global=is_global)
@@ -1302,15 +1295,11 @@ class FakeDiscord:
         data = body.get("data") or {}
         allowed = {2: {4, 5, 9, 10, 12}, 3: {4, 5, 6, 7, 9}, 4: {8}, 5: {4, 5, 6, 7}}[interaction.type]
         if kind not in allowed:
-            raise DiscordError(
-                400, 50035, "Invalid Form Body", _form_error("type", "INTERACTION_TYPE_INVALID", "bad type")
-            )
+            raise DiscordError.form("type", "INTERACTION_TYPE_INVALID", "bad type")
         if kind in (4, 7):
             validate_message_payload(data)
         if kind == 8 and len(data.get("choices") or []) > 25:
-            raise DiscordError(
-                400, 50035, "Invalid Form Body", _form_error("data.choices", "BASE_TYPE_MAX_LENGTH", "at most 25")
-            )
+            raise DiscordError.form("data.choices", "BASE_TYPE_MAX_LENGTH", "at most 25")
         interaction.callbacks.append(body)
         channel_id = int(interaction.payload["channel_id"])
         response: dict[str, Any] = {
@@ -1427,7 +1416,7 @@ class FakeDiscord:
     async def _create_dm(self, request: web.Request, body: Any) -> dict[str, Any]:
         recipient = self.users.get(int(body["recipient_id"]))
         if recipient is None:
-            raise DiscordError(400, 50035, "Invalid Form Body", _form_error("recipient_id", "INVALID", "Unknown user"))
+            raise DiscordError.form("recipient_id", "INVALID", "Unknown user")
         for channel in self.channels.values():
             if channel.type == 1 and channel.recipient is recipient:
                 return channel.payload()
