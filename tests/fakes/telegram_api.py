@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 JSON = dict[str, Any]
 
@@ -182,9 +182,7 @@ def parse_html(raw: str) -> str:
     while index != -1:
         rest = raw[index + 1 : index + 2]
         if not (rest.isalpha() or rest == "/"):
-            raise ApiError(
-                400, f"Bad Request: can't parse entities: Unexpected character at byte offset {index}"
-            )
+            raise ApiError(400, f"Bad Request: can't parse entities: Unexpected character at byte offset {index}")
         index = raw.find("<", index + 1)
     parser = _TelegramHTML()
     parser.feed(raw)
@@ -247,9 +245,7 @@ class FakeTelegramAPI:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self._runner.addresses[0][1])
 
     async def close(self) -> None:
         """Release held long polls first so shutdown never waits on a ``getUpdates`` timeout."""
@@ -336,13 +332,9 @@ class FakeTelegramAPI:
         self._messages[(chat.id, message["message_id"])] = message
         return self._push({"message": message})
 
-    def command(
-        self, user: FakeUser, line: str, *, chat: FakeChat | None = None, topic_id: int | None = None
-    ) -> JSON:
+    def command(self, user: FakeUser, line: str, *, chat: FakeChat | None = None, topic_id: int | None = None) -> JSON:
         """Shorthand: ``fake.command(alice, "/feed bind drops", chat=group)``."""
-        return self.user_message(
-            user, line if line.startswith("/") else f"/{line}", chat=chat, topic_id=topic_id
-        )
+        return self.user_message(user, line if line.startswith("/") else f"/{line}", chat=chat, topic_id=topic_id)
 
     def press_button(self, user: FakeUser, sent: SentMessage, data: str | None = None) -> JSON:
         """``user`` presses a callback button under a message the bot sent (first one by default).
@@ -443,10 +435,12 @@ class FakeTelegramAPI:
             raise AssertionError(f"no successful {method} within {timeout}s") from None
         return result
 
-    def messages_to(
-        self, chat_id: int, *, topic_id: int | None = None, any_topic: bool = True
-    ) -> list[SentMessage]:
+    def messages_to(self, chat_id: int, *, topic_id: int | None = None, any_topic: bool = True) -> list[SentMessage]:
         return [s for s in self.sent if s.chat_id == chat_id and (any_topic or s.topic_id == topic_id)]
+
+    def my_commands(self, scope: JSON | None = None, language_code: str = "") -> list[JSON]:
+        """What ``setMyCommands`` stored for a scope (default scope when ``None``)."""
+        return self.commands.get(self._scope_key({"scope": scope, "language_code": language_code}), [])
 
     def calls_of(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method]
@@ -493,11 +487,13 @@ class FakeTelegramAPI:
             if request.content_type == "multipart/form-data":
                 reader = await request.multipart()
                 async for part in reader:
+                    if not isinstance(part, BodyPartReader):
+                        continue
                     name = part.name or ""
-                    if part.filename is not None:  # type: ignore[union-attr]
-                        files[name] = await part.read()  # type: ignore[union-attr]
+                    if part.filename is not None:
+                        files[name] = bytes(await part.read())
                     else:
-                        raw[name] = await part.text()  # type: ignore[union-attr]
+                        raw[name] = await part.text()
             else:
                 raw.update(await request.post())
         return {key: _decode(key, value) for key, value in raw.items()}, files
@@ -697,9 +693,7 @@ class FakeTelegramAPI:
 
     async def _api_answerCallbackQuery(self, params: JSON, files: dict[str, bytes]) -> bool:
         if params.get("callback_query_id") not in self._open_queries:
-            raise ApiError(
-                400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
-            )
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
         text = params.get("text")
         if text is not None and len(text) > 200:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
