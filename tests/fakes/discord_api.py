@@ -304,6 +304,7 @@ class _Connection:
         self.path = path
         self.compress = compress
         self._zlib = zlib.compressobj() if compress == "zlib-stream" else None
+        self.sent_seq = 0
         self._send_lock = asyncio.Lock()
 
     async def send(self, frame: str) -> None:
@@ -470,6 +471,8 @@ class FakeDiscord:
         heartbeat_interval_ms: int = 41_250,
     ) -> None:
         self._ids = _Snowflakes()
+        self._current: _Session | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self.token = token
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.application_id = self._ids.next()
@@ -505,7 +508,6 @@ class FakeDiscord:
         self._refused_dm_users: set[int] = set()
         self._faults: list[_Fault] = []
         self._sessions: dict[str, _Session] = {}
-        self._current: _Session | None = None
         self._changed = asyncio.Condition()
         self._taken: set[int] = set()
         self._runner: web.AppRunner | None = None
@@ -558,6 +560,7 @@ class FakeDiscord:
     def add_role(self, name: str, permissions: int = 0) -> FakeRole:
         role = FakeRole(self._ids.next(), name, permissions, position=len(self.roles))
         self.roles[role.id] = role
+        self._announce("GUILD_ROLE_CREATE", {"guild_id": str(self.guild_id), "role": role.payload()})
         return role
 
     def add_member(self, username: str, *, roles: list[FakeRole] | None = None, bot: bool = False) -> FakeMember:
@@ -565,16 +568,20 @@ class FakeDiscord:
         member = FakeMember(user, [role.id for role in roles or []])
         self.users[user.id] = user
         self.members[user.id] = member
+        add = {"guild_id": str(self.guild_id), **member.payload()}
+        self._announce("GUILD_MEMBER_ADD", add, members_intent=True)
         return member
 
     def add_channel(self, name: str) -> FakeChannel:
         channel = FakeChannel(self._ids.next(), name, 0, self.guild_id)
         self.channels[channel.id] = channel
+        self._announce("CHANNEL_CREATE", channel.payload())
         return channel
 
     def add_thread(self, parent: FakeChannel, name: str) -> FakeChannel:
         thread = FakeChannel(self._ids.next(), name, 11, self.guild_id, parent_id=parent.id)
         self.channels[thread.id] = thread
+        self._announce("THREAD_CREATE", {**thread.payload(), "newly_created": True})
         return thread
 
     def permissions_of(self, user_id: int) -> int:
@@ -915,14 +922,39 @@ class FakeDiscord:
             raise RuntimeError("no gateway session: the bot has not identified yet")
         await self._session_dispatch(session, event, data)
 
-    async def _session_dispatch(self, session: _Session, event: str, data: Any) -> None:
+    def _enqueue(self, session: _Session, event: str, data: Any) -> None:
+        """Give the event its sequence number now, so events keep the order they happened in."""
+        session.seq += 1
+        session.events.append((session.seq, json.dumps({"op": 0, "s": session.seq, "t": event, "d": data})))
+
+    async def _flush(self, session: _Session) -> None:
+        """Send the live connection every event it has not had yet, in sequence order."""
         async with session.lock:
-            session.seq += 1
-            frame = json.dumps({"op": 0, "s": session.seq, "t": event, "d": data})
-            session.events.append((session.seq, frame))
-            if session.connection is not None:
-                with contextlib.suppress(ConnectionResetError, RuntimeError):
-                    await session.connection.send(frame)
+            connection = session.connection
+            if connection is None:
+                return
+            for seq, frame in session.events:
+                if seq <= connection.sent_seq:
+                    continue
+                try:
+                    await connection.send(frame)
+                except (ConnectionResetError, RuntimeError):
+                    return
+                connection.sent_seq = seq
+
+    async def _session_dispatch(self, session: _Session, event: str, data: Any) -> None:
+        self._enqueue(session, event, data)
+        await self._flush(session)
+
+    def _announce(self, event: str, data: Any, *, members_intent: bool = False) -> None:
+        """A guild change made by a test after the bot connected: tell the bot, as Discord would."""
+        session = self._current
+        if session is None or (members_intent and not session.intents & INTENT_GUILD_MEMBERS):
+            return
+        self._enqueue(session, event, data)
+        task = asyncio.get_running_loop().create_task(self._flush(session))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
@@ -992,14 +1024,9 @@ class FakeDiscord:
             return None
         async with session.lock:
             session.connection = connection
-            last = int(data.get("seq") or 0)
-            for seq, frame in session.events:
-                if seq > last:
-                    await connection.send(frame)
-            session.seq += 1
-            frame = json.dumps({"op": 0, "s": session.seq, "t": "RESUMED", "d": {"_trace": ["fake-discord"]}})
-            session.events.append((session.seq, frame))
-            await connection.send(frame)
+            connection.sent_seq = int(data.get("seq") or 0)  # replay what the client missed
+        self._enqueue(session, "RESUMED", {"_trace": ["fake-discord"]})
+        await self._flush(session)
         self._current = session
         self.resumes += 1
         await self._notify()

@@ -1,0 +1,159 @@
+"""Turn a neutral ``Reply`` into what Discord accepts: content, one embed, and a view of buttons.
+
+Discord rejects a whole message if any one limit is exceeded, and a rejected feed post or command reply
+is lost. So every limit is applied here, before sending: long parts are trimmed with a visible
+"… (trimmed)" note rather than failing.
+
+Action buttons carry their command line in the ``custom_id`` (``snpd:<action>``) and are handled by a
+``DynamicItem``: presses work on any message ever sent, across restarts, with no per-message state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import discord
+
+from core.markup import clip
+from core.replies import Reply
+
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELDS_LIMIT = 25
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+BUTTON_LABEL_LIMIT = 80
+BUTTONS_LIMIT = 25  # 5 rows of 5
+TRIMMED = "… (trimmed)"
+#: Discord refuses an empty field name or value; a zero-width space renders as blank.
+BLANK = "\u200b"
+#: characters kept free for the "N more fields (trimmed)" note
+_NOTE_RESERVE = 48
+ACTION_PREFIX = "snpd:"
+ACTION_TEMPLATE = r"snpd:(?P<action>.+)"
+
+
+class ActionHandler(Protocol):
+    """What the client behind an interaction must offer for action buttons to work."""
+
+    async def on_snpd_action(self, interaction: discord.Interaction[Any], action: str) -> None: ...
+
+
+class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ACTION_TEMPLATE):
+    """A button whose press dispatches ``action`` as a command line typed by the presser."""
+
+    def __init__(self, action: str, label: str = "…") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=clip(label, BUTTON_LABEL_LIMIT) or BLANK,
+                custom_id=ACTION_PREFIX + action,
+                style=discord.ButtonStyle.secondary,
+            )
+        )
+        self.action = action
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: Any,
+        /,
+    ) -> ActionButton:
+        label = getattr(item, "label", None) or "…"
+        return cls(match["action"], label)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        handler = interaction.client
+        if hasattr(handler, "on_snpd_action"):
+            await handler.on_snpd_action(interaction, self.action)
+
+
+@dataclass
+class Rendered:
+    """Keyword arguments for ``send``/``send_message``/``edit``; ``None`` parts are left out."""
+
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+    view: discord.ui.View | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"content": self.content, "embeds": self.embeds}
+        if self.view is not None:
+            result["view"] = self.view
+        return result
+
+
+def _is_plain(reply: Reply) -> bool:
+    """Text-only replies read better as a normal message than as an embed."""
+    return (
+        not (reply.title or reply.fields or reply.image_url or reply.url or reply.footer or reply.color is not None)
+        and len(reply.text) <= CONTENT_LIMIT
+    )
+
+
+def build_embed(reply: Reply) -> discord.Embed:
+    """One embed within every per-part limit and the 6,000 total; trimmed parts say so.
+
+    The budget goes to the title, then the text, then fields in order, then the footer, keeping room
+    for a "N more fields (trimmed)" note so a reader knows something was cut.
+    """
+    budget = EMBED_TOTAL_LIMIT
+    title = clip(reply.title, TITLE_LIMIT) if reply.title else None
+    budget -= len(title or "")
+    reserve = _NOTE_RESERVE if reply.fields else 0
+    description = clip(reply.text, min(DESCRIPTION_LIMIT, budget - reserve)) if reply.text else None
+    budget -= len(description or "")
+    embed = discord.Embed(title=title, description=description, url=reply.url, color=reply.color)
+    if reply.image_url:
+        embed.set_image(url=reply.image_url)
+    fields = reply.fields
+    for index, item in enumerate(fields):
+        name = clip(item.name, FIELD_NAME_LIMIT) or BLANK
+        value = clip(item.value, FIELD_VALUE_LIMIT) or BLANK
+        is_last = index == len(fields) - 1
+        slots_left = FIELDS_LIMIT - len(embed.fields) - (0 if is_last else 1)
+        if slots_left <= 0 or len(name) + len(value) > budget - (0 if is_last else reserve):
+            left = len(fields) - index
+            note = f"{left} more field{'s' if left != 1 else ''} (trimmed)"
+            embed.add_field(name="…", value=note, inline=False)
+            budget -= 1 + len(note)
+            break
+        embed.add_field(name=name, value=value, inline=item.inline)
+        budget -= len(name) + len(value)
+    if reply.footer and budget > len(TRIMMED):
+        embed.set_footer(text=clip(reply.footer, min(FOOTER_LIMIT, budget)))
+    return embed
+
+
+def build_view(reply: Reply) -> discord.ui.View | None:
+    """Link buttons open their URL; action buttons run their command for whoever presses them."""
+    if not reply.buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for button in reply.buttons[:BUTTONS_LIMIT]:
+        if button.url is not None:
+            view.add_item(discord.ui.Button(label=clip(button.label, BUTTON_LABEL_LIMIT) or BLANK, url=button.url))
+        elif button.action is not None:
+            view.add_item(ActionButton(button.action, button.label))
+    return view
+
+
+def render(reply: Reply, *, mention: str | None = None) -> Rendered:
+    """The message for ``reply``; ``mention`` (a role ping) goes first in the content, where it notifies."""
+    plain = _is_plain(reply)
+    lead = mention or ""
+    body = reply.text if plain else ""
+    if lead and body:
+        content = lead + "\n" + clip(body, CONTENT_LIMIT - len(lead) - 1)
+    else:
+        content = clip(lead or body, CONTENT_LIMIT)
+    embeds = [] if plain else [build_embed(reply)]
+    view = build_view(reply)
+    if not content and not embeds and view is None:
+        content = "Done."  # Discord refuses an empty message
+    return Rendered(content=content or None, embeds=embeds, view=view)
