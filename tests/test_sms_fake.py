@@ -7,6 +7,7 @@ everything else is the library itself, so a failure points at the fake.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -85,11 +86,12 @@ async def test_bad_credentials_and_bad_requests(fake: FakeTwilioAPI) -> None:
         await wrong.messages.create_async(to=TO, from_=FROM, body="hi")
     assert (caught.value.code, caught.value.status) == (20003, 401)
     right = Client(DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, http_client=http)
-    for kwargs, code in [
+    cases: list[tuple[dict[str, Any], int]] = [
         ({"body": "x" * 1601}, 21617),
         ({"body": "hi", "validity_period": 36_001}, 21624),
         ({"body": "hi", "validity_period": 0}, 21624),
-    ]:
+    ]
+    for kwargs, code in cases:
         with pytest.raises(TwilioRestException) as caught:
             await right.messages.create_async(to=TO, from_=FROM, **kwargs)
         assert caught.value.code == code

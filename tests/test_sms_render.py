@@ -30,7 +30,7 @@ def test_alphabet_sizes() -> None:
     [
         ("🏓 Pong", "Pong"),
         ("⚠️ Not done", "Not done"),
-        ("“Jordan 4” — ‘Bred’…", '"Jordan 4" - \'Bred\'...'),
+        ("“Jordan 4” — ‘Bred’…", "\"Jordan 4\" - 'Bred'..."),
         ("naïve façade Ångström", "naive facade Ångström"),
         ("Air Max 90 → $120 • size 10½", "Air Max 90 -> $120 * size 10.5"),
         ("⅓ off", "1/3 off"),

@@ -196,9 +196,7 @@ class FakeTwilioAPI:
             return self._error(self._recipient_errors[to], form)
         encoding, segments = count_segments(body)
         sid = f"SM{next(self._sids):032x}"
-        self.sent.append(
-            SentSms(sid, to, sender, body, validity, form.get("StatusCallback"), encoding, segments, form)
-        )
+        self.sent.append(SentSms(sid, to, sender, body, validity, form.get("StatusCallback"), encoding, segments, form))
         self.requests.append((201, form))
         return web.json_response(self._message_resource(sid, to, sender, body, segments), status=201)
 
