@@ -16,7 +16,7 @@ import contextlib
 import inspect
 import keyword
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import discord
@@ -43,6 +43,7 @@ DEFAULT_DEFER_AFTER = 2.0
 _UNREACHABLE_USER_CODES = {50007, 50278, 10013}
 _OPTION_DESCRIPTION_LIMIT = 100
 _CHOICES_LIMIT = 25
+_Completer = Callable[[discord.Interaction[Any], str], Coroutine[Any, Any, list[app_commands.Choice[Any]]]]
 
 
 def platform_role(
@@ -191,7 +192,11 @@ class DiscordFrontend:
             # Plain Client never asks /gateway/bot; an overridden API must also supply its gateway.
             _shards, url, _limits = await self.client.http.get_bot_gateway()
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
-        await self.sync_commands()
+        try:
+            await self.sync_commands()
+        except discord.HTTPException as exc:
+            # Commands synced earlier keep working; a failed sync must not keep the bot offline.
+            log.error("discord.commands_sync_failed", status=exc.status, code=exc.code, error=exc.text)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait({ready, self._task}, timeout=self.ready_timeout, return_when="FIRST_COMPLETED")
@@ -260,7 +265,7 @@ class DiscordFrontend:
         descriptions: dict[str, str] = {}
         renames: dict[str, str] = {}
         choices: dict[str, list[app_commands.Choice[Any]]] = {}
-        completers: dict[str, Callable[..., Awaitable[list[app_commands.Choice[Any]]]]] = {}
+        completers: dict[str, _Completer] = {}
         for index, param in enumerate(command.params):
             py_name = _python_name(param, index)
             self._names[(command.name, py_name)] = param.name
@@ -299,9 +304,7 @@ class DiscordFrontend:
             extras={"snpd": command.name},
         )
 
-    def _completer(
-        self, command: Command, param: Param
-    ) -> Callable[[discord.Interaction[Any], str], Awaitable[list[app_commands.Choice[Any]]]]:
+    def _completer(self, command: Command, param: Param) -> _Completer:
         async def complete(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
             suggestions = await self.engine.autocomplete(self.caller(interaction), command.name, param.name, current)
             result: list[app_commands.Choice[Any]] = []
@@ -354,7 +357,17 @@ class DiscordFrontend:
         """A pressed action button: its command line runs as the presser, and only they see the answer
         (a button on a shared post is pressed by many people; public answers would flood the channel)."""
         caller = self.caller(interaction)
-        await self._answer(interaction, self.engine.dispatch_line(caller, action), private=True, force_private=True)
+        try:
+            await self._answer(interaction, self.engine.dispatch_line(caller, action), private=True, force_private=True)
+        except Exception:
+            # discord.py would only log this; the presser would see "interaction failed" and nothing else
+            log.exception("discord.action_failed", action=action)
+            with contextlib.suppress(discord.HTTPException):
+                error = Reply.error("Something went wrong on our side.")
+                if interaction.response.is_done():
+                    await interaction.followup.send(**render(error).kwargs(), ephemeral=True)
+                else:
+                    await interaction.response.send_message(**render(error).kwargs(), ephemeral=True)
 
     async def _answer(
         self,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import discord
 
@@ -28,6 +29,7 @@ FOOTER_LIMIT = 2048
 EMBED_TOTAL_LIMIT = 6000
 BUTTON_LABEL_LIMIT = 80
 BUTTONS_LIMIT = 25  # 5 rows of 5
+URL_LIMIT = 2048
 TRIMMED = "… (trimmed)"
 #: Discord refuses an empty field name or value; a zero-width space renders as blank.
 BLANK = "\u200b"
@@ -88,6 +90,15 @@ class Rendered:
         return result
 
 
+def safe_url(url: str | None) -> str | None:
+    """The URL if Discord will accept it. A scraped link like ``/products/x`` or ``javascript:`` would
+    make Discord reject the whole message, so it is dropped instead (the text still carries the info)."""
+    if not url or len(url) > URL_LIMIT:
+        return None
+    parsed = urlsplit(url.strip())
+    return url.strip() if parsed.scheme in ("http", "https") and parsed.netloc else None
+
+
 def _is_plain(reply: Reply) -> bool:
     """Text-only replies read better as a normal message than as an embed."""
     return (
@@ -108,9 +119,9 @@ def build_embed(reply: Reply) -> discord.Embed:
     reserve = _NOTE_RESERVE if reply.fields else 0
     description = clip(reply.text, min(DESCRIPTION_LIMIT, budget - reserve)) if reply.text else None
     budget -= len(description or "")
-    embed = discord.Embed(title=title, description=description, url=reply.url, color=reply.color)
-    if reply.image_url:
-        embed.set_image(url=reply.image_url)
+    embed = discord.Embed(title=title, description=description, url=safe_url(reply.url), color=reply.color)
+    if safe_url(reply.image_url):
+        embed.set_image(url=safe_url(reply.image_url))
     fields = reply.fields
     for index, item in enumerate(fields):
         name = clip(item.name, FIELD_NAME_LIMIT) or BLANK
@@ -137,7 +148,9 @@ def build_view(reply: Reply) -> discord.ui.View | None:
     view = discord.ui.View(timeout=None)
     for button in reply.buttons[:BUTTONS_LIMIT]:
         if button.url is not None:
-            view.add_item(discord.ui.Button(label=clip(button.label, BUTTON_LABEL_LIMIT) or BLANK, url=button.url))
+            url = safe_url(button.url)
+            if url is not None:
+                view.add_item(discord.ui.Button(label=clip(button.label, BUTTON_LABEL_LIMIT) or BLANK, url=url))
         elif button.action is not None:
             view.add_item(ActionButton(button.action, button.label))
     return view

@@ -381,3 +381,18 @@ async def test_rendered_long_reply_is_accepted_by_discord(dc: Harness) -> None:
     )
     post: RecordedMessage = await fake.wait_for_message(fake.general.id)
     assert TRIMMED in post.text()
+
+
+async def test_links_discord_would_reject_are_dropped_not_fatal(dc: Harness) -> None:
+    fake = dc.fake
+    item = Reply(
+        title="Restock",
+        text="Dunk Low at /products/dunk",
+        url="/products/dunk",  # a scraped relative link
+        image_url="javascript:alert(1)",
+        buttons=[Button(label="Shop", url="/products/dunk"), Button(label="Real", url="https://shop.test/dunk")],
+    )
+    await dc.frontend.post(DiscordChannel(channel_id=fake.general.id), item)
+    post = await fake.wait_for_message(fake.general.id)
+    assert "url" not in post.embeds[0] and "image" not in post.embeds[0]
+    assert [b["url"] for b in post.buttons()] == ["https://shop.test/dunk"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import discord
 import pytest
@@ -55,7 +56,8 @@ class Bot(discord.Client):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is discord.InteractionType.component:
-            custom_id = str((interaction.data or {}).get("custom_id"))
+            data: dict[str, Any] = dict(interaction.data or {})
+            custom_id = str(data.get("custom_id"))
             self.pressed.append(custom_id)
             await interaction.response.send_message(f"pressed {custom_id}", ephemeral=True)
 

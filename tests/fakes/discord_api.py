@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -342,6 +343,11 @@ def _form_error(path: str, code: str, message: str) -> dict[str, Any]:
     return tree
 
 
+def _valid_url(url: str) -> bool:
+    parsed = urlsplit(url)
+    return parsed.scheme in ("http", "https", "attachment", "discord") and bool(parsed.netloc) and len(url) <= 2048
+
+
 def validate_message_payload(body: Mapping[str, Any]) -> None:
     """Apply Discord's message limits; raise ``DiscordError`` (400 50035/50006) like Discord does."""
 
@@ -357,6 +363,9 @@ def validate_message_payload(body: Mapping[str, Any]) -> None:
     total = 0
     for index, embed in enumerate(embeds):
         where = f"embeds.{index}"
+        for key, url in (("url", embed.get("url")), ("image.url", (embed.get("image") or {}).get("url"))):
+            if url is not None and not _valid_url(url):
+                raise DiscordError.form(f"{where}.{key}", "URL_TYPE_INVALID_URL", "Not a well formed URL.")
         for key, limit in (("title", 256), ("description", 4096)):
             value = embed.get(key) or ""
             if len(value) > limit:
@@ -397,6 +406,8 @@ def validate_message_payload(body: Mapping[str, Any]) -> None:
                 raise too_long(f"{where}.custom_id", 100)
             if len(item.get("label") or "") > 80:
                 raise too_long(f"{where}.label", 80)
+            if item.get("url") is not None and not _valid_url(item["url"]):
+                raise DiscordError.form(f"{where}.url", "URL_TYPE_INVALID_URL", "Not a well formed URL.")
             if item.get("type") == 2 and (item.get("style") == 5) == (item.get("custom_id") is not None):
                 raise DiscordError.form(where, "COMPONENT_INVALID", "link buttons take a url, others a custom_id")
     if not (content or embeds or components or body.get("attachments") or body.get("sticker_ids")):
