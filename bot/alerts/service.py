@@ -1,0 +1,436 @@
+"""The alerts runtime: keeps the rule index current, turns each monitor event into outbox rows for
+the members it matches, sends digests, and runs the delivery worker.
+
+A fan-out writes members in chunks, urgent ones first; each chunk is one transaction holding both the
+``alert_notices`` rows (one per event and member, unique: the same event never reaches a member twice,
+however many of their rules match and however often the event is replayed) and the outbox rows. The
+event itself is stored first with ``fanned_out = false`` and flipped when the last chunk is written,
+so a crash mid-fan-out is finished at the next start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.alerts.config import AlertsSection
+from bot.alerts.deals import DealScorer, NoDeals, deals_for
+from bot.alerts.matcher import MatchEvent, RuleIndex, RuleRef, prepare_event
+from bot.alerts.models import AlertNotice, AlertPrefs, AlertRule, RecentEvent
+from bot.alerts.render import alert_reply, digest_reply, summary
+from bot.alerts.rules import compile_rule
+from bot.alerts.timing import digest_period, local_day, quiet_until
+from core.delivery import DeliveryLimiter, DeliverySection, DeliveryWorker, NewMessage, enqueue
+from core.engine import Engine
+from core.storage.models import DEFAULT_CHANNEL_ORDER, Identity, Member
+from core.storage.types import utcnow
+
+log = structlog.get_logger(__name__)
+
+EVENT_TOPIC = "monitor.event"
+SOURCE = "alert"
+QUEUED, DIGEST, DIGESTED, UNREACHABLE = "queued", "digest", "digested", "unreachable"
+HIGH_PRIORITY = 10
+DIRECT = ("discord", "telegram")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A matched member with what the fan-out needs to decide how and when to tell them."""
+
+    member: Member
+    rule: RuleRef
+    platforms: frozenset[str]
+    prefs: AlertPrefs | None
+
+
+def channels_for(member: Member, platforms: Iterable[str], rule_channels: Sequence[str], high: bool) -> list[str]:
+    """The channels to try, in order: the rule's own order or the member's, keeping those the member
+    has linked and allowed. SMS is for high-priority rules only, and only with SMS alerts on."""
+    linked = set(platforms)
+    order = list(rule_channels) or list(member.channel_order or DEFAULT_CHANNEL_ORDER)
+    chosen: list[str] = []
+    for channel in order:
+        if channel not in linked:
+            continue
+        if channel in DIRECT and not member.dm_enabled:
+            continue
+        if channel == "sms" and not (member.sms_enabled and high):
+            continue
+        chosen.append(channel)
+    return chosen
+
+
+class AlertsRuntime:
+    def __init__(self, engine: Engine, *, deals: DealScorer | None = None) -> None:
+        self.engine = engine
+        self.settings: AlertsSection = engine.config.section("alerts")
+        delivery: DeliverySection = engine.config.section("delivery")
+        self.delivery_settings = delivery
+        self.deals: DealScorer = deals or NoDeals()
+        self.index = RuleIndex()
+        self._rule_channels: dict[int, list[str]] = {}
+        self._rule_names: dict[int, str] = {}
+        self._rule_sizes: dict[int, list[str]] = {}
+        self.limiter = DeliveryLimiter(delivery.limits())
+        self.worker = DeliveryWorker(
+            engine.db,
+            engine.frontends,
+            engine.identity,
+            self.limiter,
+            delivery.worker_settings(sms_sender=engine.config.sms.from_number),
+            publish=engine.bus.publish,
+        )
+        self._loaded = False
+        self._load_lock = asyncio.Lock()
+        self._worker_started = False
+        self._events_seen = 0
+        #: perf_counter() when the last event arrived (benchmarks read it)
+        self.last_event_at: float | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def ensure_loaded(self) -> None:
+        if self._loaded:
+            return
+        async with self._load_lock:
+            if self._loaded:
+                return
+            async with self.engine.db.read() as session:
+                rules = list((await session.execute(select(AlertRule).where(AlertRule.paused.is_(False)))).scalars())
+            for rule in rules:
+                self._index_rule(rule)
+            self._loaded = True
+            log.info("alerts.index_loaded", rules=len(rules))
+
+    async def start_delivery(self) -> None:
+        """Start the worker (idempotent) and finish any fan-out a crash interrupted."""
+        await self.ensure_loaded()
+        if not self._worker_started:
+            self._worker_started = True
+            await self.worker.start()
+            await self.resume_fanouts()
+
+    async def stop(self) -> None:
+        if self._worker_started:
+            self._worker_started = False
+            await self.worker.stop()
+
+    async def housekeeping(self) -> None:
+        """The scheduler's periodic job: start delivery once a chat frontend is attached, send due
+        digests."""
+        if not self._worker_started and any(name in self.engine.frontends for name in ("discord", "telegram", "sms")):
+            await self.start_delivery()
+        await self.send_digests()
+
+    # ------------------------------------------------------------------ the index
+
+    def _index_rule(self, rule: AlertRule) -> None:
+        if rule.paused:
+            self.index.remove(rule.id)
+            return
+        self.index.add(compile_rule(rule))
+        self._rule_channels[rule.id] = list(rule.channels)
+        self._rule_names[rule.id] = rule.name
+        self._rule_sizes[rule.id] = list(rule.sizes)
+
+    def rule_changed(self, rule: AlertRule) -> None:
+        if self._loaded:
+            self._index_rule(rule)
+
+    def rule_deleted(self, rule_id: int) -> None:
+        self.index.remove(rule_id)
+        self._rule_channels.pop(rule_id, None)
+
+    # ------------------------------------------------------------------ events
+
+    async def prepare(self, payload: Mapping[str, Any]) -> MatchEvent:
+        product = payload.get("product") or {}
+        title = str(product.get("title") or product.get("handle") or "")
+        plain = prepare_event(payload)
+        deals = await deals_for(self.deals, title, sorted(plain.sizes), plain.price)
+        return prepare_event(payload, deals) if deals else plain
+
+    async def on_event(self, _topic: str, payload: dict[str, Any]) -> None:
+        self.last_event_at = time.perf_counter()
+        event_id = str(payload.get("event_id") or "")
+        if not event_id or not payload.get("kind"):
+            log.warning("alerts.bad_event", keys=sorted(payload))
+            return
+        await self.ensure_loaded()
+        async with self.engine.db.transaction() as session:
+            existing = (
+                await session.execute(select(RecentEvent).where(RecentEvent.event_id == event_id))
+            ).scalar_one_or_none()
+            if existing is not None and existing.fanned_out:
+                return
+            if existing is None:
+                session.add(RecentEvent(event_id=event_id[:100], payload=payload, fanned_out=False))
+        await self.fan_out(payload)
+        self._events_seen += 1
+        if self._events_seen % 50 == 0:
+            await self._prune_events()
+
+    async def resume_fanouts(self) -> None:
+        async with self.engine.db.read() as session:
+            unfinished = list(
+                (await session.execute(select(RecentEvent).where(RecentEvent.fanned_out.is_(False)))).scalars()
+            )
+        for event in unfinished:
+            log.info("alerts.fanout_resumed", event_id=event.event_id)
+            await self.fan_out(event.payload)
+
+    async def _prune_events(self) -> None:
+        async with self.engine.db.transaction() as session:
+            newest = select(RecentEvent.id).order_by(RecentEvent.id.desc()).limit(self.settings.recent_events)
+            cutoff = (await session.execute(select(func.min(newest.subquery().c.id)))).scalar_one_or_none()
+            if cutoff is not None:
+                await session.execute(
+                    delete(RecentEvent).where(RecentEvent.id < cutoff, RecentEvent.fanned_out.is_(True))
+                )
+
+    async def fan_out(self, payload: Mapping[str, Any]) -> int:
+        """Write the notifications for one event; returns how many members it matched."""
+        event_id = str(payload["event_id"])
+        event = await self.prepare(payload)
+        by_member: dict[int, RuleRef] = {}
+        for rule in self.index.match(event):
+            current = by_member.get(rule.member_id)
+            if current is None or (rule.high_priority and not current.high_priority):
+                by_member[rule.member_id] = rule
+        ordered = sorted(by_member.items(), key=lambda item: (not item[1].high_priority, item[0]))
+        first = self.settings.first_chunk
+        chunks = [ordered[:first]]
+        step = self.settings.fanout_chunk
+        chunks.extend(ordered[i : i + step] for i in range(first, len(ordered), step))
+        for chunk in chunks:
+            if chunk:
+                await self._write_chunk(event_id, payload, event, dict(chunk))
+                self.worker.wake()
+        async with self.engine.db.transaction() as session:
+            await session.execute(
+                update(RecentEvent).where(RecentEvent.event_id == event_id).values(fanned_out=True)
+            )
+        if by_member:
+            log.info("alerts.fanned_out", event_id=event_id, members=len(by_member))
+        return len(by_member)
+
+    async def _recipients(self, session: AsyncSession, rules: dict[int, RuleRef]) -> list[Recipient]:
+        """Members for the matched rules; a member merged into another by /link counts as the survivor."""
+        members = {
+            m.id: m for m in (await session.execute(select(Member).where(Member.id.in_(list(rules))))).scalars()
+        }
+        survivors: dict[int, RuleRef] = {}
+        missing = {m.merged_into for m in members.values() if m.merged_into is not None} - set(members)
+        if missing:
+            extra = await session.execute(select(Member).where(Member.id.in_(list(missing))))
+            members.update({m.id: m for m in extra.scalars()})
+        for member_id, rule in rules.items():
+            member = members.get(member_id)
+            if member is None:
+                continue
+            while member.merged_into is not None and member.merged_into in members:
+                member = members[member.merged_into]
+            current = survivors.get(member.id)
+            if current is None or (rule.high_priority and not current.high_priority):
+                survivors[member.id] = rule
+        ids = list(survivors)
+        platforms: dict[int, set[str]] = {}
+        found = await session.execute(
+            select(Identity.member_id, Identity.platform).where(Identity.member_id.in_(ids))
+        )
+        for member_id, platform in found.all():
+            platforms.setdefault(member_id, set()).add(platform)
+        prefs = {
+            p.member_id: p
+            for p in (await session.execute(select(AlertPrefs).where(AlertPrefs.member_id.in_(ids)))).scalars()
+        }
+        return [
+            Recipient(members[mid], rule, frozenset(platforms.get(mid, ())), prefs.get(mid))
+            for mid, rule in survivors.items()
+        ]
+
+    async def _write_chunk(
+        self, event_id: str, payload: Mapping[str, Any], event: MatchEvent, rules: dict[int, RuleRef]
+    ) -> None:
+        now = utcnow()
+        async with self.engine.db.transaction() as session:
+            recipients = await self._recipients(session, rules)
+            ids = [r.member.id for r in recipients]
+            done = set(
+                (
+                    await session.execute(
+                        select(AlertNotice.member_id).where(
+                            AlertNotice.event_id == event_id, AlertNotice.member_id.in_(ids)
+                        )
+                    )
+                ).scalars()
+            )
+            recipients = [r for r in recipients if r.member.id not in done]
+            sent_today = await self._sent_today(session, recipients, now)
+            notices: list[dict[str, Any]] = []
+            messages: list[NewMessage] = []
+            text = summary(payload)
+            for recipient in recipients:
+                status, message = self._decide(recipient, payload, event, now, sent_today)
+                member = recipient.member
+                notices.append(
+                    {
+                        "event_id": event_id[:100],
+                        "member_id": member.id,
+                        "rule_id": recipient.rule.rule_id,
+                        "status": status,
+                        "local_day": local_day(now, member.timezone),
+                        "summary": text,
+                        "created_at": now,
+                    }
+                )
+                if message is not None:
+                    messages.append(message)
+            if notices:
+                insert = sqlite.insert if self.engine.db.is_sqlite else postgresql.insert
+                await session.execute(insert(AlertNotice).on_conflict_do_nothing(), notices)
+            await enqueue(session, messages, validity_s={"sms": float(self.delivery_settings.sms_validity_s)})
+
+    async def _sent_today(self, session: AsyncSession, recipients: list[Recipient], now: datetime) -> dict[int, int]:
+        capped = [r for r in recipients if r.prefs is not None and r.prefs.daily_cap is not None]
+        if not capped:
+            return {}
+        days = {local_day(now, r.member.timezone) for r in capped}
+        rows = await session.execute(
+            select(AlertNotice.member_id, AlertNotice.local_day, func.count())
+            .where(
+                AlertNotice.member_id.in_([r.member.id for r in capped]),
+                AlertNotice.local_day.in_(days),
+                AlertNotice.status == QUEUED,
+            )
+            .group_by(AlertNotice.member_id, AlertNotice.local_day)
+        )
+        wanted = {r.member.id: local_day(now, r.member.timezone) for r in capped}
+        return {mid: int(n) for mid, day, n in rows.all() if wanted.get(mid) == day}
+
+    def _decide(
+        self,
+        recipient: Recipient,
+        payload: Mapping[str, Any],
+        event: MatchEvent,
+        now: datetime,
+        sent_today: dict[int, int],
+    ) -> tuple[str, NewMessage | None]:
+        """Queued now, queued for the end of quiet hours, into the digest, or nowhere to send."""
+        member, rule, prefs = recipient.member, recipient.rule, recipient.prefs
+        high = rule.high_priority
+        channels = channels_for(member, recipient.platforms, self._rule_channels.get(rule.rule_id, []), high)
+        if not channels:
+            return UNREACHABLE, None
+        capped = prefs is not None and prefs.daily_cap is not None and not high
+        if capped and prefs is not None and sent_today.get(member.id, 0) >= (prefs.daily_cap or 0):
+            return DIGEST, None
+        not_before = None
+        if prefs is not None and not high:
+            not_before = quiet_until(now, member.timezone, prefs.quiet_start, prefs.quiet_end)
+        wanted = self._rule_sizes.get(rule.rule_id, [])
+        deal = event.best_deal(set(wanted) & event.sizes if wanted else event.sizes)
+        reply = alert_reply(
+            payload,
+            rule_id=rule.rule_id,
+            rule_name=self._rule_names.get(rule.rule_id, ""),
+            wanted=wanted,
+            high=high,
+            deal=deal,
+        )
+        message = NewMessage(
+            source=SOURCE,
+            ref=str(payload["event_id"]),
+            member_id=member.id,
+            channels=channels,
+            reply=reply,
+            priority=HIGH_PRIORITY if high else 0,
+            not_before=not_before,
+        )
+        return QUEUED, message
+
+    # ------------------------------------------------------------------ digests
+
+    async def send_digests(self, now: datetime | None = None) -> int:
+        """Queue one digest per member whose digest is due and has items. Returns how many."""
+        now = now or utcnow()
+        async with self.engine.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(AlertPrefs, Member)
+                    .join(Member, Member.id == AlertPrefs.member_id)
+                    .where(AlertPrefs.digest != "off")
+                )
+            ).all()
+        queued = 0
+        for prefs, member in rows:
+            period = digest_period(now, member.timezone, prefs.digest, prefs.digest_hour)
+            if period is None or prefs.digest_sent_for == period:
+                continue
+            queued += await self._send_digest(member, period)
+        if queued:
+            self.worker.wake()
+        return queued
+
+    async def _send_digest(self, member: Member, period: str) -> int:
+        async with self.engine.db.transaction() as session:
+            prefs = await session.get(AlertPrefs, member.id)
+            if prefs is None or prefs.digest_sent_for == period:
+                return 0
+            prefs.digest_sent_for = period
+            items = list(
+                (
+                    await session.execute(
+                        select(AlertNotice)
+                        .where(AlertNotice.member_id == member.id, AlertNotice.status == DIGEST)
+                        .order_by(AlertNotice.id)
+                    )
+                ).scalars()
+            )
+            if not items:
+                return 0
+            platforms = set(
+                (await session.execute(select(Identity.platform).where(Identity.member_id == member.id))).scalars()
+            )
+            channels = channels_for(member, platforms, [], high=False)
+            if not channels:
+                return 0
+            limit = self.settings.digest_items
+            reply = digest_reply(period, [item.summary for item in items[:limit]], more=max(0, len(items) - limit))
+            for item in items:
+                item.status = DIGESTED
+            await enqueue(
+                session,
+                [NewMessage(source="digest", ref=period, member_id=member.id, channels=channels, reply=reply)],
+            )
+            return 1
+
+
+_RUNTIMES: weakref.WeakKeyDictionary[Engine, AlertsRuntime] = weakref.WeakKeyDictionary()
+
+
+def runtime_for(engine: Engine) -> AlertsRuntime:
+    """The alerts runtime of an engine, created on first use."""
+    runtime = _RUNTIMES.get(engine)
+    if runtime is None:
+        runtime = _RUNTIMES[engine] = AlertsRuntime(engine)
+    return runtime
+
+
+async def stop_runtime(engine: Engine) -> None:
+    runtime = _RUNTIMES.get(engine)
+    if runtime is not None:
+        with contextlib.suppress(Exception):
+            await runtime.stop()

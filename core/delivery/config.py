@@ -1,0 +1,44 @@
+"""The ``[delivery]`` section of bot.toml: retries, leases and the limiter's scale."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from core.config import Section, register_section
+from core.delivery.limits import PlatformLimits
+from core.delivery.worker import WorkerSettings
+
+
+class DeliverySection(Section):
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    backoff_base_s: float = Field(default=2.0, gt=0, le=3600)
+    backoff_max_s: float = Field(default=600.0, gt=0, le=86400)
+    lease_s: float = Field(default=30.0, ge=1, le=3600)
+    resend_in_doubt: bool = True
+    sms_validity_s: int = Field(default=900, ge=1, le=14400)
+    discord_headroom: float = Field(default=0.95, gt=0, le=1)
+    discord_requests_per_dm: int = Field(default=1, ge=1, le=5)
+    sms_per_number_per_s: float = Field(default=1.0, gt=0, le=1000)
+    rate_scale: float = Field(default=1.0, gt=0, le=1000)
+
+    def limits(self) -> PlatformLimits:
+        return PlatformLimits(
+            discord_headroom=self.discord_headroom,
+            discord_requests_per_dm=self.discord_requests_per_dm,
+            sms_per_number_per_s=self.sms_per_number_per_s,
+            scale=self.rate_scale,
+        )
+
+    def worker_settings(self, *, sms_sender: str = "") -> WorkerSettings:
+        return WorkerSettings(
+            max_attempts=self.max_attempts,
+            backoff_base_s=self.backoff_base_s,
+            backoff_max_s=self.backoff_max_s,
+            lease_s=self.lease_s,
+            resend_in_doubt=self.resend_in_doubt,
+            sms_sender=sms_sender,
+            validity_s={"sms": float(self.sms_validity_s)},
+        )
+
+
+register_section("delivery", DeliverySection)

@@ -1,0 +1,168 @@
+"""Our own rate limiters, so a fan-out never provokes a 429 in the first place.
+
+Each limit is a GCRA token bucket (``TokenBucket``): ``rate`` sends per second with room for a burst
+of ``burst``. A send takes a token from every bucket that applies to it (the platform's global
+bucket, the chat's or the number's), waits for the slowest, and only then goes out. Reserving ahead
+(the theoretical arrival time moves forward at reservation) keeps waiters in FIFO order without a
+queue. ``pause`` honours a platform's ``retry_after``.
+
+All rates are multiplied by a scale factor so the benchmark can run the real limits ×50 against local
+servers that enforce the same scaled limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Clock = Callable[[], float]
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float = 1.0, *, clock: Clock = time.monotonic) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.rate = rate
+        self._interval = 1.0 / rate
+        self._tolerance = (burst - 1.0) * self._interval
+        self._clock = clock
+        self._tat = 0.0  # theoretical arrival time of the next conforming send
+
+    def reserve_at(self, earliest: float, cost: float = 1.0) -> float:
+        """Book ``cost`` tokens for a send no sooner than ``earliest``; returns the conforming send time."""
+        tat = max(self._tat, earliest)
+        send_at = max(earliest, tat - self._tolerance)
+        self._tat = tat + self._interval * cost
+        return send_at
+
+    def reserve(self, cost: float = 1.0) -> float:
+        """Book ``cost`` tokens as soon as possible; returns how long to wait before sending."""
+        now = self._clock()
+        return self.reserve_at(now, cost) - now
+
+    def pause(self, seconds: float) -> None:
+        """Nothing conforms for ``seconds`` (a 429's ``retry_after``)."""
+        self._tat = max(self._tat, self._clock() + seconds + self._tolerance)
+
+    def idle(self) -> bool:
+        return self._tat < self._clock() - self._tolerance - 1.0
+
+
+class KeyedBuckets:
+    """One bucket per key (chat, channel, number), created on demand and forgotten when idle."""
+
+    def __init__(self, rate: float, burst: float, *, clock: Clock = time.monotonic, sweep_every: int = 4096) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+        self._sweep_every = sweep_every
+        self._since_sweep = 0
+
+    def get(self, key: str) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._since_sweep += 1
+            if self._since_sweep >= self._sweep_every:
+                self._sweep()
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, clock=self._clock)
+        return bucket
+
+    def _sweep(self) -> None:
+        self._since_sweep = 0
+        for key in [key for key, bucket in self._buckets.items() if bucket.idle()]:
+            del self._buckets[key]
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+@dataclass(frozen=True)
+class PlatformLimits:
+    """Real platform limits (before scaling). Defaults follow each platform's published guidance."""
+
+    #: Discord allows 50 requests/s per bot; we keep ``discord_headroom`` of it
+    discord_global_per_s: float = 50.0
+    discord_headroom: float = 0.95
+    #: about 5 messages per 5 s per channel (a DM is a channel)
+    discord_channel_messages: int = 5
+    discord_channel_window_s: float = 5.0
+    #: HTTP requests one DM costs (open the DM channel, then post)
+    discord_requests_per_dm: int = 1
+    telegram_global_per_s: float = 30.0
+    telegram_private_per_s: float = 1.0
+    telegram_group_per_min: float = 20.0
+    #: Twilio queues 1 message/s per long-code number (more for toll-free and short codes)
+    sms_per_number_per_s: float = 1.0
+    scale: float = 1.0
+
+
+class DeliveryLimiter:
+    """Decides how long a send must wait so that no platform limit is crossed."""
+
+    def __init__(self, limits: PlatformLimits, *, clock: Clock = time.monotonic) -> None:
+        self.limits = limits
+        s = limits.scale
+        self._clock = clock
+        self._discord_global = TokenBucket(limits.discord_global_per_s * limits.discord_headroom * s, 1, clock=clock)
+        per_channel = limits.discord_channel_messages / limits.discord_channel_window_s
+        self._discord_channels = KeyedBuckets(per_channel * s, limits.discord_channel_messages, clock=clock)
+        self._telegram_global = TokenBucket(limits.telegram_global_per_s * s, 1, clock=clock)
+        self._telegram_private = KeyedBuckets(limits.telegram_private_per_s * s, 1, clock=clock)
+        self._telegram_groups = KeyedBuckets(limits.telegram_group_per_min / 60.0 * s, 1, clock=clock)
+        self._sms_numbers = KeyedBuckets(limits.sms_per_number_per_s * s, 1, clock=clock)
+
+    def buckets(self, platform: str, address: str, *, sender: str = "") -> list[tuple[TokenBucket, float]]:
+        """The buckets a direct send to ``address`` on ``platform`` draws from, with its cost in each,
+        narrowest first: the global slot is booked at the time the narrow bucket allows."""
+        if platform == "discord":
+            return [
+                (self._discord_channels.get(address), 1.0),
+                (self._discord_global, float(self.limits.discord_requests_per_dm)),
+            ]
+        if platform == "telegram":
+            chats = self._telegram_groups if address.startswith("-") else self._telegram_private
+            chat = chats.get(address)
+            return [(chat, 1.0), (self._telegram_global, 1.0)]
+        if platform == "sms":
+            return [(self._sms_numbers.get(sender or "default"), 1.0)]
+        return []
+
+    def reserve(self, platform: str, address: str, *, sender: str = "") -> float:
+        """Book a send in every bucket that applies; returns how long to wait before sending."""
+        now = self._clock()
+        send_at = now
+        for bucket, cost in self.buckets(platform, address, sender=sender):
+            send_at = bucket.reserve_at(send_at, cost)
+        return send_at - now
+
+    async def acquire(self, platform: str, address: str, *, sender: str = "") -> None:
+        delay = self.reserve(platform, address, sender=sender)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def pause(self, platform: str, seconds: float, *, address: str | None = None, sender: str = "") -> None:
+        """Honour a ``retry_after``: the whole platform if no address is given, else that chat."""
+        if platform == "discord":
+            (self._discord_channels.get(address) if address else self._discord_global).pause(seconds)
+        elif platform == "telegram":
+            if address is None:
+                self._telegram_global.pause(seconds)
+            else:
+                for bucket, _cost in self.buckets(platform, address):
+                    bucket.pause(seconds)
+        elif platform == "sms":
+            self._sms_numbers.get(sender or "default").pause(seconds)
+
+    def rate(self, platform: str) -> float:
+        """Direct sends per second the platform allows at this scale (used to size in-flight work)."""
+        limits, s = self.limits, self.limits.scale
+        if platform == "discord":
+            return limits.discord_global_per_s * limits.discord_headroom * s / limits.discord_requests_per_dm
+        if platform == "telegram":
+            return self.limits.telegram_global_per_s * s
+        if platform == "sms":
+            return self.limits.sms_per_number_per_s * s
+        return 100.0

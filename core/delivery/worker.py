@@ -1,0 +1,421 @@
+"""The delivery worker: claims due outbox rows under a lease, sends them through the frontends
+within our rate limits, and records the outcome.
+
+Why it is exactly-once in effect:
+
+* A row is claimed (``sending``, ``lease_owner``, ``lease_until``) in a transaction *before* the send,
+  so two workers, or a worker and its restarted self, never send the same row at the same time.
+* The outcome is written as soon as the platform answers (batched with whatever else finished in the
+  same tick, so the write is one short transaction). Rows sent but not yet recorded are the only
+  doubt a crash can leave; there are at most ``in-flight`` of them and they are reclaimed when their
+  lease runs out. ``resend_in_doubt`` decides whether they are sent again (at-least-once, the
+  default: a lost drop alert is worse than a repeated one) or dead-lettered for an admin to look at.
+* A permanent refusal moves the notification to its next channel by inserting a new row with the
+  next channel's key in the same transaction that retires the refused one; the unique key means a
+  replay can never fork it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.delivery.limits import DeliveryLimiter
+from core.delivery.models import DEAD, EXPIRED, PENDING, REFUSED, SENDING, SENT, OutboxMessage
+from core.delivery.outbox import expiry, key_for
+from core.frontend import DeliveryRefused, Frontend
+from core.replies import Reply
+from core.storage.database import Database
+from core.storage.types import utcnow
+
+log = structlog.get_logger(__name__)
+
+#: published on the event bus when a platform refuses a member for good
+REFUSED_TOPIC = "delivery.refused"
+
+
+class AddressBook(Protocol):
+    async def address_for(self, member_id: int, platform: str) -> str | None: ...
+
+
+Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    max_attempts: int = 6
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 600.0
+    lease_s: float = 30.0
+    poll_s: float = 0.5
+    #: claim about this many seconds of sending per channel at a time (keeps leases short)
+    claim_ahead_s: float = 2.0
+    min_in_flight: int = 4
+    max_in_flight: int = 512
+    send_timeout_s: float = 30.0
+    resend_in_doubt: bool = True
+    #: the number SMS goes out from; rate limits are per sending number
+    sms_sender: str = ""
+    #: channels whose messages expire this long after they become due (SMS ValidityPeriod)
+    validity_s: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class WorkerStats:
+    sent: int = 0
+    retried: int = 0
+    refused: int = 0
+    dead: int = 0
+    expired: int = 0
+    in_doubt: int = 0
+    first_send_at: float | None = None
+    by_channel: dict[str, int] = field(default_factory=dict)
+
+
+def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
+    """Exponential back-off with jitter: uniform in [c/2, c] where c = min(max, base·2^(attempt-1)),
+    so retries of a burst of failures spread out but never come back immediately."""
+    ceiling = min(max_s, base_s * 2 ** max(0, attempt - 1))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """A platform's ``retry_after`` (seconds or timedelta), if the error carries one."""
+    value = getattr(exc, "retry_after", None)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, int | float) and value >= 0:
+        return float(value)
+    return None
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        db: Database,
+        frontends: Mapping[str, Frontend],
+        addresses: AddressBook,
+        limiter: DeliveryLimiter,
+        settings: WorkerSettings | None = None,
+        *,
+        publish: Publish | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self._db = db
+        self._frontends = frontends
+        self._addresses = addresses
+        self._limiter = limiter
+        self.settings = settings or WorkerSettings()
+        self._publish = publish
+        self.owner = owner or f"worker-{secrets.token_hex(4)}"
+        self.stats = WorkerStats()
+        self._wake = asyncio.Event()
+        self._done_wake = asyncio.Event()
+        self._in_flight: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sent: list[int] = []
+        self._loop_task: asyncio.Task[None] | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._address_cache: dict[tuple[int, str], str] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._loop_task = asyncio.create_task(self._run(), name=f"delivery:{self.owner}")
+        self._flush_task = asyncio.create_task(self._flush_loop(), name=f"delivery-flush:{self.owner}")
+
+    def wake(self) -> None:
+        """New rows are due: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop claiming, let in-flight sends finish and record them."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._flush_task is not None:
+            self._flush_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flush_task
+        await self._flush()
+
+    def kill(self) -> None:
+        """Die abruptly, as a killed process would: nothing in flight is awaited or recorded."""
+        self._stopping = True
+        for task in [self._loop_task, self._flush_task, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        self._sent.clear()
+
+    async def run_until_idle(self, timeout: float = 10.0) -> None:
+        """Deliver everything that is due now (tests): returns once nothing is due or in flight."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            claimed = await self._claim_all()
+            if not claimed and not self._tasks:
+                await self._flush()
+                return
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self._flush()
+        raise TimeoutError("outbox still busy")
+
+    # ------------------------------------------------------------------ main loop
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                claimed = await self._claim_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery.claim_failed", owner=self.owner)
+                claimed = 0
+            if claimed:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_s)
+
+    def _capacity(self, channel: str) -> int:
+        rate = self._limiter.rate(channel)
+        wanted = math.ceil(rate * self.settings.claim_ahead_s)
+        return max(self.settings.min_in_flight, min(self.settings.max_in_flight, wanted))
+
+    async def _claim_all(self) -> int:
+        total = 0
+        for channel in list(self._frontends):
+            room = self._capacity(channel) - self._in_flight.get(channel, 0)
+            if room <= 0:
+                continue
+            rows = await self._claim(channel, room)
+            for row in rows:
+                self._spawn(row)
+            total += len(rows)
+        return total
+
+    async def _claim(self, channel: str, limit: int) -> list[OutboxMessage]:
+        now = utcnow()
+        due = or_(
+            and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
+            and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
+        )
+        async with self._db.transaction() as session:
+            query = (
+                select(OutboxMessage)
+                .where(OutboxMessage.channel == channel, due)
+                .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
+                .limit(limit)
+            )
+            if not self._db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = list((await session.execute(query)).scalars())
+            if not rows:
+                return []
+            lease_until = now + timedelta(seconds=self.settings.lease_s)
+            doubtful = [row for row in rows if row.status == SENDING]
+            for row in doubtful:
+                self.stats.in_doubt += 1
+                log.warning("delivery.in_doubt", outbox_id=row.id, channel=channel, previous_owner=row.lease_owner)
+                if not self.settings.resend_in_doubt:
+                    row.status = DEAD
+                    row.last_error = "in doubt: the sender died mid-send; check and retry if it never arrived"
+            claimable = [row for row in rows if row.status != DEAD]
+            for row in claimable:
+                row.status = SENDING
+                row.lease_owner = self.owner
+                row.lease_until = lease_until
+                row.attempts += 1
+            return claimable
+
+    def _spawn(self, row: OutboxMessage) -> None:
+        self._in_flight[row.channel] = self._in_flight.get(row.channel, 0) + 1
+        task = asyncio.create_task(self._deliver(row))
+        self._tasks.add(task)
+
+        def finished(done: asyncio.Task[None]) -> None:
+            self._tasks.discard(done)
+            self._in_flight[row.channel] -= 1
+            self._wake.set()
+
+        task.add_done_callback(finished)
+
+    # ------------------------------------------------------------------ one send
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        channel = row.channel
+        try:
+            if row.expires_at is not None and row.expires_at <= utcnow():
+                await self._finish(row, EXPIRED, "expired before it could be sent (validity period)")
+                return
+            frontend = self._frontends[channel]
+            address = await self._address(row.member_id, channel)
+            if address is None:
+                await self._fallback(row, f"no {channel} account linked")
+                return
+            await self._limiter.acquire(channel, address, sender=self.settings.sms_sender)
+            reply = Reply.model_validate(row.payload)
+            if self.stats.first_send_at is None:
+                self.stats.first_send_at = time.perf_counter()
+            await asyncio.wait_for(frontend.send_direct(address, reply), timeout=self.settings.send_timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except DeliveryRefused as exc:
+            if exc.permanent:
+                await self._fallback(row, exc.reason)
+            else:
+                await self._retry(row, exc)
+            return
+        except Exception as exc:
+            await self._retry(row, exc)
+            return
+        self.stats.sent += 1
+        self.stats.by_channel[channel] = self.stats.by_channel.get(channel, 0) + 1
+        self._sent.append(row.id)
+        self._done_wake.set()
+
+    async def _address(self, member_id: int, channel: str) -> str | None:
+        """Addresses are cached for the worker's life (a fan-out asks for thousands); misses are not,
+        so a member who links an account later is reachable at once."""
+        key = (member_id, channel)
+        cached = self._address_cache.get(key)
+        if cached is not None:
+            return cached
+        if len(self._address_cache) > 50_000:
+            self._address_cache.clear()
+        found = await self._addresses.address_for(member_id, channel)
+        if found is not None:
+            self._address_cache[key] = found
+        return found
+
+    async def _retry(self, row: OutboxMessage, exc: BaseException) -> None:
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        wait = _retry_after(exc)
+        if wait is not None:
+            self._limiter.pause(row.channel, wait, sender=self.settings.sms_sender)
+        if row.attempts >= self.settings.max_attempts:
+            log.warning("delivery.dead", outbox_id=row.id, channel=row.channel, attempts=row.attempts)
+            await self._finish(row, DEAD, f"gave up after {row.attempts} attempts: {reason}")
+            return
+        delay = wait if wait is not None else backoff_delay(
+            row.attempts, self.settings.backoff_base_s, self.settings.backoff_max_s
+        )
+        self.stats.retried += 1
+        log.info("delivery.retry", outbox_id=row.id, channel=row.channel, attempt=row.attempts, delay_s=round(delay, 2))
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.owner)
+                .values(
+                    status=PENDING,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=reason,
+                    next_attempt_at=utcnow() + timedelta(seconds=delay),
+                )
+            )
+
+    async def _finish(self, row: OutboxMessage, status: str, reason: str) -> None:
+        if status == DEAD:
+            self.stats.dead += 1
+        elif status == EXPIRED:
+            self.stats.expired += 1
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.owner)
+                .values(status=status, lease_owner=None, lease_until=None, last_error=reason[:300])
+            )
+
+    async def _fallback(self, row: OutboxMessage, reason: str) -> None:
+        """Retire this row and queue the notification on the member's next channel, atomically."""
+        self.stats.refused += 1
+        log.info("delivery.refused", outbox_id=row.id, channel=row.channel, reason=reason)
+        async with self._db.transaction() as session:
+            retired = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.owner)
+                .values(
+                    status=REFUSED if row.fallbacks else DEAD,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=(reason if row.fallbacks else f"refused on every channel; last: {reason}")[:300],
+                )
+            )
+            if retired.rowcount == 1 and row.fallbacks:  # type: ignore[attr-defined]
+                await self._insert_next(session, row)
+        if not row.fallbacks:
+            self.stats.dead += 1
+        if self._publish is not None:
+            await self._publish(REFUSED_TOPIC, {"member_id": row.member_id, "channel": row.channel, "reason": reason})
+        self._wake.set()
+
+    async def _insert_next(self, session: AsyncSession, row: OutboxMessage) -> None:
+        next_channel, *rest = row.fallbacks
+        values = {
+            "key": key_for(row.group_key, next_channel),
+            "group_key": row.group_key,
+            "source": row.source,
+            "member_id": row.member_id,
+            "channel": next_channel,
+            "fallbacks": rest,
+            "payload": row.payload,
+            "priority": row.priority,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": utcnow(),
+            "expires_at": expiry(next_channel, utcnow(), self.settings.validity_s),
+            "created_at": utcnow(),
+        }
+        insert = sqlite.insert if self._db.is_sqlite else postgresql.insert
+        await session.execute(insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+
+    # ------------------------------------------------------------------ recording sends
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._done_wake.wait()
+            self._done_wake.clear()
+            try:
+                await self._flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery.flush_failed", owner=self.owner)
+                await asyncio.sleep(0.1)
+
+    async def _flush(self) -> None:
+        if not self._sent:
+            return
+        ids, self._sent = self._sent, []
+        sent_at: datetime = utcnow()
+        try:
+            async with self._db.transaction() as session:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
+                    .values(status=SENT, sent_at=sent_at, lease_owner=None, lease_until=None)
+                )
+        except BaseException:
+            self._sent[:0] = ids
+            raise
