@@ -1,0 +1,435 @@
+"""The ledger: idempotent, atomic, double-entry transfers between accounts.
+
+Every change of a balance is a transfer carrying an idempotency key the caller picked before sending
+it. A transfer first *claims* its key (an ``INSERT ... ON CONFLICT DO NOTHING``): if the key is taken,
+the call is a replay and returns the stored result, even when it raced the original (PostgreSQL makes
+the second insert wait for the first to commit). Money then moves with conditional, relative UPDATEs
+(``balance = balance - :amt WHERE balance >= :amt``), never read-modify-write, so two concurrent
+spends cannot both pass a balance check; the database's CHECK constraint backs that up. All of it
+happens in one transaction, unlike a withdraw-then-deposit that a crash can cut in half.
+
+On PostgreSQL (READ COMMITTED) the two account rows are locked in id order first so opposite
+transfers cannot deadlock; serialization and deadlock failures are retried. On SQLite the whole
+database is locked by ``BEGIN IMMEDIATE`` and the statements run as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    and_,
+    bindparam,
+    case,
+    exists,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.economy.models import STATUS_POSTED, STATUS_REJECTED, Account, Transfer
+from core.storage.database import Database
+from core.storage.types import utcnow
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+REASON_INSUFFICIENT = "insufficient_funds"
+SYSTEM_ACCOUNTS = ("mint", "shop", "raffle_pot", "escrow")
+MAX_KEY_LENGTH = 120
+_RETRIES = 10
+_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+_CHUNK = 500
+
+_T = Transfer.__table__
+_A = Account.__table__
+
+
+class LedgerError(Exception):
+    """A malformed request: a bug in the caller, never the member's fault."""
+
+
+class IdempotencyMismatch(LedgerError):
+    """A key was reused for a different transfer."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    key: str
+    debit: int
+    credit: int
+    amount: int
+    kind: str
+    note: str = ""
+    ref: str | None = None
+    actor_id: int | None = None
+
+    def check(self) -> None:
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount <= 0:
+            raise LedgerError(f"amount must be a positive whole number, got {self.amount!r}")
+        if self.debit == self.credit:
+            raise LedgerError("a transfer needs two different accounts")
+        if not self.key or len(self.key) > MAX_KEY_LENGTH:
+            raise LedgerError(f"idempotency key must be 1-{MAX_KEY_LENGTH} characters")
+        if not self.kind or len(self.kind) > 32 or len(self.note) > 200:
+            raise LedgerError("kind must be 1-32 characters and note at most 200")
+
+    def row(self, status: str, now: datetime, reason: str | None = None) -> dict[str, Any]:
+        return {
+            "idempotency_key": self.key,
+            "kind": self.kind,
+            "status": status,
+            "debit_account_id": self.debit,
+            "credit_account_id": self.credit,
+            "amount": self.amount,
+            "ref": self.ref,
+            "note": self.note,
+            "actor_id": self.actor_id,
+            "reason": reason,
+            "created_at": now,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TransferResult:
+    id: int
+    key: str
+    status: str
+    kind: str
+    debit: int
+    credit: int
+    amount: int
+    created_at: datetime
+    reason: str | None = None
+    #: True when the key had already been used: nothing moved this time
+    replayed: bool = False
+
+    @property
+    def posted(self) -> bool:
+        return self.status == STATUS_POSTED
+
+    @classmethod
+    def from_row(cls, row: Row[Any], *, replayed: bool) -> TransferResult:
+        return cls(
+            id=row.id,
+            key=row.idempotency_key,
+            status=row.status,
+            kind=row.kind,
+            debit=row.debit_account_id,
+            credit=row.credit_account_id,
+            amount=row.amount,
+            created_at=row.created_at,
+            reason=row.reason,
+            replayed=replayed,
+        )
+
+
+# Statements are built once: SQLAlchemy's compiled cache then skips recompiling them on the hot path.
+_AMOUNT = bindparam("amt", type_=BigInteger())
+#: both legs in one conditional statement: the credit row, and the debit row only if it can pay
+_MOVE = (
+    update(_A)
+    .where(
+        or_(
+            _A.c.id == bindparam("credit"),
+            and_(_A.c.id == bindparam("debit"), or_(_A.c.allow_negative, _A.c.balance >= _AMOUNT)),
+        )
+    )
+    .values(balance=_A.c.balance + case((_A.c.id == bindparam("credit"), _AMOUNT), else_=-_AMOUNT))
+)
+_ADD = update(_A).where(_A.c.id == bindparam("acct")).values(balance=_A.c.balance + bindparam("delta"))
+_LOCK = select(_A.c.id).where(_A.c.id.in_(bindparam("ids", expanding=True))).order_by(_A.c.id).with_for_update()
+_REJECT = update(_T).where(_T.c.id == bindparam("tid")).values(status=STATUS_REJECTED, reason=bindparam("why"))
+_BY_KEY = select(_T).where(_T.c.idempotency_key == bindparam("key"))
+_BY_KEYS = select(_T).where(_T.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+_INSERT_MANY = insert(_T).returning(_T.c.id, _T.c.idempotency_key)
+_BALANCES = select(_A.c.id, _A.c.balance, _A.c.allow_negative).where(_A.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def _deciding_claim(insert_factory: Callable[[Any], Any]) -> Any:
+    """``INSERT ... SELECT`` that claims the key and decides the status from the debit's balance.
+
+    ``ON CONFLICT DO NOTHING`` makes a replay insert nothing (and, on PostgreSQL, wait for a racing
+    original to commit first). ``WHERE true`` keeps SQLite's parser from reading ``ON`` as a join.
+    """
+    params = {column.name: bindparam(column.name, type_=column.type) for column in _T.c if column.name != "id"}
+    funded = exists().where(
+        _A.c.id == params["debit_account_id"],
+        or_(_A.c.allow_negative, _A.c.balance >= params["amount"]),
+    )
+    decided = {
+        **params,
+        "status": case((funded, literal(STATUS_POSTED)), else_=literal(STATUS_REJECTED)),
+        "reason": case((funded, null()), else_=literal(REASON_INSUFFICIENT)),
+    }
+    names = list(decided)
+    source = select(*[decided[name].label(name) for name in names]).where(true())
+    return (
+        insert_factory(_T)
+        .from_select(names, source)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(_T.c.id, _T.c.status)
+    )
+
+
+def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def is_retryable(exc: BaseException, *, sqlite: bool) -> bool:
+    """SQLite busy after ``busy_timeout``, or a PostgreSQL serialization failure or deadlock."""
+    if sqlite:
+        text = str(exc).lower()
+        return "database is locked" in text or "database is busy" in text
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRY_SQLSTATES
+
+
+class Ledger:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._sqlite = db.is_sqlite
+        insert_factory = sqlite_insert if db.is_sqlite else pg_insert
+        self._claim = _deciding_claim(insert_factory)
+        self._claim_as_given = (
+            insert_factory(_T).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_T.c.id)
+        )
+        self._new_wallet = insert_factory(_A).on_conflict_do_nothing(index_elements=["member_id"])
+        self._wallets: dict[int, int] = {}
+        self._system: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ transactions
+
+    async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction, retrying lock, serialization and deadlock failures.
+
+        ``work`` may run more than once, so it must not send messages or touch anything outside it.
+        """
+        attempt = 0
+        while True:
+            try:
+                async with self.db.transaction() as session:
+                    return await work(await session.connection())
+            except DBAPIError as exc:
+                attempt += 1
+                if attempt > _RETRIES or not is_retryable(exc, sqlite=self._sqlite):
+                    raise
+                delay = min(1.0, 0.005 * 2**attempt) * random.uniform(0.5, 1.0)
+                log.warning("ledger.retry", attempt=attempt, delay_s=round(delay, 3), error=type(exc).__name__)
+                await asyncio.sleep(delay)
+
+    async def transfer(self, request: TransferRequest) -> TransferResult:
+        """Post one transfer in its own transaction (one commit)."""
+        request.check()
+        return await self.run(lambda conn: self.post(conn, request))
+
+    async def transfer_many(self, requests: Sequence[TransferRequest]) -> list[TransferResult]:
+        """Post many transfers in one transaction, each still idempotent and balance-checked, in order."""
+        for request in requests:
+            request.check()
+        return await self.run(lambda conn: self.post_many(conn, requests))
+
+    # ------------------------------------------------------------------ posting inside a transaction
+
+    async def post(
+        self, conn: AsyncConnection, request: TransferRequest, *, now: datetime | None = None
+    ) -> TransferResult:
+        """Post ``request`` inside the caller's transaction; a refused debit records a rejection.
+
+        Two statements on the hot path: the claim decides ``posted`` or ``rejected`` from the debit
+        account's balance as it inserts, then one conditional UPDATE moves the money. The UPDATE
+        re-checks the balance itself, so if the two ever disagreed the transfer fails loudly.
+        """
+        request.check()
+        when = now or utcnow()
+        if not self._sqlite:
+            await conn.execute(_LOCK, {"ids": sorted((request.debit, request.credit))})
+        try:
+            claimed = (await conn.execute(self._claim, request.row(STATUS_POSTED, when))).first()
+        except IntegrityError as exc:
+            raise LedgerError(f"transfer {request.key!r} names an unknown account") from exc
+        if claimed is None:
+            return await self._replay(conn, request)
+        transfer_id, status = claimed
+        if status != STATUS_POSTED:
+            return _result(transfer_id, request, STATUS_REJECTED, when, REASON_INSUFFICIENT)
+        moved = await conn.execute(_MOVE, {"debit": request.debit, "credit": request.credit, "amt": request.amount})
+        if moved.rowcount != 2:  # type: ignore[attr-defined]
+            raise LedgerError(f"transfer {request.key!r}: the debit account changed under the claim")
+        return _result(transfer_id, request, STATUS_POSTED, when, None)
+
+    async def record_rejection(
+        self, conn: AsyncConnection, request: TransferRequest, reason: str, *, now: datetime | None = None
+    ) -> TransferResult:
+        """Answer ``request``'s key with a refusal decided by a rule (a cap, a cooldown): nothing moves."""
+        request.check()
+        when = now or utcnow()
+        claimed = (await conn.execute(self._claim_as_given, request.row(STATUS_REJECTED, when, reason))).first()
+        if claimed is None:
+            return await self._replay(conn, request)
+        return _result(claimed[0], request, STATUS_REJECTED, when, reason)
+
+    async def find(self, conn: AsyncConnection, key: str) -> TransferResult | None:
+        row = (await conn.execute(_BY_KEY, {"key": key})).first()
+        return None if row is None else TransferResult.from_row(row, replayed=True)
+
+    async def _replay(self, conn: AsyncConnection, request: TransferRequest) -> TransferResult:
+        row = (await conn.execute(_BY_KEY, {"key": request.key})).one()
+        _same_transfer(row, request)
+        return TransferResult.from_row(row, replayed=True)
+
+    async def post_many(
+        self, conn: AsyncConnection, requests: Sequence[TransferRequest], *, now: datetime | None = None
+    ) -> list[TransferResult]:
+        """The batched path: lock the accounts, then one lookup, one insert and one update for all.
+
+        Each request is decided in order against the running balances, exactly as if posted one by
+        one; a key seen earlier (stored, or earlier in this batch) is a replay.
+        """
+        when = now or utcnow()
+        account_ids = sorted({account for r in requests for account in (r.debit, r.credit)})
+        balances: dict[int, int] = {}
+        overdraft: dict[int, bool] = {}
+        for chunk in _chunks(account_ids):
+            query = _BALANCES if self._sqlite else _BALANCES.order_by(_A.c.id).with_for_update()
+            for account_id, balance, allow_negative in await conn.execute(query, {"ids": list(chunk)}):
+                balances[account_id] = balance
+                overdraft[account_id] = bool(allow_negative)
+        missing = [a for a in account_ids if a not in balances]
+        if missing:
+            raise LedgerError(f"unknown account {missing[0]}")
+        stored: dict[str, Row[Any]] = {}
+        keys = list(dict.fromkeys(r.key for r in requests))
+        for chunk in _chunks(keys):
+            for row in await conn.execute(_BY_KEYS, {"keys": list(chunk)}):
+                stored[row.idempotency_key] = row
+        decided: list[tuple[int, str | None]] = []  # (index into new_rows, or -1 for stored) per request
+        new_rows: list[dict[str, Any]] = []
+        first_new: dict[str, int] = {}
+        deltas: dict[int, int] = defaultdict(int)
+        for request in requests:
+            if request.key in stored:
+                _same_transfer(stored[request.key], request)
+                decided.append((-1, request.key))
+                continue
+            if request.key in first_new:
+                decided.append((first_new[request.key], request.key))
+                continue
+            amount = request.amount
+            if overdraft[request.debit] or balances[request.debit] >= amount:
+                balances[request.debit] -= amount
+                balances[request.credit] += amount
+                deltas[request.debit] -= amount
+                deltas[request.credit] += amount
+                new_rows.append(request.row(STATUS_POSTED, when))
+            else:
+                new_rows.append(request.row(STATUS_REJECTED, when, REASON_INSUFFICIENT))
+            first_new[request.key] = len(new_rows) - 1
+            decided.append((len(new_rows) - 1, None))
+        ids: dict[str, int] = {}
+        if new_rows:
+            ids = {key: transfer_id for transfer_id, key in await conn.execute(_INSERT_MANY, new_rows)}
+        changes = [{"acct": account, "delta": delta} for account, delta in sorted(deltas.items()) if delta]
+        if changes:
+            await conn.execute(_ADD, changes)
+        results: list[TransferResult] = []
+        for index, replay_key in decided:
+            if index < 0:
+                results.append(TransferResult.from_row(stored[replay_key or ""], replayed=True))
+                continue
+            row = new_rows[index]
+            results.append(
+                TransferResult(
+                    id=ids[row["idempotency_key"]],
+                    key=row["idempotency_key"],
+                    status=row["status"],
+                    kind=row["kind"],
+                    debit=row["debit_account_id"],
+                    credit=row["credit_account_id"],
+                    amount=row["amount"],
+                    created_at=when,
+                    reason=row["reason"],
+                    replayed=replay_key is not None,
+                )
+            )
+        return results
+
+    # ------------------------------------------------------------------ accounts
+
+    async def system_account(self, code: str) -> int:
+        if code not in self._system:
+            async with self.db.read() as session:
+                rows = await session.execute(select(_A.c.code, _A.c.id).where(_A.c.code.is_not(None)))
+                self._system.update({row.code: row.id for row in rows})
+            if code not in self._system:
+                raise LedgerError(f"no system account {code!r}: run `snpd db upgrade`")
+        return self._system[code]
+
+    async def wallet(self, member_id: int) -> int:
+        """The wallet account of a member, created on first use. Call outside any transaction."""
+        cached = self._wallets.get(member_id)
+        if cached is not None:
+            return cached
+        async with self.db.read() as session:
+            found = await session.scalar(select(_A.c.id).where(_A.c.member_id == member_id))
+        if found is None:
+            found = await self.run(lambda conn: self.ensure_wallet(conn, member_id))
+        self._wallets[member_id] = found
+        return found
+
+    async def ensure_wallet(self, conn: AsyncConnection, member_id: int) -> int:
+        """The wallet of ``member_id`` inside the caller's transaction, inserted if missing."""
+        cached = self._wallets.get(member_id)
+        if cached is not None:
+            return cached
+        await conn.execute(
+            self._new_wallet, {"member_id": member_id, "balance": 0, "allow_negative": False, "created_at": utcnow()}
+        )
+        found: int = (await conn.execute(select(_A.c.id).where(_A.c.member_id == member_id))).scalar_one()
+        return found
+
+    async def balance(self, account_id: int) -> int:
+        async with self.db.read() as session:
+            value = await session.scalar(select(_A.c.balance).where(_A.c.id == account_id))
+        if value is None:
+            raise LedgerError(f"unknown account {account_id}")
+        return int(value)
+
+
+def _same_transfer(row: Row[Any], request: TransferRequest) -> None:
+    """A replay must name the same accounts and kind; the amount may differ when a rule capped it."""
+    if (row.debit_account_id, row.credit_account_id, row.kind) != (request.debit, request.credit, request.kind):
+        raise IdempotencyMismatch(f"idempotency key {request.key!r} was already used for a different transfer")
+
+
+def _result(
+    transfer_id: int, request: TransferRequest, status: str, when: datetime, reason: str | None
+) -> TransferResult:
+    return TransferResult(
+        id=transfer_id,
+        key=request.key,
+        status=status,
+        kind=request.kind,
+        debit=request.debit,
+        credit=request.credit,
+        amount=request.amount,
+        created_at=when,
+        reason=reason,
+    )
