@@ -32,7 +32,7 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from adapters.sms_render import render_reply, sms_text
+from adapters.sms_render import MAX_SEGMENTS, fit, render_reply, segment, sms_text, to_gsm_text
 from core.commands import Permission
 from core.crypto import AddressVault, mask_phone
 from core.engine import Engine
@@ -316,29 +316,38 @@ class SmsFrontend:
         if opted_out is not None:
             log.info("sms.inbound_from_opted_out", sender=masked, reason=opted_out)
             return None
+        if not text:  # a picture or an empty text: say what we understand
+            return self.help_text(caller)
         if text.startswith("/"):
             return render_reply(await self._engine.dispatch_line(caller, text))
         word, _, rest = text.partition(" ")
         command = self._engine.registry.by_sms_keyword(word)
         if command is None or "sms" not in command.frontends:
-            shown = word[:12].upper()
-            return sms_text(f"Unknown keyword {shown}. " + self.help_text(caller))
+            return self.help_text(caller, lead=f"Unknown keyword {word[:12].upper()}. ")
         line = f"/{command.name} {rest.strip()}".rstrip()
         return render_reply(await self._engine.dispatch_line(caller, line))
 
-    def help_text(self, caller: Caller) -> str:
-        """The keywords this caller may use, and how to stop: what carriers require HELP to say."""
+    def help_text(self, caller: Caller, lead: str = "") -> str:
+        """The keywords this caller may use, and how to stop: what carriers require HELP to say.
+
+        The opt-out sentence always survives: if every keyword doesn't fit two segments, the list is
+        shortened instead."""
         role: Permission = self._engine.identity.role_for(caller)
-        words = []
-        for command in self._engine.registry.all(frontend="sms", role=role):
-            if command.sms_keyword:
-                takes = f" <{command.params[0].name}>" if command.params else ""
-                words.append(command.sms_keyword.upper() + takes)
-        bot = self._engine.config.bot.name
-        listed = ", ".join(sorted(words)) or "none yet"
-        return sms_text(
-            f"{bot} SMS. Text {listed}, or a /command (/help ping). Reply STOP to opt out, START to opt back in."
+        keywords = sorted(
+            command.sms_keyword.upper() + (f" <{command.params[0].name}>" if command.params else "")
+            for command in self._engine.registry.all(frontend="sms", role=role)
+            if command.sms_keyword
         )
+        head = to_gsm_text(f"{lead}{self._engine.config.bot.name} SMS.")
+        tail = "Reply STOP to opt out, START to opt back in."
+        text = ""
+        for count in range(len(keywords), -1, -1):
+            shown = ", ".join(keywords[:count]) + (", ..." if count < len(keywords) else "")
+            middle = f"Text {shown} or a /command (/help ping)." if count else "Text a /command (/help ping)."
+            text = f"{head} {middle} {tail}"
+            if segment(text).count <= MAX_SEGMENTS:
+                return text
+        return fit(text)
 
     async def _status(self, request: web.Request) -> web.Response:
         """Twilio's delivery report. A late 30006/21610 still means: never text this number again."""

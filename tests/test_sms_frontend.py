@@ -15,6 +15,7 @@ from structlog.testing import capture_logs
 
 from adapters.sms_frontend import SmsFrontend
 from adapters.sms_render import TRIM_NOTE, sms_text
+from core.commands import Command
 from core.crypto import mask_phone
 from core.engine import Engine
 from core.frontend import DeliveryRefused
@@ -127,6 +128,21 @@ async def test_help_keyword_lists_keywords_and_how_to_stop(harness: Harness) -> 
     assert count_segments(answer)[1] <= 2
 
 
+async def test_help_keeps_the_opt_out_sentence_however_many_keywords(harness: Harness) -> None:
+    async def noop(_ctx: Any) -> Reply:
+        return Reply(text="ok")
+
+    harness.engine.registry.add(
+        *(Command(f"extra{i}", "A command with a keyword.", noop, sms_keyword=f"KEYWORD{i:02d}") for i in range(40))
+    )
+    (answer,) = await harness.text("HELP")
+    assert answer.endswith("Reply STOP to opt out, START to opt back in.")
+    assert ", ..." in answer and count_segments(answer)[1] <= 2
+    (unknown,) = await harness.text("WHAT")
+    assert unknown.startswith("Unknown keyword WHAT.") and unknown.endswith("START to opt back in.")
+    assert count_segments(unknown)[1] <= 2
+
+
 async def test_slash_help_for_one_command_matches_the_shell(harness: Harness) -> None:
     (answer,) = await harness.text("/help ping")
     shell = await harness.engine.dispatch_line(SHELL, "/help ping")
@@ -138,13 +154,20 @@ async def test_long_reply_is_trimmed_to_two_segments(harness: Harness) -> None:
     (answer,) = await harness.text("/help")
     assert answer.endswith(TRIM_NOTE)
     assert count_segments(answer) == ("GSM-7", 2)
-    assert answer.startswith(f"{harness.engine.config.bot.name} commands\n/help - List the commands")
+    assert answer.startswith(f"{harness.engine.config.bot.name} commands\n/")
+    same = await harness.engine.dispatch_line(Caller("sms", PHONE, mask_phone(PHONE)), "/help")
+    assert answer == sms_text(same.plain_text())
 
 
 async def test_unknown_keyword_gets_the_keyword_list(harness: Harness) -> None:
     (answer,) = await harness.text("BALANCEZ please")
     assert answer.startswith("Unknown keyword BALANCEZ.")
     assert "PING" in answer and "STOP" in answer
+
+
+async def test_an_empty_text_gets_the_keyword_list(harness: Harness) -> None:
+    (answer,) = await harness.text("", NumMedia="1")
+    assert answer.startswith(f"{harness.engine.config.bot.name} SMS. Text ")
 
 
 async def test_bad_arguments_get_a_short_error(harness: Harness) -> None:
@@ -346,3 +369,35 @@ async def test_a_late_status_callback_records_a_landline(harness: Harness) -> No
 async def test_feeds_do_not_post_to_sms(harness: Harness) -> None:
     with pytest.raises(DeliveryRefused, match="no channels"):
         await harness.sms.post(TelegramChat(chat_id=1), Reply(text="x"))
+
+
+# --------------------------------------------------------------------------- wiring and config
+
+
+def _sms_config(make_config: Any, monkeypatch: pytest.MonkeyPatch, **sms: Any) -> Any:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", DEFAULT_ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
+    return make_config(sms=sms)
+
+
+def test_snpd_run_starts_sms_when_twilio_is_configured(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from snpd.app import build_engine, chat_frontends
+
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    monkeypatch.delenv("TELEGRAM_TOKEN", raising=False)
+    engine = build_engine(_sms_config(make_config, monkeypatch, from_number=OUR_NUMBER))
+    (frontend,) = chat_frontends(engine)
+    assert isinstance(frontend, SmsFrontend) and frontend.name == "sms"
+    assert frontend.inbound_path == "/sms" and frontend.status_path == "/sms/status"
+
+
+def test_bad_sms_setup_is_a_config_error(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.errors import ConfigError
+    from snpd.app import build_engine
+
+    with pytest.raises(ConfigError, match="from_number"):
+        SmsFrontend(build_engine(_sms_config(make_config, monkeypatch)))
+    engine = build_engine(_sms_config(make_config, monkeypatch, from_number=OUR_NUMBER))
+    assert SmsFrontend(engine, validity_period=60).validity_period == 60
+    with pytest.raises(ConfigError, match="1-36000"):
+        SmsFrontend(engine, validity_period=36_001)
