@@ -293,7 +293,11 @@ class SmsFrontend:
         masked = mask_phone(sender)
         phone_hash = self._vault.lookup_key(sender)
         caller = Caller(platform="sms", external_id=sender, display_name=masked)
-        log.info("sms.inbound", sender=masked, keyword=keyword.split(" ", 1)[0][:16])
+        first = keyword.split(" ", 1)[0]
+        known = first in STOP_WORDS | START_WORDS | HELP_WORDS or self._engine.registry.by_sms_keyword(first)
+        # free text can be private: log only which keyword it was, never what was said
+        shown = first if known else ("/command" if text.startswith("/") else "other")
+        log.info("sms.inbound", sender=masked, keyword=shown)
         bot = self._engine.config.bot.name
         if keyword in STOP_WORDS:
             await self._record_opt_out(phone_hash, consent.REASON_STOP)
