@@ -146,6 +146,7 @@ class SmsFrontend:
         self._auth_token = token.get_secret_value()
         self._validator = RequestValidator(self._auth_token)
         self._from = config.sms.from_number
+        # ``[sms] validity_period_seconds`` where the config declares it, else the default
         configured = getattr(config.sms, "validity_period_seconds", DEFAULT_VALIDITY_PERIOD_S)
         self.validity_period = int(validity_period or configured)
         if not 1 <= self.validity_period <= 36_000:
