@@ -93,7 +93,8 @@ def _annotation(param: Param, member_as_user: bool) -> Any:
         high = math.floor(param.max_value) if param.max_value is not None else None
         base = app_commands.Range[int, low, high] if (low, high) != (None, None) else int
     elif param.type is ParamType.NUMBER:
-        low_f, high_f = param.min_value, param.max_value
+        low_f = float(param.min_value) if param.min_value is not None else None
+        high_f = float(param.max_value) if param.max_value is not None else None
         base = app_commands.Range[float, low_f, high_f] if (low_f, high_f) != (None, None) else float
     elif param.type is ParamType.BOOLEAN:
         base = bool

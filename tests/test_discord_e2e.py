@@ -22,6 +22,7 @@ from adapters.discord_render import (
     build_embed,
     render,
 )
+from bot.slices import load_slices
 from core.commands import Command, Param, ParamType, Permission
 from core.context import Context
 from core.engine import Engine
@@ -116,6 +117,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 async def dc(fake: FakeDiscord, make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
     monkeypatch.setenv("DISCORD_TOKEN", fake.token)
+    load_slices()  # slices register their config sections; the config must be read after that
     config = make_config(discord={"api_base": fake.api_base, "guild_ids": [fake.guild_id]})
     engine = build_engine(config)
     engine.registry.add(*TEST_COMMANDS)
@@ -196,7 +198,7 @@ async def test_wrong_arguments_get_an_ephemeral_error(dc: Harness) -> None:
 
 async def test_autocomplete_uses_the_declared_completer(dc: Harness) -> None:
     fake = dc.fake
-    response = await fake.wait_for_response(await fake.send_autocomplete("help", {"command": "ca"}, "command"))
+    response = await fake.wait_for_response(await fake.send_autocomplete("help", {"command": "calc"}, "command"))
     assert response["type"] == 8
     assert [c["value"] for c in response["data"]["choices"]] == ["calc add", "calc deep size"]
     sizes = await fake.wait_for_response(await fake.send_autocomplete("calc deep size", {"size": ""}, "size"))
