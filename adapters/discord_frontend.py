@@ -43,6 +43,9 @@ DEFAULT_DEFER_AFTER = 2.0
 _UNREACHABLE_USER_CODES = {50007, 50278, 10013}
 _OPTION_DESCRIPTION_LIMIT = 100
 _CHOICES_LIMIT = 25
+_DM_CACHE_SIZE = 200_000
+#: discord.py sleeps through rate limits up to this long, and raises ``RateLimited`` past it
+MAX_RATELIMIT_WAIT = 30.0
 _Completer = Callable[[discord.Interaction[Any], str], Coroutine[Any, Any, list[app_commands.Choice[Any]]]]
 
 
@@ -170,12 +173,14 @@ class DiscordFrontend:
             intents=intents,
             guild_ready_timeout=guild_ready_timeout,
             allowed_mentions=discord.AllowedMentions.none(),  # user text never pings; feed posts opt in
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
         )
         self.tree = SnpdCommandTree(self.client)
         self._task: asyncio.Task[None] | None = None
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
         #: (command, Python parameter name) → the declared parameter name
         self._names: dict[tuple[str, str], str] = {}
+        self._dm_channels: dict[int, int] = {}
         self.build_tree()
 
     # ------------------------------------------------------------------ lifecycle
@@ -417,10 +422,19 @@ class DiscordFrontend:
             raise DeliveryRefused(self.name, f"{target.describe()}: {exc.text or exc}") from exc
 
     async def send_direct(self, external_id: str, reply: Reply) -> None:
-        """A DM. Closed DMs, no shared server or an unknown user raise ``DeliveryRefused``."""
+        """A DM. Closed DMs, no shared server or an unknown user raise ``DeliveryRefused``.
+
+        Discord-side rate limits shorter than ``max_ratelimit_timeout`` are waited out by discord.py;
+        longer ones raise ``discord.RateLimited``, whose ``retry_after`` the delivery worker honours.
+        """
         rendered = render(reply)
+        user_id = int(external_id)
         try:
-            channel = await self.client.create_dm(discord.Object(id=int(external_id)))
+            channel_id = self._dm_channels.get(user_id)
+            if channel_id is None:
+                channel_id = (await self.client.create_dm(discord.Object(id=user_id))).id
+                self._remember_dm(user_id, channel_id)
+            channel = self.client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
             await channel.send(**rendered.kwargs())
         except discord.HTTPException as exc:
             if exc.code in _UNREACHABLE_USER_CODES or isinstance(exc, discord.Forbidden):
@@ -428,5 +442,9 @@ class DiscordFrontend:
             if isinstance(exc, discord.DiscordServerError):
                 raise DeliveryRefused(self.name, "Discord is failing; try later", permanent=False) from exc
             raise
-        except discord.RateLimited as exc:
-            raise DeliveryRefused(self.name, "rate limited", permanent=False) from exc
+
+    def _remember_dm(self, user_id: int, channel_id: int) -> None:
+        """A user's DM channel id never changes; caching it halves the requests of a DM fan-out."""
+        if len(self._dm_channels) >= _DM_CACHE_SIZE:
+            self._dm_channels.pop(next(iter(self._dm_channels)))
+        self._dm_channels[user_id] = channel_id

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import discord
 import pytest
 
 from adapters.discord_frontend import DiscordFrontend
@@ -290,6 +291,9 @@ async def test_direct_messages_and_refused_dms(dc: Harness) -> None:
     await dc.frontend.send_direct(str(sam.user.id), Reply(title="Your raffle", text="You won!"))
     dm = await fake.wait_for_dm(sam.user.id)
     assert dm.embeds[0]["title"] == "Your raffle"
+    await dc.frontend.send_direct(str(sam.user.id), Reply(text="and again"))
+    assert (await fake.wait_for_dm(sam.user.id)).content == "and again"
+    assert len(fake.requests_to("POST /users/@me/channels")) == 1  # the DM channel id is remembered
 
     closed: FakeMember = fake.add_member("closed")
     fake.refuse_dms(closed.user.id)
@@ -398,3 +402,14 @@ async def test_links_discord_would_reject_are_dropped_not_fatal(dc: Harness) -> 
     post = await fake.wait_for_message(fake.general.id)
     assert "url" not in post.embeds[0] and "image" not in post.embeds[0]
     assert [b["url"] for b in post.buttons()] == ["https://shop.test/dunk"]
+
+
+async def test_a_long_rate_limit_surfaces_with_its_retry_after(dc: Harness) -> None:
+    """Short limits are waited out inside discord.py; a long one reaches the delivery worker, which
+    reads ``retry_after`` to pause the channel instead of blocking a send for minutes."""
+    fake = dc.fake
+    sam = fake.add_member("sam")
+    fake.rate_limit_next("POST /channels/*/messages", retry_after=120.0)
+    with pytest.raises(discord.RateLimited) as limited:
+        await dc.frontend.send_direct(str(sam.user.id), Reply(text="drop alert"))
+    assert limited.value.retry_after == 120.0
