@@ -19,6 +19,7 @@ equal itself.
 
 from __future__ import annotations
 
+import math
 import re
 
 from core.errors import BadArgument
@@ -56,7 +57,8 @@ class SizeError(BadArgument):
 
 
 def _half(value: float) -> float:
-    return round(value * 2) / 2
+    """Nearest half size, halves rounding up (``round`` would send 10.25 to 10)."""
+    return math.floor(value * 2 + 0.5) / 2
 
 
 def _show(value: float) -> str:

@@ -30,11 +30,18 @@ class TokenBucket:
         self._clock = clock
         self._tat = 0.0  # theoretical arrival time of the next conforming send
 
+    def conforming_at(self, earliest: float) -> float:
+        """The first moment at or after ``earliest`` when a send would conform (books nothing)."""
+        return max(earliest, self._tat - self._tolerance)
+
+    def book(self, send_at: float, cost: float = 1.0) -> None:
+        """Record a send at ``send_at`` (a conforming moment)."""
+        self._tat = max(self._tat, send_at) + self._interval * cost
+
     def reserve_at(self, earliest: float, cost: float = 1.0) -> float:
         """Book ``cost`` tokens for a send no sooner than ``earliest``; returns the conforming send time."""
-        tat = max(self._tat, earliest)
-        send_at = max(earliest, tat - self._tolerance)
-        self._tat = tat + self._interval * cost
+        send_at = self.conforming_at(earliest)
+        self.book(send_at, cost)
         return send_at
 
     def reserve(self, cost: float = 1.0) -> float:
@@ -115,8 +122,7 @@ class DeliveryLimiter:
         self._sms_numbers = KeyedBuckets(limits.sms_per_number_per_s * s, 1, clock=clock)
 
     def buckets(self, platform: str, address: str, *, sender: str = "") -> list[tuple[TokenBucket, float]]:
-        """The buckets a direct send to ``address`` on ``platform`` draws from, with its cost in each,
-        narrowest first: the global slot is booked at the time the narrow bucket allows."""
+        """The buckets a direct send to ``address`` on ``platform`` draws from, with its cost in each."""
         if platform == "discord":
             return [
                 (self._discord_channels.get(address), 1.0),
@@ -131,11 +137,19 @@ class DeliveryLimiter:
         return []
 
     def reserve(self, platform: str, address: str, *, sender: str = "") -> float:
-        """Book a send in every bucket that applies; returns how long to wait before sending."""
+        """Book a send in every bucket that applies, at the first moment all of them allow; returns how
+        long to wait before sending. Booking every bucket at that same moment matters: a per-chat slot
+        booked earlier than the send really goes out would let the next send to that chat come too soon."""
         now = self._clock()
+        buckets = self.buckets(platform, address, sender=sender)
         send_at = now
-        for bucket, cost in self.buckets(platform, address, sender=sender):
-            send_at = bucket.reserve_at(send_at, cost)
+        while True:
+            later = max((bucket.conforming_at(send_at) for bucket, _cost in buckets), default=send_at)
+            if later <= send_at:
+                break
+            send_at = later
+        for bucket, cost in buckets:
+            bucket.book(send_at, cost)
         return send_at - now
 
     async def acquire(self, platform: str, address: str, *, sender: str = "") -> None:

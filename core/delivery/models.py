@@ -18,7 +18,11 @@ from core.storage.types import utcnow
 
 #: waiting for its time (``next_attempt_at``) and a worker
 PENDING = "pending"
-#: claimed by a worker under a lease; if the lease runs out the send is in doubt and reclaimed
+#: reserved by a worker under a lease, waiting for its rate-limit slot; nothing went out yet, so
+#: if the lease runs out it is simply claimed again
+CLAIMED = "claimed"
+#: on the wire: flipped (and committed) just before the request. If the lease runs out in this state
+#: the worker died mid-request and the send is in doubt
 SENDING = "sending"
 SENT = "sent"
 #: the platform refused for good; a fallback row for the next channel may exist
@@ -28,7 +32,7 @@ DEAD = "dead"
 #: its validity period passed before it could go (a stale drop alert is worse than none)
 EXPIRED = "expired"
 
-STATUSES = (PENDING, SENDING, SENT, REFUSED, DEAD, EXPIRED)
+STATUSES = (PENDING, CLAIMED, SENDING, SENT, REFUSED, DEAD, EXPIRED)
 
 
 class OutboxMessage(Base):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.delivery.models import DEAD, EXPIRED, PENDING, SENDING, OutboxMessage
+from core.delivery.models import CLAIMED, DEAD, EXPIRED, PENDING, SENDING, OutboxMessage
 from core.replies import Reply
 from core.storage.database import Database
 from core.storage.types import utcnow
@@ -116,6 +116,6 @@ async def counts(db: Database) -> dict[str, int]:
 async def in_flight(db: Database) -> int:
     async with db.read() as session:
         result = await session.execute(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_((PENDING, SENDING)))
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_((PENDING, CLAIMED, SENDING)))
         )
         return int(result.scalar_one())

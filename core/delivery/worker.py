@@ -3,13 +3,17 @@ within our rate limits, and records the outcome.
 
 Why it is exactly-once in effect:
 
-* A row is claimed (``sending``, ``lease_owner``, ``lease_until``) in a transaction *before* the send,
+* A row is claimed (``claimed``, ``lease_owner``, ``lease_until``) in a transaction *before* the send,
   so two workers, or a worker and its restarted self, never send the same row at the same time.
-* The outcome is written as soon as the platform answers (batched with whatever else finished in the
-  same tick, so the write is one short transaction). Rows sent but not yet recorded are the only
-  doubt a crash can leave; there are at most ``in-flight`` of them and they are reclaimed when their
-  lease runs out. ``resend_in_doubt`` decides whether they are sent again (at-least-once, the
-  default: a lost drop alert is worse than a repeated one) or dead-lettered for an admin to look at.
+  Claimed rows wait for their rate-limit slot; a crash there leaves nothing in doubt, and the rows
+  are claimed again when the lease runs out.
+* Right before the request, the row flips to ``sending`` in a committed transaction (batched with
+  every other send that is ready in the same tick), and right after the platform answers, to
+  ``sent`` (batched the same way). So the only rows a crash can leave in doubt are the requests
+  that were literally on the wire, a handful at most. ``resend_in_doubt`` decides what happens to
+  them: sent again (at-least-once: a lost drop alert is worse than a repeated one) or dead-lettered
+  with the reason, for an admin to check and retry. Without an idempotency key on the platform side
+  (our ``Frontend.send_direct`` has none) that is the best any sender can do.
 * A permanent refusal moves the notification to its next channel by inserting a new row with the
   next channel's key in the same transaction that retires the refused one; the unique key means a
   replay can never fork it twice.
@@ -34,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.delivery.limits import DeliveryLimiter
-from core.delivery.models import DEAD, EXPIRED, PENDING, REFUSED, SENDING, SENT, OutboxMessage
+from core.delivery.models import CLAIMED, DEAD, EXPIRED, PENDING, REFUSED, SENDING, SENT, OutboxMessage
 from core.delivery.outbox import expiry, key_for
 from core.frontend import DeliveryRefused, Frontend
 from core.replies import Reply
@@ -127,6 +131,9 @@ class DeliveryWorker:
         self._in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._sent: list[int] = []
+        self._wire: list[tuple[int, asyncio.Future[bool]]] = []
+        self._wire_wake = asyncio.Event()
+        self._wire_task: asyncio.Task[None] | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -138,6 +145,7 @@ class DeliveryWorker:
         self._stopping = False
         self._loop_task = asyncio.create_task(self._run(), name=f"delivery:{self.owner}")
         self._flush_task = asyncio.create_task(self._flush_loop(), name=f"delivery-flush:{self.owner}")
+        self._wire_task = asyncio.create_task(self._wire_loop(), name=f"delivery-wire:{self.owner}")
 
     def wake(self) -> None:
         """New rows are due: look now rather than at the next poll."""
@@ -153,16 +161,17 @@ class DeliveryWorker:
                 await self._loop_task
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        if self._flush_task is not None:
-            self._flush_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flush_task
+        for task in (self._flush_task, self._wire_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._flush()
 
     def kill(self) -> None:
         """Die abruptly, as a killed process would: nothing in flight is awaited or recorded."""
         self._stopping = True
-        for task in [self._loop_task, self._flush_task, *self._tasks]:
+        for task in [self._loop_task, self._flush_task, self._wire_task, *self._tasks]:
             if task is not None:
                 task.cancel()
         self._sent.clear()
@@ -218,7 +227,7 @@ class DeliveryWorker:
         now = utcnow()
         due = or_(
             and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
-            and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
+            and_(OutboxMessage.status.in_((CLAIMED, SENDING)), OutboxMessage.lease_until < now),
         )
         async with self._db.transaction() as session:
             query = (
@@ -242,7 +251,7 @@ class DeliveryWorker:
                     row.last_error = "in doubt: the sender died mid-send; check and retry if it never arrived"
             claimable = [row for row in rows if row.status != DEAD]
             for row in claimable:
-                row.status = SENDING
+                row.status = CLAIMED
                 row.lease_owner = self.owner
                 row.lease_until = lease_until
                 row.attempts += 1
@@ -275,6 +284,8 @@ class DeliveryWorker:
                 return
             await self._limiter.acquire(channel, address, sender=self.settings.sms_sender)
             reply = Reply.model_validate(row.payload)
+            if not await self._on_the_wire(row):
+                return
             if self.stats.first_send_at is None:
                 self.stats.first_send_at = time.perf_counter()
             await asyncio.wait_for(frontend.send_direct(address, reply), timeout=self.settings.send_timeout_s)
@@ -391,6 +402,47 @@ class DeliveryWorker:
         await session.execute(insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"]))
 
     # ------------------------------------------------------------------ recording sends
+
+    async def _on_the_wire(self, row: OutboxMessage) -> bool:
+        """Commit ``sending`` for this row before its request goes out; False if we lost the lease."""
+        if self._wire_task is None or self._wire_task.done():
+            return await self._mark_wire([row.id]) == {row.id}
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._wire.append((row.id, future))
+        self._wire_wake.set()
+        return await future
+
+    async def _wire_loop(self) -> None:
+        while True:
+            await self._wire_wake.wait()
+            self._wire_wake.clear()
+            batch, self._wire = self._wire, []
+            if not batch:
+                continue
+            try:
+                kept = await self._mark_wire([row_id for row_id, _ in batch])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for row_id, future in batch:
+                if not future.done():
+                    future.set_result(row_id in kept)
+
+    async def _mark_wire(self, ids: list[int]) -> set[int]:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
+                .values(status=SENDING)
+            )
+            kept = await session.execute(
+                select(OutboxMessage.id).where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
+            )
+            return set(kept.scalars())
 
     async def _flush_loop(self) -> None:
         while True:
