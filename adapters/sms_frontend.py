@@ -47,7 +47,6 @@ log = structlog.get_logger(__name__)
 
 TWILIO_API = "https://api.twilio.com"
 #: how long Twilio may hold a queued SMS before dropping it: a drop alert hours late is worse than none
-DEFAULT_VALIDITY_PERIOD_S = 900
 HTTP_TIMEOUT_S = 10.0
 
 #: Twilio's default opt-out, opt-in and help keywords (Advanced Opt-Out uses the same lists)
@@ -146,9 +145,7 @@ class SmsFrontend:
         self._auth_token = token.get_secret_value()
         self._validator = RequestValidator(self._auth_token)
         self._from = config.sms.from_number
-        # ``[sms] validity_period_seconds`` where the config declares it, else the default
-        configured = getattr(config.sms, "validity_period_seconds", DEFAULT_VALIDITY_PERIOD_S)
-        self.validity_period = int(validity_period or configured)
+        self.validity_period = int(validity_period or config.sms.validity_period_seconds)
         if not 1 <= self.validity_period <= 36_000:
             raise ConfigError("SMS validity period must be 1-36000 seconds (Twilio's range)")
         self._public_url = config.sms.public_url

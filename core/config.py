@@ -80,6 +80,7 @@ class SmsSection(Section):
     webhook_port: int = Field(default=8088, ge=1, le=65535)
     public_url: str = ""
     api_base: str = ""
+    validity_period_seconds: int = Field(default=900, ge=1, le=36000)
 
 
 class LinkSection(Section):
