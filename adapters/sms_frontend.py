@@ -46,7 +46,6 @@ from core.targets import DiscordChannel, ShellConsole, TelegramChat
 log = structlog.get_logger(__name__)
 
 TWILIO_API = "https://api.twilio.com"
-#: how long Twilio may hold a queued SMS before dropping it: a drop alert hours late is worse than none
 HTTP_TIMEOUT_S = 10.0
 
 #: Twilio's default opt-out, opt-in and help keywords (Advanced Opt-Out uses the same lists)
