@@ -25,9 +25,17 @@ from core.logging import configure
 SLICE_CLIS = ("bot.economy.cli", "bot.monitors.cli", "bot.alerts.cli")
 
 
+def _load(args: argparse.Namespace) -> Config:
+    """Slices register their bot.toml sections on import, so they load before the file is read."""
+    from bot.slices import load_slices
+
+    load_slices()
+    return load_config(args.config)
+
+
 def _config(args: argparse.Namespace, *, shell: bool = False) -> Config:
     """Load the config and set up logging; in shell mode logs go to a file, not over the prompt."""
-    config = load_config(args.config)
+    config = _load(args)
     secrets = [value.get_secret_value() for _, value in config.secrets if value is not None]
     log_file = config.bot.data_dir / "snpd.log" if shell else None
     configure(args.log_level or config.bot.log_level, secrets=secrets, log_file=log_file)
@@ -37,8 +45,7 @@ def _config(args: argparse.Namespace, *, shell: bool = False) -> Config:
 def cmd_run(args: argparse.Namespace) -> int:
     from snpd.app import run
 
-    config = load_config(args.config)
-    shell = config.frontends_enabled()["shell"].startswith("on")
+    shell = _load(args).frontends_enabled()["shell"].startswith("on")
     asyncio.run(run(_config(args, shell=shell)))
     return 0
 

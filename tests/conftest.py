@@ -150,6 +150,9 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path, postgres_avai
 
 
 def _config(tmp_path: Path, **overrides: dict[str, Any]) -> Config:
+    from bot.slices import load_slices
+
+    load_slices()  # slices register their config sections on import
     os.environ.setdefault("SNPD_ENCRYPTION_KEY", TEST_FERNET_KEY)
     base: dict[str, dict[str, Any]] = {"bot": {"data_dir": str(tmp_path / "data")}}
     for section, values in overrides.items():
