@@ -116,6 +116,12 @@ def _raw_value(value: Any) -> Any:
     return value
 
 
+def _log_gateway_end(task: asyncio.Task[None]) -> None:
+    """discord.py reconnects by itself; if it gives up (bad token, intents refused), say so loudly."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("discord.gateway_stopped", error=repr(task.exception()))
+
+
 class SnpdCommandTree(app_commands.CommandTree[Any]):
     """Logs library-level failures (stale commands, bad payloads) and still answers the user."""
 
@@ -204,6 +210,7 @@ class DiscordFrontend:
             # Commands synced earlier keep working; a failed sync must not keep the bot offline.
             log.error("discord.commands_sync_failed", status=exc.status, code=exc.code, error=exc.text)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
+        self._task.add_done_callback(_log_gateway_end)
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait({ready, self._task}, timeout=self.ready_timeout, return_when="FIRST_COMPLETED")
         if ready not in done:
