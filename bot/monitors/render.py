@@ -1,0 +1,180 @@
+"""Turn a change into the ``monitor.event`` bus payload, and a payload into a feed ``Reply``.
+
+The Reply is built from the payload alone, so an event that a crash left unpublished in the outbox is
+posted exactly as it would have been.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from adapters.shopify import Product, cart_link
+from bot.monitors.diff import Change
+from core.markup import clip
+from core.replies import Button, Reply, ReplyField
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "JPY": "¥"}
+_TITLES = {
+    "restock": "🟢 Restock",
+    "new_product": "🆕 New",
+    "sold_out": "🔴 Sold out",
+    "price_change": "💲 Price change",
+    "password_up": "🔒 Password page up",
+    "password_down": "🔓 Store open",
+}
+_COLORS = {
+    "restock": 0x2ECC71,
+    "new_product": 0x3498DB,
+    "sold_out": 0xE74C3C,
+    "price_change": 0xF1C40F,
+    "password_up": 0x95A5A6,
+    "password_down": 0x9B59B6,
+}
+FIELD_LIMIT = 1024
+
+
+def product_dict(product: Product) -> dict[str, Any]:
+    return {
+        "id": product.id,
+        "title": product.title,
+        "handle": product.handle,
+        "brand": product.vendor,
+        "url": product.url,
+        "image": product.image,
+        "tags": list(product.tags),
+    }
+
+
+def change_payload(
+    change: Change,
+    *,
+    event_id: str,
+    monitor_id: int,
+    store: str,
+    base_url: str,
+    currency: str | None,
+    occurred_at: datetime,
+    carts: bool,
+) -> dict[str, Any]:
+    """The ``monitor.event`` payload. Its shape is a contract with the alerts slice: keep it exact."""
+    in_stock = [v for v in change.product.variants if v.available]
+    return {
+        "event_id": event_id,
+        "kind": change.kind,
+        "monitor_id": monitor_id,
+        "store": store,
+        "product": product_dict(change.product),
+        "sizes": _unique(v.size for v in change.variants),
+        "sizes_in_stock": _unique(v.size for v in in_stock),
+        "price": change.price,
+        "old_price": change.old_price,
+        "currency": currency,
+        "cart_links": {v.size: cart_link(base_url, v.id) for v in in_stock} if carts else {},
+        "occurred_at": occurred_at.isoformat(),
+    }
+
+
+def store_payload(
+    kind: str, *, event_id: str, monitor_id: int, store: str, base_url: str, name: str, occurred_at: datetime
+) -> dict[str, Any]:
+    """A password page going up or down is about the store, so ``product`` describes the store."""
+    return {
+        "event_id": event_id,
+        "kind": kind,
+        "monitor_id": monitor_id,
+        "store": store,
+        "product": {
+            "id": "",
+            "title": name,
+            "handle": "",
+            "brand": "",
+            "url": base_url + "/",
+            "image": None,
+            "tags": [],
+        },
+        "sizes": [],
+        "sizes_in_stock": [],
+        "price": None,
+        "old_price": None,
+        "currency": None,
+        "cart_links": {},
+        "occurred_at": occurred_at.isoformat(),
+    }
+
+
+def _unique(values: Any) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def money(amount: float | None, currency: str | None) -> str:
+    if amount is None:
+        return "n/a"
+    symbol = _SYMBOLS.get(currency or "USD")
+    return f"{symbol}{amount:,.2f}" if symbol else f"{amount:,.2f} {currency}"
+
+
+def mention(role: str | None) -> str:
+    """A Discord role id (or ``<@&id>``) becomes a mention; any other text is shown as written."""
+    if not role:
+        return ""
+    digits = role.strip().removeprefix("<@&").removesuffix(">")
+    return f"<@&{digits}>" if digits.isdigit() else role.strip()
+
+
+def render(payload: dict[str, Any], *, role: str | None = None, max_buttons: int = 25) -> Reply:
+    kind = payload["kind"]
+    product = payload["product"]
+    currency = payload.get("currency")
+    in_stock: list[str] = payload["sizes_in_stock"]
+    sizes: list[str] = payload["sizes"]
+    carts: dict[str, str] = payload["cart_links"]
+    lines = [mention(role)] if role else []
+    lines.append(_summary(kind, sizes, in_stock, payload))
+    fields: list[ReplyField] = []
+    if kind not in ("password_up", "password_down"):
+        fields.append(ReplyField(name="Price", value=money(payload.get("price"), currency)))
+        fields.append(ReplyField(name="Store", value=payload["store"]))
+        if product.get("brand"):
+            fields.append(ReplyField(name="Brand", value=product["brand"]))
+        fields.append(
+            ReplyField(name="Sizes in stock", value=clip(", ".join(in_stock) or "none", FIELD_LIMIT), inline=False)
+        )
+    # sizes the event is about come first, so they keep a button when there are more than fit
+    ordered = [s for s in sizes if s in carts] + [s for s in carts if s not in sizes]
+    buttons = [Button(label=f"🛒 {size}", url=carts[size]) for size in ordered[:max_buttons]]
+    if len(ordered) > max_buttons:
+        links = "\n".join(f"{size}: {carts[size]}" for size in ordered)
+        fields.append(ReplyField(name="Cart links", value=clip(links, FIELD_LIMIT), inline=False))
+    if not buttons and kind != "sold_out" and product.get("url"):
+        buttons.append(Button(label="Open", url=product["url"]))
+    title = f"{_TITLES[kind]}: {product['title']}" if product.get("title") else _TITLES[kind]
+    when = payload["occurred_at"][11:19]
+    return Reply(
+        title=clip(title, 256, "…"),
+        text="\n".join(lines),
+        fields=fields,
+        image_url=product.get("image"),
+        url=product.get("url") or None,
+        buttons=buttons,
+        footer=f"{payload['store']} · monitor #{payload['monitor_id']} · {when} UTC",
+        color=_COLORS[kind],
+    )
+
+
+def _summary(kind: str, sizes: list[str], in_stock: list[str], payload: dict[str, Any]) -> str:
+    listed = ", ".join(sizes)
+    if kind == "restock":
+        return f"Back in stock: **{listed}**" if sizes else "Back in stock."
+    if kind == "new_product":
+        return f"Just listed, in stock: **{listed}**" if sizes else "Just listed, not in stock yet: watch this one."
+    if kind == "sold_out":
+        left = f" Still in stock: {', '.join(in_stock)}." if in_stock else " Every size is gone."
+        return f"Sold out: **{listed}**.{left}"
+    if kind == "price_change":
+        old, new = payload.get("old_price"), payload.get("price")
+        arrow = "📉 dropped" if (old or 0) > (new or 0) else "📈 rose"
+        return f"Price {arrow}: {money(old, payload.get('currency'))} → **{money(new, payload.get('currency'))}**"
+    if kind == "password_up":
+        return "The store went behind its password page: a drop may be coming."
+    return "The password page is down: the store is open."
