@@ -13,7 +13,7 @@ class MonitorsSection(Section):
     host_min_interval: dict[str, float] = Field(default_factory=lambda: {"127.0.0.1": 1.0, "localhost": 1.0})
     jitter_fraction: float = Field(default=0.1, ge=0.0, le=0.5)
     backoff_base_seconds: float = Field(default=5.0, ge=0.1, le=600.0)
-    backoff_max_seconds: float = Field(default=900.0, ge=1.0, le=86400.0)
+    backoff_max_seconds: float = Field(default=900.0, ge=0.1, le=86400.0)
     flap_window_seconds: float = Field(default=120.0, ge=0.0, le=86400.0)
     request_timeout_seconds: float = Field(default=15.0, ge=1.0, le=120.0)
     max_pages: int = Field(default=40, ge=1, le=400)

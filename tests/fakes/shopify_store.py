@@ -79,6 +79,8 @@ class Fault:
     path: str = "/"
     retry_after: str | None = None
     delay: float = 0.0
+    #: matching requests to let through before the fault starts (``after=1``: page 2 of a listing)
+    after: int = 0
 
 
 @dataclass
@@ -268,12 +270,20 @@ class FakeShopifyStore:
         self._touch()
 
     def inject(
-        self, kind: str, *, times: int = 1, path: str = "/", retry_after: str | None = None, delay: float = 0.0
+        self,
+        kind: str,
+        *,
+        times: int = 1,
+        path: str = "/",
+        retry_after: str | None = None,
+        delay: float = 0.0,
+        after: int = 0,
     ) -> None:
-        """Make the next ``times`` requests under ``path`` fail with ``kind`` (see ``FAULT_KINDS``)."""
+        """Make ``times`` requests under ``path`` fail with ``kind`` (see ``FAULT_KINDS``), once ``after``
+        matching requests have gone through."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}")
-        self.faults.append(Fault(kind, times, path, retry_after, delay))
+        self.faults.append(Fault(kind, times, path, retry_after, delay, after))
 
     def _touch(self) -> None:
         self.version += 1
@@ -354,6 +364,9 @@ class FakeShopifyStore:
     def _take_fault(self, path: str) -> Fault | None:
         for fault in self.faults:
             if path.startswith(fault.path) and fault.times > 0:
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 fault.times -= 1
                 if fault.times == 0:
                     self.faults.remove(fault)
