@@ -213,7 +213,15 @@ def offers_from_json_ld(texts: list[str]) -> tuple[dict[str, Any], list[Offer], 
                     key = str(offer.get("sku") or item.get("sku") or size)
                     price = parse_price(offer.get("price") if offer.get("price") is not None else offer.get("lowPrice"))
                     offers.append(Offer(key, size, _available(offer.get("availability")), price))
-                currency = next((o.get("priceCurrency") for o in raw_offers if o.get("priceCurrency")), None)
+                outer = node.get("offers")
+                currency = next(
+                    (
+                        o.get("priceCurrency")
+                        for o in [*raw_offers, *(outer if isinstance(outer, list) else [outer])]
+                        if isinstance(o, dict) and o.get("priceCurrency")
+                    ),
+                    None,
+                )
                 return node, offers, currency
     return None
 
@@ -269,7 +277,7 @@ class PageWatcher:
             with contextlib.suppress(PlaywrightError):
                 await page.wait_for_load_state("networkidle", timeout=self.settle_ms)
             data = await page.evaluate(_EXTRACT_JS, chosen)
-            if not data["ld"] and not _selectors_hit(data):
+            if not (data["ld"] or data["bad"] or _selectors_hit(data) or _looks_blocked(data)):
                 with contextlib.suppress(PlaywrightError):
                     await page.wait_for_function(_READY_JS, arg=chosen, timeout=self.settle_ms)
                 data = await page.evaluate(_EXTRACT_JS, chosen)
@@ -320,6 +328,11 @@ def _selectors_hit(data: Mapping[str, Any]) -> bool:
     return bool(data.get("stock") or data.get("sizes") or data.get("price"))
 
 
+def _looks_blocked(data: Mapping[str, Any]) -> bool:
+    lowered = (str(data.get("title") or "") + " " + str(data.get("text") or "")[:500]).lower()
+    return any(marker in lowered for marker in _BLOCKED_TITLES)
+
+
 def _short(text: str) -> str:
     return text.strip().splitlines()[0][:200] if text.strip() else "browser error"
 
@@ -328,8 +341,7 @@ def _read(url: str, data: Mapping[str, Any], selectors: Mapping[str, str]) -> Pa
     if data.get("bad"):
         raise PageWatchError("bad_body", "a CSS selector is not valid")
     page_title = str(data.get("title") or "")
-    lowered = (page_title + " " + str(data.get("text") or "")[:500]).lower()
-    if any(marker in lowered for marker in _BLOCKED_TITLES):
+    if _looks_blocked(data):
         raise PageWatchError("blocked", "captcha or bot check instead of the page")
     found = offers_from_json_ld(list(data.get("ld") or []))
     node: Mapping[str, Any] = found[0] if found else {}

@@ -26,9 +26,19 @@ FAST = {
     "flap_window_seconds": 0.0,
 }
 PAYLOAD_KEYS = {
-    "event_id", "kind", "monitor_id", "store", "product", "sizes", "sizes_in_stock", "price", "old_price",
-    "currency", "cart_links", "occurred_at",
-}  # fmt: skip
+    "event_id",
+    "kind",
+    "monitor_id",
+    "store",
+    "product",
+    "sizes",
+    "sizes_in_stock",
+    "price",
+    "old_price",
+    "currency",
+    "cart_links",
+    "occurred_at",
+}
 PRODUCT_KEYS = {"id", "title", "handle", "brand", "url", "image", "tags"}
 
 
