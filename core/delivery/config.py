@@ -15,6 +15,7 @@ class DeliverySection(Section):
     backoff_max_s: float = Field(default=600.0, gt=0, le=86400)
     lease_s: float = Field(default=30.0, ge=1, le=3600)
     resend_in_doubt: bool = True
+    send_concurrency: int = Field(default=8, ge=1, le=256)
     sms_validity_s: int = Field(default=900, ge=1, le=14400)
     discord_headroom: float = Field(default=0.95, gt=0, le=1)
     discord_requests_per_dm: int = Field(default=1, ge=1, le=5)
@@ -36,6 +37,7 @@ class DeliverySection(Section):
             backoff_max_s=self.backoff_max_s,
             lease_s=self.lease_s,
             resend_in_doubt=self.resend_in_doubt,
+            send_concurrency=self.send_concurrency,
             sms_sender=sms_sender,
             validity_s={"sms": float(self.sms_validity_s)},
         )

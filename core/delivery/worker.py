@@ -10,10 +10,13 @@ Why it is exactly-once in effect:
 * Right before the request, the row flips to ``sending`` in a committed transaction (batched with
   every other send that is ready in the same tick), and right after the platform answers, to
   ``sent`` (batched the same way). So the only rows a crash can leave in doubt are the requests
-  that were literally on the wire, a handful at most. ``resend_in_doubt`` decides what happens to
-  them: sent again (at-least-once: a lost drop alert is worse than a repeated one) or dead-lettered
-  with the reason, for an admin to check and retry. Without an idempotency key on the platform side
-  (our ``Frontend.send_direct`` has none) that is the best any sender can do.
+  that were handed to a frontend (at most ``send_concurrency`` per channel). Whether such a request
+  arrived depends on how far it got before the crash (the end-to-end kill test sees both: all of them
+  delivered in one run, none in another), so no sender can know. ``resend_in_doubt`` picks the
+  failure: resend (the default, at-least-once: a lost drop alert is worse than a repeated one) or
+  dead-letter with the reason for an admin to check (at-most-once). Either way the doubt is bounded
+  by ``send_concurrency`` and logged. True exactly-once needs an idempotency key the platform honours
+  (Discord's ``enforce_nonce``); ``Frontend.send_direct`` has no way to pass one yet.
 * A permanent refusal moves the notification to its next channel by inserting a new row with the
   next channel's key in the same transaction that retires the refused one; the unique key means a
   replay can never fork it twice.
@@ -29,7 +32,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -69,6 +72,8 @@ class WorkerSettings:
     claim_ahead_s: float = 2.0
     min_in_flight: int = 4
     max_in_flight: int = 512
+    #: requests handed to one frontend at once; it bounds what a crash can leave in doubt
+    send_concurrency: int = 8
     send_timeout_s: float = 30.0
     resend_in_doubt: bool = True
     #: the number SMS goes out from; rate limits are per sending number
@@ -127,25 +132,22 @@ class DeliveryWorker:
         self.owner = owner or f"worker-{secrets.token_hex(4)}"
         self.stats = WorkerStats()
         self._wake = asyncio.Event()
-        self._done_wake = asyncio.Event()
         self._in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sent: list[int] = []
-        self._wire: list[tuple[int, asyncio.Future[bool]]] = []
-        self._wire_wake = asyncio.Event()
-        self._wire_task: asyncio.Task[None] | None = None
+        self._wire = _Batcher(lambda ids: self._mark(ids, SENDING))
+        self._sent = _Batcher(lambda ids: self._mark(ids, SENT))
         self._loop_task: asyncio.Task[None] | None = None
-        self._flush_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._address_cache: dict[tuple[int, str], str] = {}
+        self._slots: dict[str, asyncio.Semaphore] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         self._stopping = False
         self._loop_task = asyncio.create_task(self._run(), name=f"delivery:{self.owner}")
-        self._flush_task = asyncio.create_task(self._flush_loop(), name=f"delivery-flush:{self.owner}")
-        self._wire_task = asyncio.create_task(self._wire_loop(), name=f"delivery-wire:{self.owner}")
+        self._wire.start(f"delivery-wire:{self.owner}")
+        self._sent.start(f"delivery-sent:{self.owner}")
 
     def wake(self) -> None:
         """New rows are due: look now rather than at the next poll."""
@@ -161,20 +163,17 @@ class DeliveryWorker:
                 await self._loop_task
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        for task in (self._flush_task, self._wire_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        await self._flush()
+        await self._wire.stop()
+        await self._sent.stop()
 
     def kill(self) -> None:
         """Die abruptly, as a killed process would: nothing in flight is awaited or recorded."""
         self._stopping = True
-        for task in [self._loop_task, self._flush_task, self._wire_task, *self._tasks]:
+        for task in [self._loop_task, *self._tasks]:
             if task is not None:
                 task.cancel()
-        self._sent.clear()
+        self._wire.kill()
+        self._sent.kill()
 
     async def run_until_idle(self, timeout: float = 10.0) -> None:
         """Deliver everything that is due now (tests): returns once nothing is due or in flight."""
@@ -182,11 +181,9 @@ class DeliveryWorker:
         while time.monotonic() < deadline:
             claimed = await self._claim_all()
             if not claimed and not self._tasks:
-                await self._flush()
                 return
             if self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
-            await self._flush()
         raise TimeoutError("outbox still busy")
 
     # ------------------------------------------------------------------ main loop
@@ -284,26 +281,39 @@ class DeliveryWorker:
                 return
             await self._limiter.acquire(channel, address, sender=self.settings.sms_sender)
             reply = Reply.model_validate(row.payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._retry(row, exc)
+            return
+        slots = self._slots.setdefault(channel, asyncio.Semaphore(self.settings.send_concurrency))
+        async with slots:
             if not await self._on_the_wire(row):
                 return
             if self.stats.first_send_at is None:
                 self.stats.first_send_at = time.perf_counter()
-            await asyncio.wait_for(frontend.send_direct(address, reply), timeout=self.settings.send_timeout_s)
-        except asyncio.CancelledError:
-            raise
-        except DeliveryRefused as exc:
-            if exc.permanent:
-                await self._fallback(row, exc.reason)
-            else:
+            try:
+                await asyncio.wait_for(frontend.send_direct(address, reply), timeout=self.settings.send_timeout_s)
+            except asyncio.CancelledError:
+                raise
+            except DeliveryRefused as exc:
+                if exc.permanent:
+                    await self._fallback(row, exc.reason)
+                else:
+                    await self._retry(row, exc)
+                return
+            except Exception as exc:
                 await self._retry(row, exc)
-            return
-        except Exception as exc:
-            await self._retry(row, exc)
-            return
-        self.stats.sent += 1
-        self.stats.by_channel[channel] = self.stats.by_channel.get(channel, 0) + 1
-        self._sent.append(row.id)
-        self._done_wake.set()
+                return
+            self.stats.sent += 1
+            self.stats.by_channel[channel] = self.stats.by_channel.get(channel, 0) + 1
+            try:
+                await self._record_sent(row)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Sent but not recorded: the row stays ``sending`` and is treated as in doubt.
+                log.exception("delivery.record_failed", outbox_id=row.id, channel=channel)
 
     async def _address(self, member_id: int, channel: str) -> str | None:
         """Addresses are cached for the worker's life (a fan-out asks for thousands); misses are not,
@@ -405,69 +415,78 @@ class DeliveryWorker:
 
     async def _on_the_wire(self, row: OutboxMessage) -> bool:
         """Commit ``sending`` for this row before its request goes out; False if we lost the lease."""
-        if self._wire_task is None or self._wire_task.done():
-            return await self._mark_wire([row.id]) == {row.id}
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._wire.append((row.id, future))
-        self._wire_wake.set()
+        return row.id in await self._wire.submit(row.id)
+
+    async def _record_sent(self, row: OutboxMessage) -> None:
+        """Commit ``sent``; the send's slot is held until then, so a crash leaves at most
+        ``send_concurrency`` rows per channel in doubt."""
+        await self._sent.submit(row.id)
+
+    async def _mark(self, ids: list[int], status: str) -> set[int]:
+        values: dict[str, Any] = {"status": status}
+        if status == SENT:
+            values.update(sent_at=utcnow(), lease_owner=None, lease_until=None)
+        async with self._db.transaction() as session:
+            mine = await session.execute(
+                select(OutboxMessage.id).where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
+            )
+            kept = set(mine.scalars())
+            if kept:
+                await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(list(kept))).values(**values))
+            return kept
+
+
+class _Batcher:
+    """Collects row ids from concurrent sends and writes them in one transaction per tick, so a
+    thousand sends a second cost a few dozen commits, not a thousand."""
+
+    def __init__(self, write: Callable[[list[int]], Awaitable[set[int]]]) -> None:
+        self._write = write
+        self._pending: list[tuple[int, asyncio.Future[set[int]]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, name: str) -> None:
+        self._task = asyncio.create_task(self._run(), name=name)
+
+    def kill(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._pending.clear()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def submit(self, row_id: int) -> set[int]:
+        if self._task is None or self._task.done():
+            return await self._write([row_id])
+        future: asyncio.Future[set[int]] = asyncio.get_running_loop().create_future()
+        self._pending.append((row_id, future))
+        self._wake.set()
         return await future
 
-    async def _wire_loop(self) -> None:
+    async def _run(self) -> None:
         while True:
-            await self._wire_wake.wait()
-            self._wire_wake.clear()
-            batch, self._wire = self._wire, []
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
             if not batch:
                 continue
             try:
-                kept = await self._mark_wire([row_id for row_id, _ in batch])
+                kept = await self._write([row_id for row_id, _ in batch])
             except asyncio.CancelledError:
+                for _, future in batch:
+                    future.cancel()
                 raise
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for row_id, future in batch:
+            for _, future in batch:
                 if not future.done():
-                    future.set_result(row_id in kept)
-
-    async def _mark_wire(self, ids: list[int]) -> set[int]:
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
-                .values(status=SENDING)
-            )
-            kept = await session.execute(
-                select(OutboxMessage.id).where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
-            )
-            return set(kept.scalars())
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await self._done_wake.wait()
-            self._done_wake.clear()
-            try:
-                await self._flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("delivery.flush_failed", owner=self.owner)
-                await asyncio.sleep(0.1)
-
-    async def _flush(self) -> None:
-        if not self._sent:
-            return
-        ids, self._sent = self._sent, []
-        sent_at: datetime = utcnow()
-        try:
-            async with self._db.transaction() as session:
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
-                    .values(status=SENT, sent_at=sent_at, lease_owner=None, lease_until=None)
-                )
-        except BaseException:
-            self._sent[:0] = ids
-            raise
+                    future.set_result(kept)
