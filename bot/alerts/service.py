@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.alerts.addresses import EngineAddressBook
 from bot.alerts.config import AlertsSection
 from bot.alerts.deals import DealScorer, NoDeals, deals_for
 from bot.alerts.matcher import MatchEvent, RuleIndex, RuleRef, prepare_event
@@ -87,7 +88,7 @@ class AlertsRuntime:
         self.worker = DeliveryWorker(
             engine.db,
             engine.frontends,
-            engine.identity,
+            EngineAddressBook(engine),
             self.limiter,
             delivery.worker_settings(sms_sender=engine.config.sms.from_number),
             publish=engine.bus.publish,

@@ -30,10 +30,10 @@ import math
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 from sqlalchemy import and_, or_, select, update
@@ -56,6 +56,13 @@ REFUSED_TOPIC = "delivery.refused"
 
 class AddressBook(Protocol):
     async def address_for(self, member_id: int, platform: str) -> str | None: ...
+
+
+@runtime_checkable
+class BulkAddressBook(AddressBook, Protocol):
+    """An address book that can look up a whole claimed batch in one query (fan-outs)."""
+
+    async def addresses_for(self, member_ids: Sequence[int], platform: str) -> dict[int, str]: ...
 
 
 Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -215,6 +222,7 @@ class DeliveryWorker:
             if room <= 0:
                 continue
             rows = await self._claim(channel, room)
+            await self._prefetch(channel, rows)
             for row in rows:
                 self._spawn(row)
             total += len(rows)
@@ -314,6 +322,15 @@ class DeliveryWorker:
             except Exception:
                 # Sent but not recorded: the row stays ``sending`` and is treated as in doubt.
                 log.exception("delivery.record_failed", outbox_id=row.id, channel=channel)
+
+    async def _prefetch(self, channel: str, rows: list[OutboxMessage]) -> None:
+        wanted = [row.member_id for row in rows if (row.member_id, channel) not in self._address_cache]
+        if len(wanted) < 2 or not isinstance(self._addresses, BulkAddressBook):
+            return
+        if len(self._address_cache) > 50_000:
+            self._address_cache.clear()
+        found = await self._addresses.addresses_for(wanted, channel)
+        self._address_cache.update({(member_id, channel): address for member_id, address in found.items()})
 
     async def _address(self, member_id: int, channel: str) -> str | None:
         """Addresses are cached for the worker's life (a fan-out asks for thousands); misses are not,
