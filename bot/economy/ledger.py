@@ -16,6 +16,7 @@ database is locked by ``BEGIN IMMEDIATE`` and the statements run as they are.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -194,6 +195,14 @@ def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def idempotency_key(*parts: object) -> str:
+    """Join parts into a key; a key that would be too long is shortened to a stable hash."""
+    key = ":".join(str(part) for part in parts)
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return f"{key[:40]}~{hashlib.sha256(key.encode()).hexdigest()[:64]}"
+
+
 def is_retryable(exc: BaseException, *, sqlite: bool) -> bool:
     """SQLite busy after ``busy_timeout``, or a PostgreSQL serialization failure or deadlock."""
     if sqlite:
@@ -259,8 +268,7 @@ class Ledger:
         """
         request.check()
         when = now or utcnow()
-        if not self._sqlite:
-            await conn.execute(_LOCK, {"ids": sorted((request.debit, request.credit))})
+        await self.lock(conn, request.debit, request.credit)
         try:
             claimed = (await conn.execute(self._claim, request.row(STATUS_POSTED, when))).first()
         except IntegrityError as exc:
@@ -285,6 +293,12 @@ class Ledger:
         if claimed is None:
             return await self._replay(conn, request)
         return _result(claimed[0], request, STATUS_REJECTED, when, reason)
+
+    async def lock(self, conn: AsyncConnection, *account_ids: int) -> None:
+        """Lock account rows in id order until commit (PostgreSQL), so rule checks that read the
+        ledger (caps, cooldowns) cannot race. SQLite's write transaction already excludes everyone."""
+        if not self._sqlite:
+            await conn.execute(_LOCK, {"ids": sorted(set(account_ids))})
 
     async def find(self, conn: AsyncConnection, key: str) -> TransferResult | None:
         row = (await conn.execute(_BY_KEY, {"key": key})).first()
@@ -404,6 +418,12 @@ class Ledger:
         )
         found: int = (await conn.execute(select(_A.c.id).where(_A.c.member_id == member_id))).scalar_one()
         return found
+
+    async def balance_in(self, conn: AsyncConnection, account_id: int) -> int:
+        value = await conn.scalar(select(_A.c.balance).where(_A.c.id == account_id))
+        if value is None:
+            raise LedgerError(f"unknown account {account_id}")
+        return int(value)
 
     async def balance(self, account_id: int) -> int:
         async with self.db.read() as session:

@@ -75,9 +75,11 @@ async def _verify(conn: AsyncConnection) -> VerifyReport:
     report.rejected = by_status.get("rejected", 0)
     posted = _T.c.status == STATUS_POSTED
     report.total_debits = int(await conn.scalar(select(func.coalesce(func.sum(_T.c.amount), 0)).where(posted)) or 0)
-    credits_by_account = select(_T.c.credit_account_id.label("account"), func.sum(_T.c.amount).label("amount")).where(
-        posted
-    ).group_by(_T.c.credit_account_id)
+    credits_by_account = (
+        select(_T.c.credit_account_id.label("account"), func.sum(_T.c.amount).label("amount"))
+        .where(posted)
+        .group_by(_T.c.credit_account_id)
+    )
     report.total_credits = int(
         await conn.scalar(select(func.coalesce(func.sum(credits_by_account.subquery().c.amount), 0))) or 0
     )
@@ -140,9 +142,7 @@ async def _check_transfers(conn: AsyncConnection, report: VerifyReport) -> None:
         .having(func.count() > 1)
         .limit(_SHOWN_PER_CHECK)
     )
-    _add_all(
-        report, "idempotency_keys_unique", [f"key {key!r} used by {count} transfers" for key, count in duplicates]
-    )
+    _add_all(report, "idempotency_keys_unique", [f"key {key!r} used by {count} transfers" for key, count in duplicates])
     malformed = await conn.execute(
         select(_T.c.id, _T.c.amount, _T.c.status)
         .where(
@@ -164,9 +164,7 @@ async def _check_escrows(conn: AsyncConnection, report: VerifyReport) -> None:
     balances = {code: int(balance) for code, balance in await conn.execute(select(_A.c.code, _A.c.balance))}
     purchases = Purchase.__table__
     pending = int(
-        await conn.scalar(
-            select(func.coalesce(func.sum(purchases.c.price), 0)).where(purchases.c.status == "pending")
-        )
+        await conn.scalar(select(func.coalesce(func.sum(purchases.c.price), 0)).where(purchases.c.status == "pending"))
         or 0
     )
     if "escrow" in balances and balances["escrow"] != pending:

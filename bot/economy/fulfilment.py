@@ -1,0 +1,207 @@
+"""Giving members what they bought, per item kind, and taking back what expires.
+
+A fulfiller has three steps: ``precheck`` refuses up front (nothing is charged), ``deliver`` does the
+outside work after the charge (a Discord role), and ``apply`` writes the database side inside the
+settle transaction. If ``deliver`` or ``apply`` raises ``FulfilmentError`` the shop refunds the
+purchase automatically.
+
+Discord roles go through a ``RoleManager``: the Discord frontend may implement it itself; otherwise
+``DiscordClientRoles`` drives the frontend's discord.py client. No platform code lives in the economy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import structlog
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.economy.models import Entitlement, Raffle, RaffleEntry
+from core.errors import UserError
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+
+log = structlog.get_logger(__name__)
+
+_E = Entitlement.__table__
+
+
+class FulfilmentError(Exception):
+    """Delivery failed; the message is shown to the buyer with the refund."""
+
+
+@dataclass(frozen=True)
+class Item:
+    sku: str
+    name: str
+    kind: str
+    price: int
+    value: str
+    days: int | None = None
+    #: ``config`` (bot.toml) or ``admin`` (added with /shop add)
+    source: str = "config"
+
+
+@dataclass(frozen=True)
+class PurchaseView:
+    id: int
+    key: str
+    member_id: int
+    sku: str
+    item_name: str
+    kind: str
+    value: str
+    days: int | None
+    price: int
+    status: str
+    failure: str | None
+
+
+@runtime_checkable
+class RoleManager(Protocol):
+    """Adds and removes a server role. ``user_id`` is the platform user id; ``role_id`` the role's."""
+
+    async def add_role(self, user_id: str, role_id: int, *, reason: str) -> None: ...
+
+    async def remove_role(self, user_id: str, role_id: int, *, reason: str) -> None: ...
+
+
+class DiscordClientRoles:
+    """A ``RoleManager`` over a discord.py client: finds the server that has the role and calls the
+    member-role endpoints. Any Discord error becomes a ``FulfilmentError`` (and so a refund)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def _guild_of(self, role_id: int) -> Any:
+        for guild in self._client.guilds:
+            if guild.get_role(role_id) is not None:
+                return guild
+        raise FulfilmentError("that role no longer exists on the server")
+
+    async def add_role(self, user_id: str, role_id: int, *, reason: str) -> None:
+        await self._call("add_role", user_id, role_id, reason)
+
+    async def remove_role(self, user_id: str, role_id: int, *, reason: str) -> None:
+        await self._call("remove_role", user_id, role_id, reason)
+
+    async def _call(self, method: str, user_id: str, role_id: int, reason: str) -> None:
+        guild = self._guild_of(role_id)
+        try:
+            await getattr(self._client.http, method)(guild.id, int(user_id), role_id, reason=reason)
+        except Exception as exc:  # discord.HTTPException and transport errors alike
+            raise FulfilmentError(f"Discord refused the role change ({getattr(exc, 'text', '') or exc})") from exc
+
+
+def role_manager(engine: Engine) -> RoleManager | None:
+    frontend = engine.frontends.get("discord")
+    if frontend is None:
+        return None
+    if isinstance(frontend, RoleManager):
+        return frontend
+    client = getattr(frontend, "client", None)
+    return DiscordClientRoles(client) if client is not None else None
+
+
+class Fulfilment:
+    """Dispatches each step to the item kind's rules."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def precheck(self, member_id: int, item: Item) -> None:
+        if item.kind == "role":
+            if await self._engine.identity.address_for(member_id, "discord") is None:
+                raise UserError("That's a Discord role: link your Discord account with `/link` first.")
+        elif item.kind == "premium_feed":
+            self._engine.feeds.check_name(item.value)
+        elif item.kind == "raffle_entry":
+            async with self._engine.db.read() as session:
+                raffle = await session.get(Raffle, _raffle_id(item.value))
+                entered = await session.scalar(
+                    select(RaffleEntry.id).where(
+                        RaffleEntry.raffle_id == _raffle_id(item.value), RaffleEntry.member_id == member_id
+                    )
+                )
+            if raffle is None or raffle.status != "open":
+                raise UserError(f"Raffle #{item.value} is not open any more.")
+            if entered is not None:
+                raise UserError(f"You're already in raffle #{item.value}.")
+
+    async def deliver(self, purchase: PurchaseView) -> None:
+        if purchase.kind != "role":
+            return
+        manager = role_manager(self._engine)
+        if manager is None:
+            raise FulfilmentError("the bot is not connected to Discord right now")
+        user_id = await self._engine.identity.address_for(purchase.member_id, "discord")
+        if user_id is None:
+            raise FulfilmentError("your account has no Discord identity")
+        await manager.add_role(user_id, int(purchase.value), reason=f"SNPD shop purchase #{purchase.id}")
+
+    async def undo(self, purchase: PurchaseView) -> None:
+        """Best effort: take back what ``deliver`` gave when the settle step failed after it."""
+        if purchase.kind != "role":
+            return
+        manager = role_manager(self._engine)
+        user_id = await self._engine.identity.address_for(purchase.member_id, "discord")
+        if manager is None or user_id is None:
+            return
+        try:
+            await manager.remove_role(user_id, int(purchase.value), reason=f"SNPD purchase #{purchase.id} refunded")
+        except FulfilmentError:
+            log.warning("economy.role_undo_failed", purchase=purchase.id)
+
+    async def apply(self, conn: AsyncConnection, purchase: PurchaseView, now: datetime) -> None:
+        """The database side of a fulfilment, inside the settle transaction."""
+        if purchase.kind == "raffle_entry":
+            raffle_id = _raffle_id(purchase.value)
+            status = await conn.scalar(
+                select(Raffle.__table__.c.status).where(Raffle.__table__.c.id == raffle_id).with_for_update()
+            )
+            if status != "open":
+                raise FulfilmentError(f"raffle #{raffle_id} closed before your entry went in")
+            taken = await conn.scalar(
+                select(RaffleEntry.__table__.c.id).where(
+                    RaffleEntry.__table__.c.raffle_id == raffle_id,
+                    RaffleEntry.__table__.c.member_id == purchase.member_id,
+                )
+            )
+            if taken is not None:
+                raise FulfilmentError(f"you're already in raffle #{raffle_id}")
+            await conn.execute(
+                insert(RaffleEntry.__table__).values(raffle_id=raffle_id, member_id=purchase.member_id, created_at=now)
+            )
+        expires = now + timedelta(days=purchase.days) if purchase.days and purchase.kind != "raffle_entry" else None
+        await conn.execute(
+            insert(_E).values(
+                purchase_id=purchase.id,
+                member_id=purchase.member_id,
+                kind=purchase.kind,
+                value=purchase.value,
+                starts_at=now,
+                expires_at=expires,
+            )
+        )
+
+    async def revoke(self, member_id: int, kind: str, value: str, entitlement_id: int) -> None:
+        """Take back an expired entitlement. Only roles live outside the database."""
+        if kind != "role":
+            return
+        manager = role_manager(self._engine)
+        if manager is None:
+            raise FulfilmentError("not connected to Discord")
+        user_id = await self._engine.identity.address_for(member_id, "discord")
+        if user_id is not None:
+            await manager.remove_role(user_id, int(value), reason=f"SNPD shop role expired (#{entitlement_id})")
+
+
+def _raffle_id(value: str) -> int:
+    try:
+        return int(value.lstrip("#"))
+    except ValueError:
+        raise FulfilmentError(f"item names raffle {value!r}, which is not a raffle id") from None

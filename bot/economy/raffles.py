@@ -1,0 +1,307 @@
+"""Provably fair raffles.
+
+When a raffle opens, the bot picks a secret 32-byte seed and publishes ``sha256(seed_hex)``, the
+hex digest of the seed's 64-character lowercase hex string. Nobody, the bot included, can change the
+seed afterwards without the published hash giving it away. At the draw the seed is revealed with the
+list of entrants (member ids), and the winners are this deterministic function of the two, which
+anyone can recompute (``draw_winners`` below is the whole algorithm):
+
+1. ``pool`` = the entrants' member ids, de-duplicated and sorted ascending;
+2. ``digest`` = ``sha256("id1,id2,...")`` over ``pool`` written in decimal, comma-separated;
+3. for round ``k`` = 0, 1, ... while winners are wanted and ``pool`` is not empty:
+   ``r`` = ``sha256(f"{seed_hex}:{digest}:{k}")`` read as a big-endian integer;
+   the winner is ``pool[r mod len(pool)]``, which is removed from ``pool``.
+
+The entry fee goes to the raffle pot and, at the draw, from the pot to the shop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.economy import format as fmt
+from bot.economy.ledger import LedgerError, TransferRequest, idempotency_key
+from bot.economy.models import STATUS_POSTED, Raffle, RaffleEntry, Transfer
+from bot.economy.service import KIND_RAFFLE, KIND_SETTLE, Economy, audit
+from core.errors import NotFound, UserError
+from core.replies import Reply, ReplyField
+from core.storage.models import Member
+from core.storage.types import utcnow
+
+log = structlog.get_logger(__name__)
+
+_R = Raffle.__table__
+_RE = RaffleEntry.__table__
+_T = Transfer.__table__
+
+
+def seed_hash(seed_hex: str) -> str:
+    return hashlib.sha256(seed_hex.encode("ascii")).hexdigest()
+
+
+def entrants_digest(pool: Iterable[int]) -> str:
+    return hashlib.sha256(",".join(str(member) for member in sorted(set(pool))).encode("ascii")).hexdigest()
+
+
+def draw_winners(seed_hex: str, entrants: Iterable[int], count: int) -> list[int]:
+    """The published draw: winners from the revealed seed and the sorted entrants, in order."""
+    pool = sorted(set(entrants))
+    digest = entrants_digest(pool)
+    winners: list[int] = []
+    for round_ in range(count):
+        if not pool:
+            break
+        roll = int.from_bytes(hashlib.sha256(f"{seed_hex}:{digest}:{round_}".encode("ascii")).digest(), "big")
+        winners.append(pool.pop(roll % len(pool)))
+    return winners
+
+
+@dataclass(frozen=True)
+class RaffleView:
+    id: int
+    prize: str
+    cost: int
+    winners: int
+    seed_hash: str
+    status: str
+    ends_at: datetime
+    entrants: int
+    seed: str | None
+    result: dict[str, Any] | None
+
+
+class Raffles:
+    def __init__(self, economy: Economy) -> None:
+        self.economy = economy
+        self.ledger = economy.ledger
+
+    async def create(self, actor: Member, prize: str, cost: int, ends_at: datetime, winners: int) -> RaffleView:
+        cost = self.economy.check_amount(cost, "cost")
+        seed = secrets.token_hex(32)
+
+        async def work(conn: AsyncConnection) -> int:
+            inserted = await conn.execute(
+                insert(_R)
+                .values(
+                    prize=prize.strip()[:100],
+                    cost=cost,
+                    winners=winners,
+                    seed_hash=seed_hash(seed),
+                    seed=seed,
+                    status="open",
+                    ends_at=ends_at,
+                    created_by=actor.id,
+                    created_at=utcnow(),
+                )
+                .returning(_R.c.id)
+            )
+            raffle_id = int(inserted.scalar_one())
+            await audit(conn, actor.id, "raffle_create", f"raffle #{raffle_id}: {prize[:150]}", amount=cost)
+            return raffle_id
+
+        raffle = await self.get(await self.ledger.run(work))
+        self.schedule(raffle.id, raffle.ends_at)
+        await self._announce(
+            Reply(
+                title=f"🎟️ Raffle #{raffle.id} is open: {raffle.prize}",
+                text=(
+                    f"Enter with `/raffle enter {raffle.id}` for {self.economy.money(raffle.cost)}. "
+                    f"Draw at {fmt.day(raffle.ends_at)} UTC, {raffle.winners} winner(s)."
+                ),
+                fields=[ReplyField(name="Seed commitment (sha256)", value=f"`{raffle.seed_hash}`", inline=False)],
+                footer="The seed is revealed at the draw so anyone can recompute the winners.",
+            )
+        )
+        return raffle
+
+    def schedule(self, raffle_id: int, when: datetime) -> None:
+        async def job() -> None:
+            await self.draw(raffle_id)
+
+        self.economy.engine.scheduler.once(f"economy.raffle.{raffle_id}", when, job)
+
+    async def enter(self, member: Member, raffle_id: int | None, key: str) -> RaffleView:
+        if member.is_bot:
+            raise UserError("Bots can't enter raffles.")
+        raffle = await self._pick(raffle_id)
+        wallet = await self.economy.wallet(member.id)
+        pot = await self.ledger.system_account("raffle_pot")
+        fee = TransferRequest(
+            key=key,
+            debit=wallet,
+            credit=pot,
+            amount=raffle.cost,
+            kind=KIND_RAFFLE,
+            note=f"entry to raffle #{raffle.id}: {raffle.prize}"[:200],
+            ref=f"raffle:{raffle.id}",
+            actor_id=member.id,
+        )
+
+        async def work(conn: AsyncConnection) -> None:
+            status, ends_at = (
+                await conn.execute(select(_R.c.status, _R.c.ends_at).where(_R.c.id == raffle.id).with_for_update())
+            ).one()
+            if status != "open" or ends_at <= utcnow():
+                raise UserError(f"Raffle #{raffle.id} is closed.")
+            taken = await conn.scalar(
+                select(_RE.c.id).where(_RE.c.raffle_id == raffle.id, _RE.c.member_id == member.id)
+            )
+            if taken is not None:
+                raise UserError(f"You're already in raffle #{raffle.id}. Good luck!")
+            result = await self.ledger.post(conn, fee)
+            if not result.posted:
+                balance = await self.ledger.balance_in(conn, wallet)
+                raise UserError(
+                    f"Not enough {self.economy.currency}: entry costs {self.economy.money(raffle.cost)} "
+                    f"and you have {self.economy.money(balance)}."
+                )
+            await conn.execute(
+                insert(_RE).values(raffle_id=raffle.id, member_id=member.id, transfer_id=result.id, created_at=utcnow())
+            )
+
+        try:
+            await self.ledger.run(work)
+        except IntegrityError:
+            raise UserError(f"You're already in raffle #{raffle.id}. Good luck!") from None
+        return await self.get(raffle.id)
+
+    async def draw(self, raffle_id: int, *, now: datetime | None = None) -> RaffleView:
+        """Reveal the seed, pick the winners, move the pot to the shop and announce. Runs once."""
+        when = now or utcnow()
+        pot = await self.ledger.system_account("raffle_pot")
+        shop = await self.ledger.system_account("shop")
+
+        async def work(conn: AsyncConnection) -> bool:
+            row = (await conn.execute(select(_R).where(_R.c.id == raffle_id).with_for_update())).one()
+            if row.status != "open":
+                return False
+            entries = (
+                await conn.execute(
+                    select(_RE.c.member_id, _T.c.amount)
+                    .select_from(_RE.outerjoin(_T, (_T.c.id == _RE.c.transfer_id) & (_T.c.status == STATUS_POSTED)))
+                    .where(_RE.c.raffle_id == raffle_id)
+                )
+            ).all()
+            entrants = sorted(member for member, _fee in entries)
+            takings = sum(int(fee or 0) for _member, fee in entries)
+            winners = draw_winners(row.seed, entrants, row.winners)
+            if takings:
+                settle = TransferRequest(
+                    key=idempotency_key("raffle", raffle_id, "settle"),
+                    debit=pot,
+                    credit=shop,
+                    amount=takings,
+                    kind=KIND_SETTLE,
+                    note=f"raffle #{raffle_id} drawn",
+                    ref=f"raffle:{raffle_id}",
+                )
+                if not (await self.ledger.post(conn, settle, now=when)).posted:
+                    raise LedgerError(f"raffle pot could not pay out raffle #{raffle_id}")
+            result = {"entrants": entrants, "digest": entrants_digest(entrants), "winners": winners}
+            await conn.execute(
+                update(_R).where(_R.c.id == raffle_id).values(status="drawn", drawn_at=when, result=result)
+            )
+            return True
+
+        drew = await self.ledger.run(work)
+        raffle = await self.get(raffle_id)
+        if drew:
+            log.info("economy.raffle_drawn", raffle=raffle_id, winners=(raffle.result or {}).get("winners"))
+            await self._announce(await self.draw_reply(raffle))
+        return raffle
+
+    async def draw_due(self, now: datetime | None = None) -> int:
+        when = now or utcnow()
+        async with self.economy.db.read() as session:
+            due = list(
+                (await session.execute(select(_R.c.id).where(_R.c.status == "open", _R.c.ends_at <= when))).scalars()
+            )
+        for raffle_id in due:
+            await self.draw(raffle_id, now=when)
+        return len(due)
+
+    async def reschedule_open(self) -> None:
+        """Re-register the draw job of every open raffle (the scheduler keeps jobs in memory only)."""
+        async with self.economy.db.read() as session:
+            rows = (await session.execute(select(_R.c.id, _R.c.ends_at).where(_R.c.status == "open"))).all()
+        for raffle_id, ends_at in rows:
+            self.schedule(raffle_id, ends_at)
+
+    async def draw_reply(self, raffle: RaffleView) -> Reply:
+        result = raffle.result or {}
+        winner_ids: list[int] = list(result.get("winners", []))
+        names = await self._names(winner_ids)
+        shown = ", ".join(f"**{names.get(w, '?')}** (#{w})" for w in winner_ids) or "nobody entered"
+        entrants = ",".join(str(e) for e in result.get("entrants", []))
+        return Reply(
+            title=f"🎉 Raffle #{raffle.id} drawn: {raffle.prize}",
+            text=f"Winner(s): {shown}",
+            fields=[
+                ReplyField(name="Seed", value=f"`{raffle.seed}`", inline=False),
+                ReplyField(name="Seed commitment (sha256)", value=f"`{raffle.seed_hash}`", inline=False),
+                ReplyField(name="Entrants (member ids)", value=fmt_clip(entrants or "none"), inline=False),
+                ReplyField(name="Entrants digest", value=f"`{result.get('digest', '')}`", inline=False),
+            ],
+            footer=f"Check it: `/raffle show {raffle.id}` explains how to recompute the winners.",
+        )
+
+    async def get(self, raffle_id: int) -> RaffleView:
+        async with self.economy.db.read() as session:
+            row = (await session.execute(select(_R).where(_R.c.id == raffle_id))).first()
+            if row is None:
+                raise NotFound(f"No raffle #{raffle_id}. See `/raffle list`.")
+            entrants = len((await session.execute(select(_RE.c.id).where(_RE.c.raffle_id == raffle_id))).all())
+        return RaffleView(
+            id=row.id,
+            prize=row.prize,
+            cost=row.cost,
+            winners=row.winners,
+            seed_hash=row.seed_hash,
+            status=row.status,
+            ends_at=row.ends_at,
+            entrants=entrants,
+            seed=row.seed if row.status == "drawn" else None,
+            result=row.result,
+        )
+
+    async def recent(self, limit: int = 10) -> list[RaffleView]:
+        async with self.economy.db.read() as session:
+            ids = list((await session.execute(select(_R.c.id).order_by(_R.c.id.desc()).limit(limit))).scalars())
+        return [await self.get(raffle_id) for raffle_id in ids]
+
+    async def _pick(self, raffle_id: int | None) -> RaffleView:
+        if raffle_id is not None:
+            return await self.get(raffle_id)
+        async with self.economy.db.read() as session:
+            open_ids = list((await session.execute(select(_R.c.id).where(_R.c.status == "open"))).scalars())
+        if not open_ids:
+            raise UserError("No raffle is open right now.")
+        if len(open_ids) > 1:
+            listed = ", ".join(f"#{i}" for i in open_ids[:10])
+            raise UserError(f"Several raffles are open ({listed}): say which, e.g. `/raffle enter {open_ids[0]}`.")
+        return await self.get(open_ids[0])
+
+    async def _names(self, member_ids: list[int]) -> dict[int, str]:
+        async with self.economy.db.read() as session:
+            rows = await session.execute(select(Member.id, Member.display_name).where(Member.id.in_(member_ids)))
+            return {member_id: name for member_id, name in rows}
+
+    async def _announce(self, reply: Reply) -> None:
+        try:
+            await self.economy.engine.feeds.publish(self.economy.settings.raffle_feed, reply)
+        except UserError:
+            log.warning("economy.raffle_feed_missing", feed=self.economy.settings.raffle_feed)
+
+
+def fmt_clip(text: str, limit: int = 900) -> str:
+    return text if len(text) <= limit else text[: limit - 20] + f"… ({text.count(',') + 1} in all)"
