@@ -483,3 +483,11 @@ async def test_pending_purchase_left_by_a_crash_is_finished_by_the_sweep(eco: En
     assert await runtime.shop.flair(alice.id) == "🔥"
     assert await balance(eco, ALICE) == 30
     await ledger_ok(eco)
+
+
+async def test_a_restock_report_earns_through_the_bus(eco: Engine) -> None:
+    reply = await run(eco, ALICE, '/report restock Kith "Jordan 4 Bred" 10')
+    assert not reply.title or "Not done" not in reply.title, reply.text
+    await eco.bus.drain()
+    assert await balance(eco, ALICE) == 2
+    await ledger_ok(eco)

@@ -35,6 +35,7 @@ class ShopItemConfig(Section):
 
 def _default_rules() -> dict[str, EarnRule]:
     return {
+        "restock_report": EarnRule(amount=2, daily_cap=10, cooldown_seconds=600),
         "restock_confirmed": EarnRule(amount=10, daily_cap=50, cooldown_seconds=300),
         "legit_vote_won": EarnRule(amount=5, daily_cap=25, cooldown_seconds=60),
         "trade_completed": EarnRule(amount=25, daily_cap=75, cooldown_seconds=3600),
