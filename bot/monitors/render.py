@@ -32,6 +32,7 @@ _COLORS = {
     "password_down": 0x9B59B6,
 }
 FIELD_LIMIT = 1024
+MAX_LINK_FIELDS = 4
 
 
 def product_dict(product: Product) -> dict[str, Any]:
@@ -103,6 +104,21 @@ def store_payload(
     }
 
 
+def _chunks(lines: list[str], limit: int) -> list[str]:
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit and current:
+            chunks.append(current)
+            current = clip(line, limit)
+        else:
+            current = clip(candidate, limit)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def _unique(values: Any) -> list[str]:
     return list(dict.fromkeys(values))
 
@@ -144,8 +160,10 @@ def render(payload: dict[str, Any], *, role: str | None = None, max_buttons: int
     ordered = [s for s in sizes if s in carts] + [s for s in carts if s not in sizes]
     buttons = [Button(label=f"🛒 {size}", url=carts[size]) for size in ordered[:max_buttons]]
     if len(ordered) > max_buttons:
-        links = "\n".join(f"{size}: {carts[size]}" for size in ordered)
-        fields.append(ReplyField(name="Cart links", value=clip(links, FIELD_LIMIT), inline=False))
+        # more sizes than buttons fit: every link also goes in fields, each within the field limit
+        lines = [f"{size}: {carts[size]}" for size in ordered]
+        for index, chunk in enumerate(_chunks(lines, FIELD_LIMIT)[:MAX_LINK_FIELDS]):
+            fields.append(ReplyField(name="Cart links" if index == 0 else "More cart links", value=chunk, inline=False))
     if not buttons and kind != "sold_out" and product.get("url"):
         buttons.append(Button(label="Open", url=product["url"]))
     title = f"{_TITLES[kind]}: {product['title']}" if product.get("title") else _TITLES[kind]
