@@ -24,6 +24,7 @@ from bot.economy.ledger import TransferRequest
 from bot.economy.runtime import EconomyRuntime
 from core.config import load_config
 from core.engine import Engine
+from core.logging import configure
 from core.storage.database import Database
 from core.storage.models import Member
 
@@ -134,4 +135,5 @@ async def main(url: str, schema: str, seed: int, ops: int) -> None:
 
 
 if __name__ == "__main__":
+    configure("WARNING")  # logs go to stderr; stdout carries only "ready" and "finished"
     asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))

@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.economy.models import Entitlement, Raffle, RaffleEntry
+from bot.economy.models import Entitlement, Raffle, RaffleEntry, table
 from core.errors import UserError
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-_E = Entitlement.__table__
+_E = table(Entitlement)
 
 
 class FulfilmentError(Exception):
@@ -161,20 +161,20 @@ class Fulfilment:
         if purchase.kind == "raffle_entry":
             raffle_id = _raffle_id(purchase.value)
             status = await conn.scalar(
-                select(Raffle.__table__.c.status).where(Raffle.__table__.c.id == raffle_id).with_for_update()
+                select(table(Raffle).c.status).where(table(Raffle).c.id == raffle_id).with_for_update()
             )
             if status != "open":
                 raise FulfilmentError(f"raffle #{raffle_id} closed before your entry went in")
             taken = await conn.scalar(
-                select(RaffleEntry.__table__.c.id).where(
-                    RaffleEntry.__table__.c.raffle_id == raffle_id,
-                    RaffleEntry.__table__.c.member_id == purchase.member_id,
+                select(table(RaffleEntry).c.id).where(
+                    table(RaffleEntry).c.raffle_id == raffle_id,
+                    table(RaffleEntry).c.member_id == purchase.member_id,
                 )
             )
             if taken is not None:
                 raise FulfilmentError(f"you're already in raffle #{raffle_id}")
             await conn.execute(
-                insert(RaffleEntry.__table__).values(raffle_id=raffle_id, member_id=purchase.member_id, created_at=now)
+                insert(table(RaffleEntry)).values(raffle_id=raffle_id, member_id=purchase.member_id, created_at=now)
             )
         expires = now + timedelta(days=purchase.days) if purchase.days and purchase.kind != "raffle_entry" else None
         await conn.execute(

@@ -45,7 +45,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.economy.models import STATUS_POSTED, STATUS_REJECTED, Account, Transfer
+from bot.economy.models import STATUS_POSTED, STATUS_REJECTED, Account, Transfer, table
 from core.storage.database import Database
 from core.storage.types import utcnow
 
@@ -59,8 +59,8 @@ _RETRIES = 10
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 _CHUNK = 500
 
-_T = Transfer.__table__
-_A = Account.__table__
+_T = table(Transfer)
+_A = table(Account)
 
 
 class LedgerError(Exception):
@@ -279,7 +279,7 @@ class Ledger:
         if status != STATUS_POSTED:
             return _result(transfer_id, request, STATUS_REJECTED, when, REASON_INSUFFICIENT)
         moved = await conn.execute(_MOVE, {"debit": request.debit, "credit": request.credit, "amt": request.amount})
-        if moved.rowcount != 2:  # type: ignore[attr-defined]
+        if moved.rowcount != 2:
             raise LedgerError(f"transfer {request.key!r}: the debit account changed under the claim")
         return _result(transfer_id, request, STATUS_POSTED, when, None)
 
@@ -331,8 +331,8 @@ class Ledger:
             raise LedgerError(f"unknown account {missing[0]}")
         stored: dict[str, Row[Any]] = {}
         keys = list(dict.fromkeys(r.key for r in requests))
-        for chunk in _chunks(keys):
-            for row in await conn.execute(_BY_KEYS, {"keys": list(chunk)}):
+        for key_chunk in _chunks(keys):
+            for row in await conn.execute(_BY_KEYS, {"keys": list(key_chunk)}):
                 stored[row.idempotency_key] = row
         decided: list[tuple[int, str | None]] = []  # (index into new_rows, or -1 for stored) per request
         new_rows: list[dict[str, Any]] = []
@@ -368,18 +368,18 @@ class Ledger:
             if index < 0:
                 results.append(TransferResult.from_row(stored[replay_key or ""], replayed=True))
                 continue
-            row = new_rows[index]
+            new = new_rows[index]
             results.append(
                 TransferResult(
-                    id=ids[row["idempotency_key"]],
-                    key=row["idempotency_key"],
-                    status=row["status"],
-                    kind=row["kind"],
-                    debit=row["debit_account_id"],
-                    credit=row["credit_account_id"],
-                    amount=row["amount"],
+                    id=ids[new["idempotency_key"]],
+                    key=new["idempotency_key"],
+                    status=new["status"],
+                    kind=new["kind"],
+                    debit=new["debit_account_id"],
+                    credit=new["credit_account_id"],
+                    amount=new["amount"],
                     created_at=when,
-                    reason=row["reason"],
+                    reason=new["reason"],
                     replayed=replay_key is not None,
                 )
             )
@@ -391,7 +391,7 @@ class Ledger:
         if code not in self._system:
             async with self.db.read() as session:
                 rows = await session.execute(select(_A.c.code, _A.c.id).where(_A.c.code.is_not(None)))
-                self._system.update({row.code: row.id for row in rows})
+                self._system.update({str(code): int(account_id) for code, account_id in rows})
             if code not in self._system:
                 raise LedgerError(f"no system account {code!r}: run `snpd db upgrade`")
         return self._system[code]
@@ -402,9 +402,8 @@ class Ledger:
         if cached is not None:
             return cached
         async with self.db.read() as session:
-            found = await session.scalar(select(_A.c.id).where(_A.c.member_id == member_id))
-        if found is None:
-            found = await self.run(lambda conn: self.ensure_wallet(conn, member_id))
+            existing = await session.scalar(select(_A.c.id).where(_A.c.member_id == member_id))
+        found = int(existing) if existing is not None else await self.run(lambda c: self.ensure_wallet(c, member_id))
         self._wallets[member_id] = found
         return found
 

@@ -10,13 +10,13 @@ from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.economy.models import STATUS_POSTED, Account, AuditEntry, Transfer
+from bot.economy.models import STATUS_POSTED, Account, AuditEntry, Transfer, table
 from bot.economy.service import EARNED_KINDS, Economy
 from core.storage.models import Member
 from core.storage.types import utcnow
 
-_T = Transfer.__table__
-_A = Account.__table__
+_T = table(Transfer)
+_A = table(Account)
 _M = Member.__table__
 
 PERIOD_DAYS = {"week": 7, "month": 30}
@@ -174,7 +174,7 @@ async def leaderboard(
 
 
 async def audit_log(economy: Economy, *, member_id: int | None, page: int, size: int) -> Page[AuditLine]:
-    entries = AuditEntry.__table__
+    entries = table(AuditEntry)
     actor = aliased(Member)
     subject = aliased(Member)
     conditions = [] if member_id is None else [entries.c.member_id == member_id]

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.economy import format as fmt
 from bot.economy.ledger import LedgerError, TransferRequest, idempotency_key
-from bot.economy.models import STATUS_POSTED, Raffle, RaffleEntry, Transfer
+from bot.economy.models import STATUS_POSTED, Raffle, RaffleEntry, Transfer, table
 from bot.economy.service import KIND_RAFFLE, KIND_SETTLE, Economy, audit
 from core.errors import NotFound, UserError
 from core.replies import Reply, ReplyField
@@ -40,9 +40,9 @@ from core.storage.types import utcnow
 
 log = structlog.get_logger(__name__)
 
-_R = Raffle.__table__
-_RE = RaffleEntry.__table__
-_T = Transfer.__table__
+_R = table(Raffle)
+_RE = table(RaffleEntry)
+_T = table(Transfer)
 
 
 def seed_hash(seed_hex: str) -> str:

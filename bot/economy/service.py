@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.economy import format as fmt
 from bot.economy.config import EconomySection
 from bot.economy.ledger import Ledger, TransferRequest, TransferResult, idempotency_key
-from bot.economy.models import STATUS_POSTED, Account, AuditEntry, Transfer
+from bot.economy.models import STATUS_POSTED, Account, AuditEntry, Transfer, table
 from core.errors import BadArgument, NotFound, UserError
 from core.storage.models import Member
 from core.storage.types import utcnow
@@ -46,8 +46,8 @@ HISTORY_KINDS = (KIND_EARN, KIND_TIP, KIND_PURCHASE, KIND_REFUND, KIND_RAFFLE, K
 #: incoming kinds that count as "earned" on the weekly and monthly leaderboards
 EARNED_KINDS = (KIND_EARN, KIND_TIP, KIND_GRANT)
 
-_T = Transfer.__table__
-_A = Account.__table__
+_T = table(Transfer)
+_A = table(Account)
 _MAX_MERGE_DEPTH = 8
 
 
@@ -320,7 +320,7 @@ async def audit(
 ) -> None:
     """Write one audit-log line inside the caller's transaction."""
     await conn.execute(
-        insert(AuditEntry.__table__).values(
+        insert(table(AuditEntry)).values(
             actor_id=actor_id,
             action=action,
             member_id=member_id,

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.economy.fulfilment import Fulfilment, FulfilmentError, Item, PurchaseView
 from bot.economy.ledger import LedgerError, TransferRequest, TransferResult, idempotency_key
-from bot.economy.models import Entitlement, Purchase, ShopItem
+from bot.economy.models import Entitlement, Purchase, ShopItem, table
 from bot.economy.service import KIND_PURCHASE, KIND_REFUND, KIND_SETTLE, Economy, audit
 from core.errors import BadArgument, NotFound, UserError
 from core.storage.models import Member
@@ -30,9 +30,9 @@ from core.storage.types import utcnow
 
 log = structlog.get_logger(__name__)
 
-_P = Purchase.__table__
-_E = Entitlement.__table__
-_I = ShopItem.__table__
+_P = table(Purchase)
+_E = table(Entitlement)
+_I = table(ShopItem)
 
 
 @dataclass(frozen=True)
@@ -368,7 +368,7 @@ async def _claim_state(
         .where(and_(_P.c.id == purchase_id, _P.c.status == "pending"))
         .values(status=status, failure=failure, updated_at=now)
     )
-    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+    return bool(moved.rowcount == 1)
 
 
 def _check_item_value(item: Item) -> None:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.economy.models import STATUS_POSTED, Account, Purchase, Raffle, RaffleEntry, Transfer
+from bot.economy.models import STATUS_POSTED, Account, Purchase, Raffle, RaffleEntry, Transfer, table
 from core.storage.database import Database
 
-_T = Transfer.__table__
-_A = Account.__table__
+_T = table(Transfer)
+_A = table(Account)
 _SHOWN_PER_CHECK = 10
 
 
@@ -162,7 +162,7 @@ async def _check_transfers(conn: AsyncConnection, report: VerifyReport) -> None:
 async def _check_escrows(conn: AsyncConnection, report: VerifyReport) -> None:
     """System accounts that hold money on someone's behalf must hold exactly what they owe."""
     balances = {code: int(balance) for code, balance in await conn.execute(select(_A.c.code, _A.c.balance))}
-    purchases = Purchase.__table__
+    purchases = table(Purchase)
     pending = int(
         await conn.scalar(select(func.coalesce(func.sum(purchases.c.price), 0)).where(purchases.c.status == "pending"))
         or 0
@@ -171,7 +171,7 @@ async def _check_escrows(conn: AsyncConnection, report: VerifyReport) -> None:
         report.add(
             "escrow_matches_pending_purchases", f"escrow holds {balances['escrow']}, pending purchases {pending}"
         )
-    raffles, entries = Raffle.__table__, RaffleEntry.__table__
+    raffles, entries = table(Raffle), table(RaffleEntry)
     owed = int(
         await conn.scalar(
             select(func.coalesce(func.sum(_T.c.amount), literal(0)))
