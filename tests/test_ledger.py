@@ -182,3 +182,31 @@ async def test_system_accounts_exist_and_only_the_mint_may_go_negative(database:
         ("raffle_pot", False),
         ("shop", False),
     ]
+
+
+async def _snpd_verify(database: Database, *extra: str) -> tuple[int, str]:
+    import sys
+    from pathlib import Path
+
+    args = ["--database-url", database.url, *(["--schema", database.schema] if database.schema else []), *extra]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "snpd", "ledger", "verify", *args,
+        cwd=Path(__file__).resolve().parents[1], stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode() + err.decode()
+
+
+async def test_snpd_ledger_verify_exit_codes(database: Database) -> None:
+    ledger, _mint, (alice, bob) = await _funded(database, 10, 0)
+    await ledger.transfer(TransferRequest("t", alice, bob, 4, "tip"))
+    code, output = await _snpd_verify(database)
+    assert code == 0 and "ledger OK" in output and "2 posted" in output
+    async with database.transaction() as session:
+        await session.execute(text("UPDATE economy_accounts SET balance = 0 WHERE id = :id"), {"id": bob})
+    code, output = await _snpd_verify(database)
+    assert code == 1
+    assert "[stored_equals_recomputed]" in output and "stored 0, entries say 4" in output
+    code, output = await _snpd_verify(database, "--json")
+    assert code == 1 and '"ok":false' in output

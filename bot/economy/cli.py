@@ -40,8 +40,10 @@ def verify_url(url: str, schema: str | None = None) -> VerifyReport:
 def cmd_verify(args: argparse.Namespace) -> int:
     url = args.database_url
     if url is None:
+        from bot.slices import load_slices
         from core.config import load_config
 
+        load_slices()  # every slice's [section] must be known before bot.toml is validated
         url = load_config(args.config).bot.resolved_database_url()
     report = verify_url(url, args.schema)
     if args.json:
