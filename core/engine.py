@@ -70,8 +70,8 @@ class Engine:
         self.scheduler.start()
 
     async def stop(self) -> None:
+        await self.scheduler.stop()
         await self.bus.drain()
-        self.scheduler.shutdown()
         await self.db.dispose()
 
     async def dispatch(self, caller: Caller, name: str, raw: dict[str, Any]) -> Reply:

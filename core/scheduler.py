@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
@@ -22,7 +23,14 @@ class Scheduler(Protocol):
 
     def start(self) -> None: ...
 
-    def shutdown(self) -> None: ...
+    def shutdown(self) -> None:
+        """Stop firing jobs; running ones are cancelled but not awaited (for sync contexts)."""
+        ...
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop firing jobs, give running ones ``grace`` seconds, then cancel and await them, so
+        nothing still holds a database connection when storage is closed."""
+        ...
 
 
 class EmbeddedScheduler:
@@ -31,17 +39,32 @@ class EmbeddedScheduler:
 
     def __init__(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._running: set[asyncio.Task[Any]] = set()
+
+    def _tracked(self, job: Job) -> Job:
+        async def run() -> Any:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                return await job()
+            finally:
+                if task is not None:
+                    self._running.discard(task)
+
+        return run
 
     def every(self, job_id: str, seconds: float, job: Job, *, jitter: float = 0.0) -> None:
         trigger = IntervalTrigger(seconds=seconds, jitter=int(jitter) if jitter >= 1 else None)
         self._scheduler.add_job(
-            job, trigger, id=job_id, replace_existing=True, max_instances=1, coalesce=True,
+            self._tracked(job), trigger, id=job_id, replace_existing=True, max_instances=1, coalesce=True,
             misfire_grace_time=max(1, int(seconds)),
         )
 
     def once(self, job_id: str, when: datetime, job: Job) -> None:
         self._scheduler.add_job(
-            job, DateTrigger(run_date=when), id=job_id, replace_existing=True, misfire_grace_time=3600
+            self._tracked(job), DateTrigger(run_date=when), id=job_id, replace_existing=True,
+            misfire_grace_time=3600,
         )
 
     def cancel(self, job_id: str) -> bool:
@@ -57,3 +80,14 @@ class EmbeddedScheduler:
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        if self._scheduler.running:
+            self._scheduler.pause()
+        running = list(self._running)
+        if running:
+            _done, late = await asyncio.wait(running, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self.shutdown()

@@ -178,8 +178,8 @@ async def engine(make_config: Any, database: Database) -> AsyncIterator[Engine]:
     built = build_engine(make_config(), db=database)
     await built.start(migrate=False)
     yield built
+    await built.scheduler.stop()
     await built.bus.drain()
-    built.scheduler.shutdown()
 
 
 @pytest.fixture

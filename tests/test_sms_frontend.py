@@ -95,8 +95,8 @@ async def harness(make_config: Any, database: Database, monkeypatch: pytest.Monk
             yield Harness(engine, frontend, twilio, public_url)
         finally:
             await frontend.stop()
+            await engine.scheduler.stop()
             await engine.bus.drain()
-            engine.scheduler.shutdown()
 
 
 def _no_numbers(text: str) -> str:
