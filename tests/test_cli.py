@@ -100,3 +100,34 @@ def test_run_without_tokens_starts_the_shell_and_stops_cleanly_on_signal(tmp_pat
     stderr = process.stderr.read() if process.stderr else ""
     assert code == 0, stderr
     assert "Traceback" not in stderr
+
+
+async def test_run_starts_the_telegram_frontend_from_its_token_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """``snpd run`` as a real process, talking to the fake Bot API: it answers, then shuts down cleanly."""
+    import asyncio
+
+    from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
+
+    user = FakeUser(id=4242, first_name="Newcomer", username="newcomer")
+    async with FakeTelegramAPI() as fake:
+        (tmp_path / "bot.toml").write_text(
+            f'[telegram]\napi_base = "http://127.0.0.1:{fake.port}"\npoll_timeout = 1\n'
+        )
+        env = _env() | {"TELEGRAM_TOKEN": fake.token}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "snpd", "run", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            fake.command(user, "/ping")
+            answer = await fake.wait_for_message(user.id, timeout=30)
+            assert answer.text.startswith("🏓 Pong")
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(process.wait(), timeout=20)
+        finally:
+            if process.returncode is None:
+                process.kill()
+        stderr = (await process.stderr.read()).decode() if process.stderr else ""
+        assert code == 0, stderr
+        assert "Traceback" not in stderr
+        assert fake.token not in stderr, "the token leaked into the log"
