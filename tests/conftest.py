@@ -62,8 +62,17 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
     return _real_connect_ex(self, address)
 
 
+def _is_ip_literal(host: Any) -> bool:
+    try:
+        ipaddress.ip_address(host.decode() if isinstance(host, bytes) else str(host))
+        return True
+    except ValueError:
+        return False
+
+
 def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if host is not None and not _is_loopback(host):
+    """Names other than localhost would need DNS (outside traffic); IP literals are checked at connect."""
+    if host is not None and not _is_loopback(host) and not _is_ip_literal(host):
         message = f"test tried to resolve {host!r}: only loopback is allowed"
         _violations.append(message)
         raise socket.gaierror(socket.EAI_NONAME, message)
