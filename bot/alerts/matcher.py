@@ -3,7 +3,12 @@
 Every rule is filed under exactly one *anchor*, the most selective thing an event must have for the
 rule to match:
 
-1. its rarest required keyword (fewest rules filed under it so far, ties to the longest word);
+1. the rarest pair of its required keywords, or its only keyword. Rarest means appearing in the
+   fewest product titles: the index is given word and word-pair counts from the catalogue the
+   monitors know (``title_counts``), learns from the events it sees, and breaks ties towards rarer,
+   longer words. A pair is far more selective than either word: ``unc`` and ``toe`` each appear in
+   many titles, both together in few. An event looks up every pair of its words, a few dozen
+   dictionary probes;
 2. else every word of its first ``any`` group (one of them must appear);
 3. else its brands, else its stores, else its sizes;
 4. else its event kinds (rules that want, say, every restock).
@@ -17,6 +22,7 @@ pair) share one ``Criteria`` object, so each distinct criteria set is checked on
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -30,6 +36,10 @@ EVENT_KINDS = ("restock", "new_product", "price_drop", "drop_reminder", "trade_m
 #: a monitor's ``price_change`` is a price drop only when the price went down
 KIND_ALIASES = {"price_change": "price_drop"}
 DEFAULT_KINDS = frozenset({"restock", "new_product"})
+
+
+def pair_key(first: str, second: str) -> str:
+    return f"{first} {second}" if first < second else f"{second} {first}"
 
 
 def words(text: str) -> list[str]:
@@ -56,6 +66,39 @@ class Criteria:
     #: (latitude, longitude, radius in km); constrains only events that carry a location
     location: tuple[float, float, float] | None = None
     kinds: frozenset[str] = DEFAULT_KINDS
+
+    def matches(self, event: MatchEvent) -> bool:
+        """``check(event) is None``, without building reasons: the hot path of matching."""
+        if event.kind not in self.kinds or not self.keywords <= event.tokens:
+            return False
+        tokens = event.tokens
+        if self.any_groups and any(group.isdisjoint(tokens) for group in self.any_groups):
+            return False
+        if self.exclude and not self.exclude.isdisjoint(tokens):
+            return False
+        if self.brands and event.brand not in self.brands:
+            return False
+        if self.stores and event.store not in self.stores:
+            return False
+        if self.sizes and self.sizes.isdisjoint(event.sizes):
+            return False
+        if self.price_min is not None or self.price_max is not None:
+            price = event.price
+            if price is None:
+                return False
+            if (self.price_min is not None and price < self.price_min) or (
+                self.price_max is not None and price > self.price_max
+            ):
+                return False
+        if self.min_deal is not None:
+            best = event.best_deal(self.sizes & event.sizes if self.sizes else event.sizes)
+            if best is None or best < self.min_deal:
+                return False
+        if self.location is not None and event.location is not None:
+            lat, lon, radius = self.location
+            if distance_km(lat, lon, *event.location) > radius:
+                return False
+        return True
 
     def check(self, event: MatchEvent) -> str | None:
         """``None`` if the event matches, else the first reason it does not (for ``/alerts test``)."""
@@ -95,13 +138,23 @@ class Criteria:
                 return f"more than {radius:g} km away"
         return None
 
-    def anchors(self, keyword_counts: Mapping[str, int]) -> tuple[str, list[str]]:
+    def anchors(self, title_counts: Mapping[str, int], rule_counts: Mapping[str, int]) -> tuple[str, list[str]]:
         """The index this rule is filed in and its keys there (see the module docstring)."""
+        options: list[tuple[int, int, str, list[str]]] = []
         if self.keywords:
-            best = min(self.keywords, key=lambda w: (keyword_counts.get(w, 0), -len(w), w))
-            return "word", [best]
-        if self.any_groups:
-            return "word", sorted(self.any_groups[0])
+            ranked = sorted(
+                self.keywords, key=lambda w: (title_counts.get(w, 0), -len(w), rule_counts.get(w, 0), w)
+            )
+            if len(ranked) >= 2:
+                pairs = [pair_key(a, b) for i, a in enumerate(ranked) for b in ranked[i + 1 :]]
+                best = min(pairs, key=lambda key: (title_counts.get(key, 0), pairs.index(key)))
+                options.append((title_counts.get(best, 0), 0, "pair", [best]))
+            options.append((title_counts.get(ranked[0], 0), 1, "word", ranked[:1]))
+        for group in self.any_groups:
+            options.append((sum(title_counts.get(w, 0) for w in group), 2, "word", sorted(group)))
+        if options:
+            _count, _rank, kind, keys = min(options)
+            return kind, keys
         if self.brands:
             return "brand", sorted(self.brands)
         if self.stores:
@@ -135,6 +188,10 @@ class MatchEvent:
     #: canonical size (or ``*`` for the product as a whole) → discount in % vs the resale median
     deals: Mapping[str, float] = field(default_factory=dict)
     location: tuple[float, float] | None = None
+
+    @property
+    def sorted_tokens(self) -> list[str]:
+        return sorted(self.tokens)
 
     def best_deal(self, sizes: Iterable[str]) -> float | None:
         found = [self.deals[s] for s in sizes if s in self.deals]
@@ -186,84 +243,222 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 6371.0 * 2 * math.asin(min(1.0, math.sqrt(a)))
 
 
-class RuleIndex:
-    """The inverted index. ``add``/``remove`` keep it current as members edit rules."""
+class _Bits:
+    """Gives each value seen (a size, a store, a brand, a kind) its own bit, so a rule's set of wanted
+    values and an event's set of present values compare with one ``&``."""
 
     def __init__(self) -> None:
-        self._index: dict[str, dict[str, dict[Criteria, None]]] = {
-            name: defaultdict(dict) for name in ("word", "brand", "store", "size", "kind")
+        self._bits: dict[str, int] = {}
+
+    def bit(self, value: str) -> int:
+        found = self._bits.get(value)
+        if found is None:
+            found = self._bits[value] = 1 << len(self._bits)
+        return found
+
+    def mask(self, values: Iterable[str]) -> int:
+        mask = 0
+        for value in values:
+            mask |= self.bit(value)
+        return mask
+
+    def known(self, values: Iterable[str]) -> int:
+        """The mask of the values that some rule asked for (others cannot match anything)."""
+        mask = 0
+        bits = self._bits
+        for value in values:
+            mask |= bits.get(value, 0)
+        return mask
+
+
+# A compiled rule entry: (kinds, sizes, priced, price_min, price_max, stores, brands, extra keywords,
+# excluded words, slow, multi, criteria id). ``slow`` sends the rare rules with alternatives, deal
+# scores or a location through ``Criteria.matches``; ``multi`` marks entries filed under several
+# keys, which an event may reach twice.
+_Entry = tuple[int, int, bool, float, float, int, int, frozenset[str] | None, frozenset[str] | None, bool, bool, int]
+
+
+class RuleIndex:
+    """The inverted index. ``add``/``remove`` keep it current as members edit rules.
+
+    ``title_counts`` says in how many product titles each word, and each pair of words (``"a b"``,
+    sorted), appears; the better it is, the fewer candidates an event pulls. ``observe`` adds an
+    event's words to it; ``rebuild`` re-files every rule under the current counts.
+
+    Each distinct ``Criteria`` is compiled once into an ``_Entry`` of bitmasks and bounds, so checking
+    a candidate is a handful of integer operations rather than set algebra.
+    """
+
+    def __init__(self, title_counts: Mapping[str, int] | None = None) -> None:
+        self.title_counts: dict[str, int] = defaultdict(int, title_counts or {})
+        self._index: dict[str, dict[str, dict[int, _Entry]]] = {
+            name: defaultdict(dict) for name in ("pair", "word", "brand", "store", "size", "kind")
         }
-        self._holders: dict[Criteria, dict[int, RuleRef]] = {}
+        self._ids: dict[Criteria, int] = {}
+        self._criteria: dict[int, Criteria] = {}
+        self._holders: dict[int, dict[int, RuleRef]] = {}
+        self._filed: dict[int, tuple[str, list[str]]] = {}
         self._rules: dict[int, RuleRef] = {}
         self._keyword_counts: dict[str, int] = defaultdict(int)
-        self._filed: dict[Criteria, tuple[str, list[str]]] = {}
+        self._next_id = 0
+        self._kinds, self._sizes, self._stores, self._brands = _Bits(), _Bits(), _Bits(), _Bits()
 
     def __len__(self) -> int:
         return len(self._rules)
+
+    def _compile(self, cid: int, criteria: Criteria, kind: str, keys: list[str]) -> _Entry:
+        anchored = set(keys[0].split(" ")) if kind in ("pair", "word") and criteria.keywords else set()
+        extra = frozenset(criteria.keywords - anchored) or None
+        priced = criteria.price_min is not None or criteria.price_max is not None
+        slow = bool(criteria.any_groups or criteria.min_deal is not None or criteria.location)
+        return (
+            self._kinds.mask(criteria.kinds),
+            self._sizes.mask(criteria.sizes),
+            priced,
+            criteria.price_min if criteria.price_min is not None else -math.inf,
+            criteria.price_max if criteria.price_max is not None else math.inf,
+            self._stores.mask(criteria.stores),
+            self._brands.mask(criteria.brands),
+            extra,
+            criteria.exclude or None,
+            slow,
+            len(keys) > 1,
+            cid,
+        )
 
     def add(self, rule: RuleRef) -> None:
         if rule.rule_id in self._rules:
             self.remove(rule.rule_id)
         self._rules[rule.rule_id] = rule
-        holders = self._holders.get(rule.criteria)
-        if holders is None:
-            holders = self._holders[rule.criteria] = {}
-            kind, keys = rule.criteria.anchors(self._keyword_counts)
-            self._filed[rule.criteria] = (kind, keys)
+        cid = self._ids.get(rule.criteria)
+        if cid is None:
+            cid = self._ids[rule.criteria] = self._next_id
+            self._next_id += 1
+            self._criteria[cid] = rule.criteria
+            self._holders[cid] = {}
+            kind, keys = rule.criteria.anchors(self.title_counts, self._keyword_counts)
+            self._filed[cid] = (kind, keys)
+            entry = self._compile(cid, rule.criteria, kind, keys)
             for key in keys:
-                self._index[kind][key][rule.criteria] = None
-            if kind == "word" and rule.criteria.keywords:
-                self._keyword_counts[keys[0]] += 1
-        holders[rule.rule_id] = rule
+                self._index[kind][key][cid] = entry
+            if kind in ("pair", "word") and rule.criteria.keywords:
+                for word in keys[0].split(" "):
+                    self._keyword_counts[word] += 1
+        self._holders[cid][rule.rule_id] = rule
 
     def remove(self, rule_id: int) -> None:
         rule = self._rules.pop(rule_id, None)
         if rule is None:
             return
-        holders = self._holders[rule.criteria]
+        cid = self._ids[rule.criteria]
+        holders = self._holders[cid]
         del holders[rule_id]
         if holders:
             return
-        del self._holders[rule.criteria]
-        kind, keys = self._filed.pop(rule.criteria)
+        del self._holders[cid], self._ids[rule.criteria], self._criteria[cid]
+        kind, keys = self._filed.pop(cid)
         for key in keys:
             bucket = self._index[kind][key]
-            bucket.pop(rule.criteria, None)
+            bucket.pop(cid, None)
             if not bucket:
                 del self._index[kind][key]
-        if kind == "word" and rule.criteria.keywords:
-            self._keyword_counts[keys[0]] -= 1
+        if kind in ("pair", "word") and rule.criteria.keywords:
+            for word in keys[0].split(" "):
+                self._keyword_counts[word] -= 1
+
+    def observe(self, event: MatchEvent) -> None:
+        tokens = event.sorted_tokens
+        for i, token in enumerate(tokens):
+            self.title_counts[token] += 1
+            for other in tokens[i + 1 :]:
+                self.title_counts[f"{token} {other}"] += 1
+
+    def rebuild(self) -> None:
+        rules = list(self._rules.values())
+        self.__init__(self.title_counts)  # type: ignore[misc]
+        for rule in rules:
+            self.add(rule)
+
+    def _buckets(self, event: MatchEvent) -> list[dict[int, _Entry]]:
+        found: list[dict[int, _Entry]] = []
+        index = self._index
+        words_index = index["word"]
+        if words_index:
+            found.extend(bucket for token in event.tokens if (bucket := words_index.get(token)))
+        pairs = index["pair"]
+        if pairs:
+            tokens = event.sorted_tokens
+            for i, first in enumerate(tokens):
+                for second in tokens[i + 1 :]:
+                    bucket = pairs.get(f"{first} {second}")
+                    if bucket:
+                        found.append(bucket)
+        for kind, keys in (("brand", (event.brand,)), ("store", (event.store,)), ("size", event.sizes),
+                           ("kind", (event.kind,))):
+            kind_index = index[kind]
+            if kind_index:
+                found.extend(bucket for key in keys if (bucket := kind_index.get(key)))
+        return found
 
     def candidates(self, event: MatchEvent) -> set[Criteria]:
-        found: set[Criteria] = set()
-        words_index = self._index["word"]
-        for token in event.tokens:
-            bucket = words_index.get(token)
-            if bucket:
-                found.update(bucket)
-        for kind, keys in (
-            ("brand", (event.brand,)),
-            ("store", (event.store,)),
-            ("size", event.sizes),
-            ("kind", (event.kind,)),
-        ):
-            index = self._index[kind]
-            if not index:
-                continue
-            for key in keys:
-                bucket = index.get(key)
-                if bucket:
-                    found.update(bucket)
-        return found
+        """The criteria an event's anchors reach (before checking them); for tests and tuning."""
+        return {self._criteria[cid] for bucket in self._buckets(event) for cid in bucket}
 
     def match(self, event: MatchEvent) -> list[RuleRef]:
         """Every rule the event matches, in rule id order."""
+        kind_bit = self._kinds.known((event.kind,))
+        if not kind_bit:
+            return []
+        sizes = self._sizes.known(event.sizes)
+        store = self._stores.known((event.store,))
+        brand = self._brands.known((event.brand,))
+        price = event.price
+        tokens = event.tokens
+        holders = self._holders
+        criteria = self._criteria
+        seen: set[int] = set()
         matched: list[RuleRef] = []
-        for criteria in self.candidates(event):
-            if criteria.check(event) is None:
-                matched.extend(self._holders[criteria].values())
-        matched.sort(key=lambda rule: rule.rule_id)
+        for bucket in self._buckets(event):
+            for entry in bucket.values():
+                kinds, want_sizes, priced, low, high, stores, brands, extra, exclude, slow, multi, cid = entry
+                if not kinds & kind_bit:
+                    continue
+                if want_sizes and not want_sizes & sizes:
+                    continue
+                if priced and (price is None or not low <= price <= high):
+                    continue
+                if stores and not stores & store:
+                    continue
+                if brands and not brands & brand:
+                    continue
+                if extra is not None and not extra <= tokens:
+                    continue
+                if exclude is not None and not exclude.isdisjoint(tokens):
+                    continue
+                if slow and not criteria[cid].matches(event):
+                    continue
+                if multi:
+                    if cid in seen:
+                        continue
+                    seen.add(cid)
+                matched.extend(holders[cid].values())
+        matched.sort(key=_RULE_ID)
         return matched
+
+
+_RULE_ID = operator.attrgetter("rule_id")
+
+
+def title_counts(titles: Iterable[str]) -> dict[str, int]:
+    """Word and word-pair counts over product titles, for ``RuleIndex(title_counts=...)``."""
+    counts: dict[str, int] = defaultdict(int)
+    for title in titles:
+        tokens = sorted(set(words(title)))
+        for i, token in enumerate(tokens):
+            counts[token] += 1
+            for other in tokens[i + 1 :]:
+                counts[f"{token} {other}"] += 1
+    return dict(counts)
 
 
 def brute_force(rules: Iterable[RuleRef], event: MatchEvent) -> list[RuleRef]:

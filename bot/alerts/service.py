@@ -110,6 +110,9 @@ class AlertsRuntime:
                 return
             async with self.engine.db.read() as session:
                 rules = list((await session.execute(select(AlertRule).where(AlertRule.paused.is_(False)))).scalars())
+                seen = (await session.execute(select(RecentEvent.payload))).scalars()
+                for payload in seen:
+                    self.index.observe(prepare_event(payload))
             for rule in rules:
                 self._index_rule(rule)
             self._loaded = True
@@ -205,6 +208,7 @@ class AlertsRuntime:
         """Write the notifications for one event; returns how many members it matched."""
         event_id = str(payload["event_id"])
         event = await self.prepare(payload)
+        self.index.observe(event)
         by_member: dict[int, RuleRef] = {}
         for rule in self.index.match(event):
             current = by_member.get(rule.member_id)

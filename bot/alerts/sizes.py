@@ -19,6 +19,7 @@ equal itself.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -104,8 +105,10 @@ def normalise_size(raw: str) -> str:
     raise SizeError(raw, "unknown size system; use e.g. 10, US 10, W 11.5, 5Y, UK 9, EU 44 or L")
 
 
+@functools.lru_cache(maxsize=4096)
 def event_size(raw: str) -> str:
-    """Lenient form for sizes a store sent: canonical if we can, else the label lower-cased."""
+    """Lenient form for sizes a store sent: canonical if we can, else the label lower-cased.
+    Cached: stores repeat the same few dozen labels in every event."""
     try:
         return normalise_size(raw)
     except SizeError:

@@ -1,0 +1,413 @@
+"""``snpd bench alerts``: matching throughput against 100,000 rules, and a 10,000-member fan-out over
+Discord DMs, Telegram and SMS against the local fake servers with the platform limits enforced.
+
+Matching: rules are generated from the 2,000 real products in ``stockx-products-2023.csv`` the way
+members write them (a few distinctive words of a model, often sizes, a price ceiling, a brand or a
+store, sometimes alternatives or excluded words); events are restocks of those products. Timed on one
+core: preparing each event (tokens, sizes) and matching it.
+
+Fan-out: every member matches one restock. The fake servers enforce the platform limits (Discord 50
+requests/s overall, Telegram 30 messages/s overall, SMS 1/s per sending number), all multiplied by
+the same ``SCALE`` as the bot's own limiters, and answer 429 past them. Members are split across the
+platforms in proportion to their limits so all three stay busy for the same time. Midway the
+delivery worker is killed (its tasks cancelled, nothing awaited or recorded) and a fresh one started,
+as after a crash and restart. Utilization is requests (or messages) per second while the platform
+had work, divided by its scaled limit, with the restart gap left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import random
+import tempfile
+import time
+from collections import Counter, deque
+from pathlib import Path
+from typing import Any
+
+from bot.alerts.matcher import Criteria, RuleIndex, RuleRef, fold, prepare_event, title_counts, words
+from bot.alerts.sizes import normalise_size
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+RULES = 100_000
+MATCH_EVENTS = 20_000
+MEMBERS = 10_000
+#: multiplies every platform limit, on the servers and in our limiters alike
+SCALE = float(os.environ.get("SNPD_BENCH_SCALE", "6"))
+STORES = ["kith.com", "undefeated.com", "concepts.com", "bodega.com", "shoepalace.com", "a-ma-maniere.com"]
+US_SIZES = [f"{n / 2:g}" for n in range(14, 29)]  # 7 .. 14
+STOPWORDS = {"retro", "low", "high", "mid", "og", "the", "and", "of", "s", "x", "sp", "qs", "prm", "w", "gs"}
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def load_products() -> list[dict[str, Any]]:
+    with (DATA / "stockx-products-2023.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    products = []
+    for row in rows:
+        try:
+            retail = float(row["retail"] or 0) or float(row["lastSale"] or 150)
+        except ValueError:
+            retail = 150.0
+        products.append({"title": row["item"], "brand": row["brand"], "retail": retail})
+    return products
+
+
+def restock_payload(product: dict[str, Any], event_id: str, rng: random.Random) -> dict[str, Any]:
+    in_stock = sorted(rng.sample(US_SIZES, rng.randint(2, 8)), key=float)
+    labels = [rng.choice([s, f"US {s}", f"M {s} / W {float(s) + 1.5:g}"]) for s in in_stock]
+    return {
+        "event_id": event_id,
+        "kind": "restock",
+        "monitor_id": 1,
+        "store": rng.choice(STORES),
+        "product": {"id": event_id, "title": product["title"], "handle": event_id, "brand": product["brand"],
+                    "url": f"https://{STORES[0]}/products/{event_id}", "image": None, "tags": []},
+        "sizes": labels,
+        "sizes_in_stock": labels,
+        "price": product["retail"],
+        "old_price": None,
+        "currency": "USD",
+        "cart_links": {},
+        "occurred_at": "2026-11-21T12:00:00+00:00",
+    }
+
+
+def word_frequency(products: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(w for p in products for w in set(words(p["title"])))
+
+
+def make_criteria(product: dict[str, Any], rng: random.Random, frequency: Counter[str]) -> Criteria:
+    """A rule a member would write for ``product``: the model and the words that name its colourway
+    (the title's rarer words), sometimes one word fewer or one more."""
+    title_words = list(dict.fromkeys(w for w in words(product["title"]) if w not in STOPWORDS))
+    by_rarity = sorted(title_words, key=lambda w: (frequency[w], w))
+    take = min(len(by_rarity), rng.choice([1, 2, 2, 2, 3, 3, 3, 3, 3, 3]))
+    if take == 1 and (frequency[by_rarity[0]] > 20 or by_rarity[0].isdigit()):
+        take = min(len(by_rarity), 2)  # nobody asks for every "1" or every "dunk" ever
+    keywords = frozenset(by_rarity[:take] + ([title_words[0]] if rng.random() < 0.5 else []))
+    any_groups: tuple[frozenset[str], ...] = ()
+    if rng.random() < 0.05 and len(by_rarity) > 2:
+        keywords = frozenset(by_rarity[2:3])
+        any_groups = (frozenset(by_rarity[:2]),)
+    return Criteria(
+        keywords=keywords,
+        any_groups=any_groups,
+        exclude=frozenset({"gs", "td"}) if rng.random() < 0.05 else frozenset(),
+        brands=frozenset({fold(product["brand"])}) if rng.random() < 0.2 else frozenset(),
+        stores=frozenset(rng.sample(STORES, 2)) if rng.random() < 0.1 else frozenset(),
+        sizes=frozenset(normalise_size(s) for s in rng.sample(US_SIZES, rng.randint(1, 3)))
+        if rng.random() < 0.6 else frozenset(),
+        price_max=round(product["retail"] * rng.uniform(1.0, 2.0)) if rng.random() < 0.4 else None,
+        min_deal=20.0 if rng.random() < 0.05 else None,
+    )
+
+
+# ---------------------------------------------------------------------------- matching
+
+
+def bench_matching(products: list[dict[str, Any]]) -> dict[str, Any]:
+    rng = random.Random(4)
+    frequency = word_frequency(products)
+    index = RuleIndex(title_counts(p["title"] for p in products))
+    started = time.perf_counter()
+    for rule_id in range(1, RULES + 1):
+        product = rng.choice(products)
+        index.add(RuleRef(rule_id, rule_id, make_criteria(product, rng, frequency), high_priority=rng.random() < 0.05))
+    build_s = time.perf_counter() - started
+    payloads = [restock_payload(rng.choice(products), f"m{i}", rng) for i in range(MATCH_EVENTS)]
+    latencies: list[float] = []
+    matched = 0
+    clock = time.perf_counter
+    started = clock()
+    for payload in payloads:
+        t0 = clock()
+        matched += len(index.match(prepare_event(payload)))
+        latencies.append(clock() - t0)
+    total = clock() - started
+    latencies.sort()
+    return {
+        "rules": len(index),
+        "index_build_s": round(build_s, 2),
+        "match_events": MATCH_EVENTS,
+        "match_events_per_s": round(MATCH_EVENTS / total),
+        "match_p50_ms": round(latencies[len(latencies) // 2] * 1000, 4),
+        "match_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 4),
+        "matches_per_event": round(matched / MATCH_EVENTS, 1),
+    }
+
+
+# ---------------------------------------------------------------------------- enforcing fakes
+
+
+class Window:
+    """A sliding one-window log: ``limit`` events per ``seconds``, the strictest way to count."""
+
+    def __init__(self, limit: float, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self._times: deque[float] = deque()
+
+    def admit(self, now: float) -> float | None:
+        """None if this request is within the limit (and counts it), else seconds until it would be."""
+        while self._times and self._times[0] <= now - self.seconds:
+            self._times.popleft()
+        if len(self._times) + 1 > self.limit:
+            return self._times[0] + self.seconds - now
+        self._times.append(now)
+        return None
+
+
+def _fakes(scale: float) -> tuple[Any, Any, Any]:
+    """Subclasses of the test fakes that enforce the scaled platform limits and answer 429 past them."""
+    from aiohttp import web
+
+    from tests.fakes.discord_api import FakeDiscord
+    from tests.fakes.telegram_api import ApiError, FakeTelegramAPI
+    from tests.fakes.twilio_api import FakeTwilioAPI
+
+    class LimitedDiscord(FakeDiscord):
+        def __init__(self) -> None:
+            super().__init__()
+            self.window = Window(50 * scale, 1.0)
+            self.rejected = 0
+            self.sends: list[float] = []
+
+        async def _api(self, request: web.Request) -> web.StreamResponse:
+            if request.method == "POST" and request.path.startswith("/api/v10/") and "interactions" not in request.path:
+                now = time.monotonic()
+                wait = self.window.admit(now)
+                if wait is not None:
+                    self.rejected += 1
+                    body = {"message": "You are being rate limited.", "retry_after": round(wait, 3), "global": True}
+                    return web.json_response(body, status=429, headers={"X-RateLimit-Global": "true",
+                                                                        "Retry-After": f"{wait:.3f}"})
+                self.sends.append(now)
+            return await super()._api(request)
+
+    class LimitedTelegram(FakeTelegramAPI):
+        def __init__(self) -> None:
+            super().__init__()
+            self.window = Window(30 * scale, 1.0)
+            self.rejected = 0
+            self.sends: list[float] = []
+
+        async def _handle(self, request: web.Request) -> web.StreamResponse:
+            if request.path.endswith(("/sendMessage", "/sendPhoto")):
+                now = time.monotonic()
+                wait = self.window.admit(now)
+                if wait is not None:
+                    self.rejected += 1
+                    retry = max(1, round(wait))
+                    return ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}).to_response()
+                self.sends.append(now)
+            return await super()._handle(request)
+
+    class LimitedTwilio(FakeTwilioAPI):
+        def __init__(self) -> None:
+            super().__init__()
+            self.windows: dict[str, Window] = {}
+            self.rejected = 0
+            self.sends: list[float] = []
+
+        async def _create_message(self, request: web.Request) -> web.Response:
+            form = dict(await request.post())
+            now = time.monotonic()
+            window = self.windows.setdefault(str(form.get("From")), Window(1 * scale, 1.0))
+            if window.admit(now) is not None:
+                self.rejected += 1
+                return web.json_response(
+                    {"code": 20429, "message": "Too Many Requests", "status": 429}, status=429
+                )
+            self.sends.append(now)
+            return await super()._create_message(request)
+
+    return LimitedDiscord(), LimitedTelegram(), LimitedTwilio()
+
+
+# ---------------------------------------------------------------------------- fan-out
+
+
+def _utilization(times: list[float], limit: float, gap: tuple[float, float] | None) -> float:
+    """Sends per second while busy, over the scaled limit; the restart gap is left out."""
+    if len(times) < 2:
+        return 0.0
+    spans = [(times[0], times[-1])]
+    if gap is not None and times[0] < gap[0] < times[-1]:
+        before = [t for t in times if t <= gap[0]]
+        after = [t for t in times if t >= gap[1]]
+        spans = [(before[0], before[-1])] if len(before) > 1 else []
+        if len(after) > 1:
+            spans.append((after[0], after[-1]))
+    busy = sum(end - start for start, end in spans)
+    counted = sum(sum(1 for t in times if start <= t <= end) - 1 for start, end in spans)
+    return round(counted / busy / limit, 3) if busy > 0 else 0.0
+
+
+async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
+    from sqlalchemy import insert
+
+    from adapters.discord_frontend import DiscordFrontend
+    from adapters.sms_frontend import SmsFrontend
+    from adapters.telegram_frontend import TelegramFrontend
+    from bot.alerts import runtime_for
+    from bot.alerts.models import AlertRule
+    from core.config import load_config
+    from core.crypto import new_key
+    from core.delivery import DeliveryWorker
+    from core.delivery.models import CLAIMED, PENDING, SENDING
+    from core.delivery.outbox import counts
+    from core.storage.models import Identity, Member
+    from core.storage.types import utcnow
+    from snpd.app import build_engine
+    from tests.fakes.twilio_api import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
+
+    discord_fake, telegram_fake, twilio_fake = _fakes(SCALE)
+    await discord_fake.start()
+    await telegram_fake.start()
+    await twilio_fake.start()
+    os.environ.update(
+        DISCORD_TOKEN=discord_fake.token,
+        TELEGRAM_TOKEN=telegram_fake.token,
+        TWILIO_ACCOUNT_SID=DEFAULT_ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=DEFAULT_AUTH_TOKEN,
+        SNPD_ENCRYPTION_KEY=os.environ.get("SNPD_ENCRYPTION_KEY") or new_key(),
+    )
+    workdir = tempfile.mkdtemp(prefix="snpd-bench-alerts-")
+    lease_s = 2.0
+    config = load_config(
+        None,
+        overrides={
+            "bot": {"data_dir": workdir, "log_level": "WARNING"},
+            "discord": {"api_base": discord_fake.api_base, "guild_ids": [discord_fake.guild_id]},
+            "telegram": {"api_base": f"http://127.0.0.1:{telegram_fake.port}", "poll_timeout": 1},
+            "sms": {"from_number": "+14155550100", "webhook_port": 0, "public_url": "http://127.0.0.1/sms",
+                    "api_base": twilio_fake.base_url},
+            "delivery": {"rate_scale": SCALE, "discord_requests_per_dm": 2, "lease_s": lease_s,
+                         "send_concurrency": 8},
+        },
+    )
+    engine = build_engine(config)
+    await engine.start()
+    frontends = [DiscordFrontend(engine), TelegramFrontend(engine), SmsFrontend(engine)]
+    for frontend in frontends:
+        engine.attach(frontend)
+        await frontend.start()
+
+    # Members in proportion to each platform's rate (per message: a first DM costs Discord 2 requests)
+    rates = {"discord": 50 * 0.95 / 2, "telegram": 30 * 0.95, "sms": 1 * 0.95}
+    sms_count = max(1, round(MEMBERS * rates["sms"] / sum(rates.values())))
+    discord_count = round((MEMBERS - sms_count) * rates["discord"] / (rates["discord"] + rates["telegram"]))
+    telegram_count = MEMBERS - sms_count - discord_count
+    vault = engine.vault
+    assert vault is not None
+    product = next(p for p in products if "Pine Green" in p["title"])
+    plan: list[tuple[str, str]] = []
+    for _ in range(discord_count):
+        plan.append(("discord", str(discord_fake.add_member(f"d{len(plan)}").user.id)))
+    plan.extend(("telegram", str(500_000 + i)) for i in range(telegram_count))
+    plan.extend(("sms", f"+1415{7_000_000 + i}") for i in range(sms_count))
+    now = utcnow()
+    async with engine.db.transaction() as session:
+        await session.execute(
+            insert(Member),
+            [{"display_name": f"m{i}", "timezone": "UTC", "dm_enabled": True, "sms_enabled": platform == "sms",
+              "channel_order": [platform], "is_bot": False, "created_at": now} for i, (platform, _) in enumerate(plan)],
+        )
+    async with engine.db.read() as session:
+        from sqlalchemy import select
+
+        member_ids = list((await session.execute(select(Member.id).order_by(Member.id))).scalars())
+    async with engine.db.transaction() as session:
+        await session.execute(
+            insert(Identity),
+            [{"member_id": mid, "platform": platform,
+              "external_id": vault.lookup_key(address) if platform == "sms" else address,
+              "handle": "", "secret_address": vault.encrypt(address) if platform == "sms" else None,
+              "linked_at": now} for mid, (platform, address) in zip(member_ids, plan, strict=True)],
+        )
+        await session.execute(
+            insert(AlertRule),
+            [{"member_id": mid, "name": "pine green", "keywords": ["pine", "green"], "any_groups": [],
+              "exclude": [], "brands": [], "stores": [], "sizes": [], "kinds": ["restock"], "channels": [],
+              "high_priority": platform == "sms", "paused": False, "created_at": now, "updated_at": now}
+             for mid, (platform, _) in zip(member_ids, plan, strict=True)],
+        )
+    runtime = runtime_for(engine)
+    await runtime.start_delivery()
+    await asyncio.sleep(0.5)
+
+    event_at = time.monotonic()
+    await engine.bus.publish("monitor.event", restock_payload(product, "fanout-1", random.Random(1)))
+
+    async def sent_so_far() -> int:
+        return len(discord_fake.sends) // 2 + len(telegram_fake.sends) + len(twilio_fake.sends)
+
+    while await sent_so_far() < MEMBERS * 0.4:
+        await asyncio.sleep(0.05)
+    runtime.worker.kill()
+    killed_at = time.monotonic()
+    await asyncio.sleep(lease_s + 0.2)
+    delivery = config.section("delivery")
+    runtime.worker = DeliveryWorker(
+        engine.db, engine.frontends, engine.identity, runtime.limiter,
+        delivery.worker_settings(sms_sender=config.sms.from_number), publish=engine.bus.publish,
+    )
+    restarted_at = time.monotonic()
+    await runtime.worker.start()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        status = await counts(engine.db)
+        if not any(status.get(s) for s in (PENDING, CLAIMED, SENDING)):
+            break
+        await asyncio.sleep(0.2)
+    finished = time.monotonic()
+    await runtime.stop()
+
+    received: Counter[tuple[str, str]] = Counter()
+    for message in discord_fake.messages:
+        channel = discord_fake.channels.get(message.channel_id)
+        if channel is not None and channel.recipient is not None:
+            received[("discord", str(channel.recipient.id))] += 1
+    for sent in telegram_fake.sent:
+        received[("telegram", str(sent.chat_id))] += 1
+    for sms in twilio_fake.sent:
+        received[("sms", sms.to)] += 1
+    expected = set(plan)
+    first = min(t for t in (discord_fake.sends[:1] + telegram_fake.sends[:1] + twilio_fake.sends[:1]))
+    gap = (killed_at, restarted_at)
+    result = {
+        "scale": SCALE,
+        "fanout_members": len(plan),
+        "fanout_split": {"discord": discord_count, "telegram": telegram_count, "sms": sms_count},
+        "discord_utilization": _utilization(discord_fake.sends, 50 * SCALE, gap),
+        "telegram_utilization": _utilization(telegram_fake.sends, 30 * SCALE, gap),
+        "sms_utilization": _utilization(twilio_fake.sends, 1 * SCALE, gap),
+        "http_429": discord_fake.rejected + telegram_fake.rejected + twilio_fake.rejected,
+        "first_send_ms": round((first - event_at) * 1000, 1),
+        "duplicates": sum(n - 1 for key, n in received.items() if n > 1 and key in expected),
+        "lost": len(expected - set(received)),
+        "in_doubt_after_kill": runtime.worker.stats.in_doubt,
+        "fanout_s": round(finished - event_at, 1),
+        "kill_gap_s": round(restarted_at - killed_at, 1),
+        "outbox": await counts(engine.db),
+    }
+    for frontend in reversed(frontends):
+        await frontend.stop()
+    await engine.stop()
+    await twilio_fake.close()
+    await telegram_fake.close()
+    await discord_fake.stop()
+    return result
+
+
+def run() -> dict[str, Any]:
+    products = load_products()
+    result = bench_matching(products)
+    result.update(asyncio.run(bench_fanout(products)))
+    return result
+
