@@ -91,6 +91,8 @@ async def test_tip_moves_laces_and_shows_balances(eco: Engine) -> None:
     assert (await balance(eco, ALICE), await balance(eco, BOB)) == (70, 30)
     shown = await run(eco, CAROL, "/laces balance @bob")
     assert "30 LACES" in shown.text and "bob" in (shown.title or "")
+    by_sms = eco.registry.by_sms_keyword("balance")  # texting BALANCE runs the same command
+    assert by_sms is not None and by_sms.name == "laces balance"
     await ledger_ok(eco)
 
 
@@ -133,11 +135,6 @@ async def test_tip_pair_cooldown_stops_farming(make_config: Any, database: Datab
     assert (await run(engine, ALICE, "/laces tip @carol 5")).title == "💸 Tip sent", "the cooldown is per pair"
     assert await balance(engine, ALICE) == 40
     engine.scheduler.shutdown()
-
-
-async def test_sms_balance_keyword_is_laces_balance(eco: Engine) -> None:
-    command = eco.registry.by_sms_keyword("balance")
-    assert command is not None and command.name == "laces balance"
 
 
 # --------------------------------------------------------------------------- earning
