@@ -1,16 +1,19 @@
 """The ledger: idempotent, atomic, double-entry transfers between accounts.
 
 Every change of a balance is a transfer carrying an idempotency key the caller picked before sending
-it. A transfer first *claims* its key (an ``INSERT ... ON CONFLICT DO NOTHING``): if the key is taken,
-the call is a replay and returns the stored result, even when it raced the original (PostgreSQL makes
-the second insert wait for the first to commit). Money then moves with conditional, relative UPDATEs
-(``balance = balance - :amt WHERE balance >= :amt``), never read-modify-write, so two concurrent
-spends cannot both pass a balance check; the database's CHECK constraint backs that up. All of it
-happens in one transaction, unlike a withdraw-then-deposit that a crash can cut in half.
+it. A transfer first *claims* its key with ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, which
+also decides from the debit account's balance whether the transfer is ``posted`` or ``rejected``. If
+the key is taken the call is a replay and returns the stored result, even when it raced the original
+(the racing insert waits for the original to commit, then finds its row). A posted transfer then
+moves the money with one conditional, relative UPDATE of both rows (``balance + :amt`` for the credit,
+``balance - :amt`` for the debit ``WHERE allow_negative OR balance >= :amt``): never
+read-modify-write, re-checked by the UPDATE itself, and backed by the database's CHECK constraint.
+All of it is one transaction, unlike a withdraw-then-deposit that a crash can cut in half.
 
-On PostgreSQL (READ COMMITTED) the two account rows are locked in id order first so opposite
-transfers cannot deadlock; serialization and deadlock failures are retried. On SQLite the whole
-database is locked by ``BEGIN IMMEDIATE`` and the statements run as they are.
+On PostgreSQL (READ COMMITTED) the account rows are locked in id order before anything else, so
+opposite transfers cannot deadlock and the claim's decision cannot go stale; serialization and
+deadlock failures are retried anyway. On SQLite ``BEGIN IMMEDIATE`` already excludes every other
+writer.
 """
 
 from __future__ import annotations
@@ -53,7 +56,6 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 REASON_INSUFFICIENT = "insufficient_funds"
-SYSTEM_ACCOUNTS = ("mint", "shop", "raffle_pot", "escrow")
 MAX_KEY_LENGTH = 120
 _RETRIES = 10
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
@@ -157,7 +159,6 @@ _MOVE = (
 )
 _ADD = update(_A).where(_A.c.id == bindparam("acct")).values(balance=_A.c.balance + bindparam("delta"))
 _LOCK = select(_A.c.id).where(_A.c.id.in_(bindparam("ids", expanding=True))).order_by(_A.c.id).with_for_update()
-_REJECT = update(_T).where(_T.c.id == bindparam("tid")).values(status=STATUS_REJECTED, reason=bindparam("why"))
 _BY_KEY = select(_T).where(_T.c.idempotency_key == bindparam("key"))
 _BY_KEYS = select(_T).where(_T.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 _INSERT_MANY = insert(_T).returning(_T.c.id, _T.c.idempotency_key)
