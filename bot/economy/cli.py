@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import DBAPIError
 
 from bot.economy.verify import VerifyReport, verify
 
@@ -45,7 +46,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         load_slices()  # every slice's [section] must be known before bot.toml is validated
         url = load_config(args.config).bot.resolved_database_url()
-    report = verify_url(url, args.schema)
+    try:
+        report = verify_url(url, args.schema)
+    except DBAPIError as exc:
+        print(
+            f"cannot read the ledger ({type(exc.orig).__name__}: {exc.orig}); is the database migrated? "
+            "Run `snpd db upgrade`.",
+            file=sys.stderr,
+        )
+        return 2
     if args.json:
         payload = asdict(report) | {"ok": report.ok}
         sys.stdout.write(orjson.dumps(payload).decode() + "\n")
