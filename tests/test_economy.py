@@ -305,6 +305,8 @@ async def test_premium_feed_access_and_expiry(eco: Engine) -> None:
     alice = await eco.identity.resolve(ALICE)
     shop = runtime_for(eco).shop
     assert [e["value"] for e in await shop.active(alice.id, "premium_feed")] == ["drops"]
+    perks = (await run(eco, ALICE, "/laces balance")).fields
+    assert perks[0].name == "Perks" and perks[0].value.startswith("Drops+ (until ")
     assert await shop.expire(utcnow() + timedelta(days=6)) == 0
     assert await shop.expire(utcnow() + timedelta(days=8)) == 1
     assert await shop.active(alice.id, "premium_feed") == []

@@ -313,6 +313,23 @@ class Shop:
             rows = await session.execute(query.order_by(_E.c.id.desc()))
             return [dict(row._mapping) for row in rows]
 
+    async def perks(self, member_id: int) -> list[tuple[str, datetime | None]]:
+        """What a member's purchases still give them: item name and when it ends (None: for good)."""
+        now = utcnow()
+        async with self.economy.db.read() as session:
+            rows = await session.execute(
+                select(_P.c.item_name, _E.c.expires_at)
+                .join(_P, _P.c.id == _E.c.purchase_id)
+                .where(
+                    _E.c.member_id == member_id,
+                    _E.c.kind != "raffle_entry",
+                    _E.c.ended_at.is_(None),
+                    (_E.c.expires_at.is_(None)) | (_E.c.expires_at > now),
+                )
+                .order_by(_E.c.id)
+            )
+            return [(name, expires) for name, expires in rows]
+
     async def flair(self, member_id: int) -> str | None:
         found = await self.active(member_id, "flair")
         return str(found[0]["value"]) if found else None

@@ -25,7 +25,12 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
         amount = await economy.balance(who.id)
         flair = await runtime.shop.flair(who.id)
         fields = [ReplyField(name="Flair", value=flair)] if flair else []
-        owner = "Your" if who.id == (await economy.member(ctx.member.id)).id else f"{who.display_name}'s"
+        mine = who.id == (await economy.member(ctx.member.id)).id
+        perks = await runtime.shop.perks(who.id) if mine else []
+        if perks:
+            shown = [f"{name} (until {fmt.day(ends)} UTC)" if ends else name for name, ends in perks]
+            fields.append(ReplyField(name="Perks", value="\n".join(shown), inline=False))
+        owner = "Your" if mine else f"{who.display_name}'s"
         return Reply(
             title=f"👟 {owner} {currency}",
             text=f"**{economy.money(amount)}**",
