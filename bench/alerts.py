@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import os
 import random
+import socket
 import tempfile
 import time
 from collections import Counter, deque
@@ -33,7 +35,7 @@ from bot.alerts.sizes import normalise_size
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 RULES = 100_000
 MATCH_EVENTS = 20_000
-MEMBERS = 10_000
+MEMBERS = int(os.environ.get("SNPD_BENCH_MEMBERS", "10000"))
 #: multiplies every platform limit, on the servers and in our limiters alike
 SCALE = float(os.environ.get("SNPD_BENCH_SCALE", "6"))
 STORES = ["kith.com", "undefeated.com", "concepts.com", "bodega.com", "shoepalace.com", "a-ma-maniere.com"]
@@ -203,7 +205,8 @@ def _fakes(scale: float) -> tuple[Any, Any, Any]:
                 if wait is not None:
                     self.rejected += 1
                     retry = max(1, round(wait))
-                    return ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}).to_response()
+                    error = ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+                    return error.to_response()
                 self.sends.append(now)
             return await super()._handle(request)
 
@@ -248,6 +251,12 @@ def _utilization(times: list[float], limit: float, gap: tuple[float, float] | No
     return round(counted / busy / limit, 3) if busy > 0 else 0.0
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     from sqlalchemy import insert
 
@@ -256,6 +265,7 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     from adapters.telegram_frontend import TelegramFrontend
     from bot.alerts import runtime_for
     from bot.alerts.models import AlertRule
+    from bot.slices import load_slices
     from core.config import load_config
     from core.crypto import new_key
     from core.delivery import DeliveryWorker
@@ -278,14 +288,16 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
         SNPD_ENCRYPTION_KEY=os.environ.get("SNPD_ENCRYPTION_KEY") or new_key(),
     )
     workdir = tempfile.mkdtemp(prefix="snpd-bench-alerts-")
-    lease_s = 2.0
+    (Path(workdir) / "bot.toml").write_text("", encoding="utf-8")
+    lease_s = 4.0
+    load_slices()  # registers every slice's config section and tables
     config = load_config(
-        None,
+        Path(workdir) / "bot.toml",
         overrides={
             "bot": {"data_dir": workdir, "log_level": "WARNING"},
             "discord": {"api_base": discord_fake.api_base, "guild_ids": [discord_fake.guild_id]},
             "telegram": {"api_base": f"http://127.0.0.1:{telegram_fake.port}", "poll_timeout": 1},
-            "sms": {"from_number": "+14155550100", "webhook_port": 0, "public_url": "http://127.0.0.1/sms",
+            "sms": {"from_number": "+14155550100", "webhook_port": _free_port(), "public_url": "http://127.0.0.1/sms",
                     "api_base": twilio_fake.base_url},
             "delivery": {"rate_scale": SCALE, "discord_requests_per_dm": 2, "lease_s": lease_s,
                          "send_concurrency": 8},
@@ -339,15 +351,28 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
         )
     runtime = runtime_for(engine)
     await runtime.start_delivery()
-    await asyncio.sleep(0.5)
+    # A running bot's HTTP clients are warm: send one message per platform before the measured event
+    # (to recipients outside the fan-out; not counted below).
+    from core.replies import Reply
 
+    warm = Reply(title="warm-up")
+    await frontends[0].send_direct(str(discord_fake.add_member("warmup").user.id), warm)
+    await frontends[1].send_direct("499999", warm)
+    await frontends[2].send_direct("+14150000000", warm)
+    await asyncio.sleep(1.0)
+    gc.collect()
+    gc.freeze()  # the set-up's objects are long-lived, as in a bot that has been running a while
+
+    cpu_started = time.process_time()
     event_at = time.monotonic()
+    for fake in (discord_fake, telegram_fake, twilio_fake):
+        fake.sends = [t for t in fake.sends if t >= event_at]
     await engine.bus.publish("monitor.event", restock_payload(product, "fanout-1", random.Random(1)))
 
     async def sent_so_far() -> int:
         return len(discord_fake.sends) // 2 + len(telegram_fake.sends) + len(twilio_fake.sends)
 
-    while await sent_so_far() < MEMBERS * 0.4:
+    while await sent_so_far() < len(plan) * 0.4:
         await asyncio.sleep(0.05)
     runtime.worker.kill()
     killed_at = time.monotonic()
@@ -388,6 +413,9 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
         "telegram_utilization": _utilization(telegram_fake.sends, 30 * SCALE, gap),
         "sms_utilization": _utilization(twilio_fake.sends, 1 * SCALE, gap),
         "http_429": discord_fake.rejected + telegram_fake.rejected + twilio_fake.rejected,
+        "http_429_by_platform": {"discord": discord_fake.rejected, "telegram": telegram_fake.rejected,
+                                 "sms": twilio_fake.rejected},
+        "cpu_s": round(time.process_time() - cpu_started, 1),
         "first_send_ms": round((first - event_at) * 1000, 1),
         "duplicates": sum(n - 1 for key, n in received.items() if n > 1 and key in expected),
         "lost": len(expected - set(received)),

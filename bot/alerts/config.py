@@ -16,8 +16,8 @@ class AlertsSection(Section):
     default_digest_hour: int = Field(default=9, ge=0, le=23)
     #: members written to the outbox per transaction in a fan-out (the first chunk is small so the
     #: first alert leaves at once)
-    fanout_chunk: int = Field(default=1000, ge=10, le=100_000)
-    first_chunk: int = Field(default=25, ge=1, le=10_000)
+    fanout_chunk: int = Field(default=250, ge=10, le=100_000)
+    first_chunk: int = Field(default=3, ge=1, le=10_000)
     #: items listed in one digest message
     digest_items: int = Field(default=15, ge=1, le=100)
     #: how often the digest and recovery job runs, in seconds

@@ -32,7 +32,8 @@ from bot.alerts.models import AlertNotice, AlertPrefs, AlertRule, RecentEvent
 from bot.alerts.render import alert_reply, digest_reply, summary
 from bot.alerts.rules import compile_rule
 from bot.alerts.timing import digest_period, local_day, quiet_until
-from core.delivery import DeliveryLimiter, DeliverySection, DeliveryWorker, NewMessage, enqueue
+from core.delivery import DeliveryLimiter, DeliverySection, DeliveryWorker, NewMessage, enqueue, enqueue_claimed
+from core.delivery.models import OutboxMessage
 from core.engine import Engine
 from core.storage.models import DEFAULT_CHANNEL_ORDER, Identity, Member
 from core.storage.types import utcnow
@@ -173,15 +174,13 @@ class AlertsRuntime:
             log.warning("alerts.bad_event", keys=sorted(payload))
             return
         await self.ensure_loaded()
-        async with self.engine.db.transaction() as session:
+        async with self.engine.db.read() as session:
             existing = (
-                await session.execute(select(RecentEvent).where(RecentEvent.event_id == event_id))
-            ).scalar_one_or_none()
-            if existing is not None and existing.fanned_out:
-                return
-            if existing is None:
-                session.add(RecentEvent(event_id=event_id[:100], payload=payload, fanned_out=False))
-        await self.fan_out(payload)
+                await session.execute(select(RecentEvent.fanned_out).where(RecentEvent.event_id == event_id[:100]))
+            ).first()
+        if existing is not None and existing[0]:
+            return
+        await self.fan_out(payload, record=existing is None)
         self._events_seen += 1
         if self._events_seen % 50 == 0:
             await self._prune_events()
@@ -204,8 +203,12 @@ class AlertsRuntime:
                     delete(RecentEvent).where(RecentEvent.id < cutoff, RecentEvent.fanned_out.is_(True))
                 )
 
-    async def fan_out(self, payload: Mapping[str, Any]) -> int:
-        """Write the notifications for one event; returns how many members it matched."""
+    async def fan_out(self, payload: Mapping[str, Any], *, record: bool = False) -> int:
+        """Write the notifications for one event; returns how many members it matched. ``record``
+        stores the event (for /alerts test and crash recovery) in the first chunk's transaction.
+
+        The first chunk is small and claimed for the running worker in the same transaction, so the
+        first alerts go out without waiting for the rest of the fan-out or a claim round-trip."""
         event_id = str(payload["event_id"])
         event = await self.prepare(payload)
         self.index.observe(event)
@@ -219,13 +222,19 @@ class AlertsRuntime:
         chunks = [ordered[:first]]
         step = self.settings.fanout_chunk
         chunks.extend(ordered[i : i + step] for i in range(first, len(ordered), step))
-        for chunk in chunks:
-            if chunk:
-                await self._write_chunk(event_id, payload, event, dict(chunk))
-                self.worker.wake()
+        for number, chunk in enumerate(chunks):
+            if not chunk and not (record and number == 0):
+                continue
+            claim = number == 0 and self._worker_started
+            adopted = await self._write_chunk(
+                event_id, payload, event, dict(chunk), record=record and number == 0, claim=claim
+            )
+            if adopted:
+                await self.worker.adopt(adopted)
+            self.worker.wake()
         async with self.engine.db.transaction() as session:
             await session.execute(
-                update(RecentEvent).where(RecentEvent.event_id == event_id).values(fanned_out=True)
+                update(RecentEvent).where(RecentEvent.event_id == event_id[:100]).values(fanned_out=True)
             )
         if by_member:
             log.info("alerts.fanned_out", event_id=event_id, members=len(by_member))
@@ -267,22 +276,39 @@ class AlertsRuntime:
         ]
 
     async def _write_chunk(
-        self, event_id: str, payload: Mapping[str, Any], event: MatchEvent, rules: dict[int, RuleRef]
-    ) -> None:
+        self,
+        event_id: str,
+        payload: Mapping[str, Any],
+        event: MatchEvent,
+        rules: dict[int, RuleRef],
+        *,
+        record: bool = False,
+        claim: bool = False,
+    ) -> list[OutboxMessage]:
         now = utcnow()
+        insert = sqlite.insert if self.engine.db.is_sqlite else postgresql.insert
         async with self.engine.db.transaction() as session:
+            if record:
+                await session.execute(
+                    insert(RecentEvent)
+                    .values(event_id=event_id[:100], payload=dict(payload), fanned_out=False, received_at=now)
+                    .on_conflict_do_nothing(index_elements=["event_id"])
+                )
+            if not rules:
+                return []
             recipients = await self._recipients(session, rules)
-            ids = [r.member.id for r in recipients]
-            done = set(
-                (
-                    await session.execute(
-                        select(AlertNotice.member_id).where(
-                            AlertNotice.event_id == event_id, AlertNotice.member_id.in_(ids)
+            if not record:  # a new event has no notices yet; a resumed or replayed one may
+                ids = [r.member.id for r in recipients]
+                done = set(
+                    (
+                        await session.execute(
+                            select(AlertNotice.member_id).where(
+                                AlertNotice.event_id == event_id, AlertNotice.member_id.in_(ids)
+                            )
                         )
-                    )
-                ).scalars()
-            )
-            recipients = [r for r in recipients if r.member.id not in done]
+                    ).scalars()
+                )
+                recipients = [r for r in recipients if r.member.id not in done]
             sent_today = await self._sent_today(session, recipients, now)
             notices: list[dict[str, Any]] = []
             messages: list[NewMessage] = []
@@ -304,9 +330,19 @@ class AlertsRuntime:
                 if message is not None:
                     messages.append(message)
             if notices:
-                insert = sqlite.insert if self.engine.db.is_sqlite else postgresql.insert
                 await session.execute(insert(AlertNotice).on_conflict_do_nothing(), notices)
-            await enqueue(session, messages, validity_s={"sms": float(self.delivery_settings.sms_validity_s)})
+            validity = {"sms": float(self.delivery_settings.sms_validity_s)}
+            if claim:
+                return await enqueue_claimed(
+                    session,
+                    messages,
+                    owner=self.worker.owner,
+                    lease_s=self.delivery_settings.lease_s,
+                    validity_s=validity,
+                    fresh=record,
+                )
+            await enqueue(session, messages, validity_s=validity)
+            return []
 
     async def _sent_today(self, session: AsyncSession, recipients: list[Recipient], now: datetime) -> dict[int, int]:
         capped = [r for r in recipients if r.prefs is not None and r.prefs.daily_cap is not None]

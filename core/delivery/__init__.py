@@ -5,7 +5,7 @@ Importing it registers the outbox table and the ``[delivery]`` config section.
 
 from core.delivery.config import DeliverySection
 from core.delivery.limits import DeliveryLimiter, PlatformLimits, TokenBucket
-from core.delivery.outbox import NewMessage, dead_letters, enqueue, retry_dead
+from core.delivery.outbox import NewMessage, dead_letters, enqueue, enqueue_claimed, retry_dead
 from core.delivery.worker import REFUSED_TOPIC, DeliveryWorker, WorkerSettings
 from core.storage.metadata import register_models
 
@@ -22,5 +22,6 @@ __all__ = [
     "WorkerSettings",
     "dead_letters",
     "enqueue",
+    "enqueue_claimed",
     "retry_dead",
 ]

@@ -17,14 +17,14 @@ class DeliverySection(Section):
     resend_in_doubt: bool = True
     send_concurrency: int = Field(default=8, ge=1, le=256)
     sms_validity_s: int = Field(default=900, ge=1, le=14400)
-    discord_headroom: float = Field(default=0.95, gt=0, le=1)
-    discord_requests_per_dm: int = Field(default=1, ge=1, le=5)
+    headroom: float = Field(default=0.95, gt=0, le=1)
+    discord_requests_per_dm: int = Field(default=2, ge=1, le=5)
     sms_per_number_per_s: float = Field(default=1.0, gt=0, le=1000)
     rate_scale: float = Field(default=1.0, gt=0, le=1000)
 
     def limits(self) -> PlatformLimits:
         return PlatformLimits(
-            discord_headroom=self.discord_headroom,
+            headroom=self.headroom,
             discord_requests_per_dm=self.discord_requests_per_dm,
             sms_per_number_per_s=self.sms_per_number_per_s,
             scale=self.rate_scale,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,6 +58,32 @@ class TokenBucket:
         return self._tat < self._clock() - self._tolerance - 1.0
 
 
+class SlidingWindow:
+    """At most ``limit`` sends in any ``seconds``-long window, counted at the moment each send really
+    leaves. Platforms count this way; a token bucket alone lets sends that waited on a busy event loop
+    leave bunched. Checking and recording happen without an ``await`` in between, so concurrent
+    senders on one loop cannot both take the last place."""
+
+    def __init__(self, limit: float, seconds: float = 1.0, *, clock: Clock = time.monotonic) -> None:
+        self.limit = max(1, round(limit))
+        self.seconds = seconds
+        self._clock = clock
+        self._times: deque[float] = deque()
+
+    def wait_time(self, cost: int = 1) -> float:
+        now = self._clock()
+        times = self._times
+        while times and times[0] <= now - self.seconds:
+            times.popleft()
+        if len(times) + cost <= self.limit:
+            return 0.0
+        return times[len(times) + cost - self.limit - 1] + self.seconds - now
+
+    def record(self, cost: int = 1) -> None:
+        now = self._clock()
+        self._times.extend([now] * cost)
+
+
 class KeyedBuckets:
     """One bucket per key (chat, channel, number), created on demand and forgotten when idle."""
 
@@ -90,9 +117,11 @@ class KeyedBuckets:
 class PlatformLimits:
     """Real platform limits (before scaling). Defaults follow each platform's published guidance."""
 
-    #: Discord allows 50 requests/s per bot; we keep ``discord_headroom`` of it
+    #: every global and per-number rate is multiplied by ``headroom``: sends scheduled at exactly the
+    #: limit still arrive a little bunched, and a strict counter would see one too many
+    headroom: float = 0.95
+    #: Discord allows 50 requests/s per bot
     discord_global_per_s: float = 50.0
-    discord_headroom: float = 0.95
     #: about 5 messages per 5 s per channel (a DM is a channel)
     discord_channel_messages: int = 5
     discord_channel_window_s: float = 5.0
@@ -113,13 +142,18 @@ class DeliveryLimiter:
         self.limits = limits
         s = limits.scale
         self._clock = clock
-        self._discord_global = TokenBucket(limits.discord_global_per_s * limits.discord_headroom * s, 1, clock=clock)
+        self._discord_global = TokenBucket(limits.discord_global_per_s * limits.headroom * s, 1, clock=clock)
         per_channel = limits.discord_channel_messages / limits.discord_channel_window_s
         self._discord_channels = KeyedBuckets(per_channel * s, limits.discord_channel_messages, clock=clock)
-        self._telegram_global = TokenBucket(limits.telegram_global_per_s * s, 1, clock=clock)
+        self._telegram_global = TokenBucket(limits.telegram_global_per_s * limits.headroom * s, 1, clock=clock)
         self._telegram_private = KeyedBuckets(limits.telegram_private_per_s * s, 1, clock=clock)
         self._telegram_groups = KeyedBuckets(limits.telegram_group_per_min / 60.0 * s, 1, clock=clock)
-        self._sms_numbers = KeyedBuckets(limits.sms_per_number_per_s * s, 1, clock=clock)
+        self._sms_numbers = KeyedBuckets(limits.sms_per_number_per_s * limits.headroom * s, 1, clock=clock)
+        self._windows = {
+            "discord": SlidingWindow(limits.discord_global_per_s * limits.headroom * s, clock=clock),
+            "telegram": SlidingWindow(limits.telegram_global_per_s * limits.headroom * s, clock=clock),
+        }
+        self._sms_windows: dict[str, SlidingWindow] = {}
 
     def buckets(self, platform: str, address: str, *, sender: str = "") -> list[tuple[TokenBucket, float]]:
         """The buckets a direct send to ``address`` on ``platform`` draws from, with its cost in each."""
@@ -152,10 +186,32 @@ class DeliveryLimiter:
             bucket.book(send_at, cost)
         return send_at - now
 
+    def _window(self, platform: str, sender: str) -> SlidingWindow | None:
+        if platform == "sms":
+            key = sender or "default"
+            window = self._sms_windows.get(key)
+            if window is None:
+                rate = self.limits.sms_per_number_per_s * self.limits.headroom * self.limits.scale
+                window = self._sms_windows[key] = SlidingWindow(rate, clock=self._clock)
+            return window
+        return self._windows.get(platform)
+
     async def acquire(self, platform: str, address: str, *, sender: str = "") -> None:
+        """Wait for the booked slot. Call ``admit`` right before the request itself."""
         delay = self.reserve(platform, address, sender=sender)
         if delay > 0:
             await asyncio.sleep(delay)
+
+    async def admit(self, platform: str, *, sender: str = "") -> None:
+        """Wait for room in the platform's one-second window and take it. Called with nothing left to
+        await between it and the request, so the window sees the moment the request really leaves."""
+        window = self._window(platform, sender)
+        if window is None:
+            return
+        cost = self.limits.discord_requests_per_dm if platform == "discord" else 1
+        while (wait := window.wait_time(cost)) > 0:
+            await asyncio.sleep(wait)
+        window.record(cost)
 
     def pause(self, platform: str, seconds: float, *, address: str | None = None, sender: str = "") -> None:
         """Honour a ``retry_after``: the whole platform if no address is given, else that chat."""
@@ -174,9 +230,9 @@ class DeliveryLimiter:
         """Direct sends per second the platform allows at this scale (used to size in-flight work)."""
         limits, s = self.limits, self.limits.scale
         if platform == "discord":
-            return limits.discord_global_per_s * limits.discord_headroom * s / limits.discord_requests_per_dm
+            return limits.discord_global_per_s * limits.headroom * s / limits.discord_requests_per_dm
         if platform == "telegram":
-            return self.limits.telegram_global_per_s * s
+            return limits.telegram_global_per_s * limits.headroom * s
         if platform == "sms":
-            return self.limits.sms_per_number_per_s * s
+            return limits.sms_per_number_per_s * limits.headroom * s
         return 100.0

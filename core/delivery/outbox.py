@@ -64,6 +64,42 @@ def _row(message: NewMessage, now: datetime, validity_s: Mapping[str, float]) ->
     }
 
 
+async def enqueue_claimed(
+    session: AsyncSession,
+    messages: Sequence[NewMessage],
+    *,
+    owner: str,
+    lease_s: float,
+    validity_s: Mapping[str, float] | None = None,
+    fresh: bool = False,
+) -> list[OutboxMessage]:
+    """Insert messages already on their way out through worker ``owner`` and return the rows, for
+    ``DeliveryWorker.adopt``: they are written as ``sending`` so the first alerts of a fan-out need
+    no further database write before their request. A crash before they go leaves these few rows in
+    doubt, like any row on the wire. Keys already present are skipped, as in ``enqueue``; ``fresh``
+    (a first fan-out of a new event) says none can be."""
+    now = utcnow()
+    rows = [_row(message, now, validity_s or {}) for message in messages if message.channels]
+    if not rows:
+        return []
+    taken: set[str] = set()
+    if not fresh:
+        keys = [r["key"] for r in rows]
+        taken = set((await session.execute(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys)))).scalars())
+    lease_until = now + timedelta(seconds=lease_s)
+    claimed = [
+        OutboxMessage(**{**row, "status": SENDING, "lease_owner": owner, "lease_until": lease_until, "attempts": 1})
+        for row in rows
+        if row["key"] not in taken and row["next_attempt_at"] <= now
+    ]
+    later = [row for row in rows if row["key"] not in taken and row["next_attempt_at"] > now]
+    session.add_all(claimed)
+    await session.flush()
+    if later:
+        await enqueue_rows(session, later)
+    return claimed
+
+
 async def enqueue(
     session: AsyncSession, messages: Sequence[NewMessage], *, validity_s: Mapping[str, float] | None = None
 ) -> None:
@@ -74,7 +110,10 @@ async def enqueue(
     it (the alert's dedupe row) or not at all.
     """
     now = utcnow()
-    rows = [_row(message, now, validity_s or {}) for message in messages if message.channels]
+    await enqueue_rows(session, [_row(message, now, validity_s or {}) for message in messages if message.channels])
+
+
+async def enqueue_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"

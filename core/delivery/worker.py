@@ -76,8 +76,8 @@ class WorkerSettings:
     lease_s: float = 30.0
     poll_s: float = 0.5
     #: claim about this many seconds of sending per channel at a time (keeps leases short)
-    claim_ahead_s: float = 2.0
-    min_in_flight: int = 4
+    claim_ahead_s: float = 1.0
+    min_in_flight: int = 16
     max_in_flight: int = 512
     #: requests handed to one frontend at once; it bounds what a crash can leave in doubt
     send_concurrency: int = 8
@@ -147,6 +147,8 @@ class DeliveryWorker:
         self._stopping = False
         self._address_cache: dict[tuple[int, str], str] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        #: ids of rows this worker is handling now
+        self._active: set[int] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -241,6 +243,8 @@ class DeliveryWorker:
                 .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
                 .limit(limit)
             )
+            if self._active:  # a row whose lease ran out while it waited here is still ours
+                query = query.where(OutboxMessage.id.notin_(list(self._active)))
             if not self._db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
             rows = list((await session.execute(query)).scalars())
@@ -262,13 +266,28 @@ class DeliveryWorker:
                 row.attempts += 1
             return claimable
 
+    async def adopt(self, rows: list[OutboxMessage]) -> None:
+        """Send rows the caller already wrote as ``sending`` for this worker (``enqueue_claimed``):
+        the first alerts of a fan-out leave without waiting for a claim or any other write."""
+        by_channel: dict[str, list[OutboxMessage]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel, []).append(row)
+        for channel, group in by_channel.items():
+            if channel not in self._frontends:
+                continue
+            await self._prefetch(channel, group)
+            for row in group:
+                self._spawn(row)
+
     def _spawn(self, row: OutboxMessage) -> None:
         self._in_flight[row.channel] = self._in_flight.get(row.channel, 0) + 1
+        self._active.add(row.id)
         task = asyncio.create_task(self._deliver(row))
         self._tasks.add(task)
 
         def finished(done: asyncio.Task[None]) -> None:
             self._tasks.discard(done)
+            self._active.discard(row.id)
             self._in_flight[row.channel] -= 1
             self._wake.set()
 
@@ -296,8 +315,9 @@ class DeliveryWorker:
             return
         slots = self._slots.setdefault(channel, asyncio.Semaphore(self.settings.send_concurrency))
         async with slots:
-            if not await self._on_the_wire(row):
+            if row.status != SENDING and not await self._on_the_wire(row):
                 return
+            await self._limiter.admit(channel, sender=self.settings.sms_sender)
             if self.stats.first_send_at is None:
                 self.stats.first_send_at = time.perf_counter()
             try:
@@ -441,6 +461,8 @@ class DeliveryWorker:
 
     async def _mark(self, ids: list[int], status: str) -> set[int]:
         values: dict[str, Any] = {"status": status}
+        if status == SENDING:  # the lease runs from the moment the request goes out
+            values["lease_until"] = utcnow() + timedelta(seconds=self.settings.lease_s)
         if status == SENT:
             values.update(sent_at=utcnow(), lease_owner=None, lease_until=None)
         async with self._db.transaction() as session:
