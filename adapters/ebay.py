@@ -143,8 +143,8 @@ class EbayBrowse:
     def _observation(self, item: dict[str, Any], query: str, observed_at: datetime) -> PriceObservation | None:
         price = item.get("price") or {}
         try:
-            value = float(price.get("value"))
-        except (TypeError, ValueError):
+            value = float(str(price.get("value")))
+        except ValueError:
             return None
         title = str(item.get("title") or "")
         item_id = str(item.get("itemId") or "")

@@ -204,7 +204,8 @@ def offers_from_json_ld(texts: list[str]) -> tuple[dict[str, Any], list[Offer], 
                 raw_offers = _offers(node)
                 offers = []
                 for index, offer in enumerate(raw_offers):
-                    item = offer.get("itemOffered") if isinstance(offer.get("itemOffered"), dict) else {}
+                    offered = offer.get("itemOffered")
+                    item: dict[str, Any] = offered if isinstance(offered, dict) else {}
                     size = (
                         _text(offer.get("size") or item.get("size"))
                         or (_text(offer.get("name")) if len(raw_offers) > 1 else "")

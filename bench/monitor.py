@@ -207,8 +207,8 @@ async def _latency(tmp: Path) -> dict[str, Any]:
             await asyncio.sleep(2.5)
             server = await (await http.get(f"{base}/_admin/stats")).json()
     finally:
-        await service.close()
         await engine.stop()
+        await service.close()
         store.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             store.wait(timeout=5)

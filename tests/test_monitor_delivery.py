@@ -79,10 +79,10 @@ async def rig(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
             rig.monitor_id = row.id
             yield rig
         finally:
-            await service.close()
             for frontend in reversed(frontends):
                 await frontend.stop()
             await engine.stop()
+            await service.close()
             await store.stop()
 
 

@@ -68,9 +68,10 @@ async def start_engine(make_config: Any, database: Database, **overrides: Any) -
 
 
 async def stop_engine(engine: Engine) -> None:
-    await service_for(engine).close()
+    """Running polls finish (or are cancelled) before the HTTP session and the database close."""
+    await engine.scheduler.stop()
     await engine.bus.drain()
-    engine.scheduler.shutdown()
+    await service_for(engine).close()
 
 
 @pytest.fixture

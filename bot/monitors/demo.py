@@ -12,7 +12,7 @@ import contextlib
 import sys
 import tempfile
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from adapters.shell_frontend import ShellFrontend
 from bot.monitors.service import service_for
@@ -31,7 +31,7 @@ while it runs; /quit leaves.
 
 def demo_config(base: Config, data_dir: Path) -> Config:
     """The user's config with a throwaway database and a 1 s minimum for the local store."""
-    overrides = {
+    overrides: dict[str, dict[str, Any]] = {
         "bot": {"data_dir": str(data_dir), "database_url": ""},
         "monitors": {"host_min_interval": {"127.0.0.1": 1.0}, "flap_window_seconds": 0.0},
     }
@@ -70,7 +70,7 @@ async def run_demo(
                 await shell.start()
                 await shell.repl()
         finally:
-            await service.close()
             await engine.stop()
+            await service.close()
             with contextlib.suppress(Exception):
                 await store.stop()

@@ -40,7 +40,7 @@ class HostGate:
     def failed(self, retry_after: float | None = None) -> float:
         """Record a push-back; returns how long this host now rests."""
         self.failures += 1
-        delay = min(self.max_s, self.base_s * 2 ** (self.failures - 1)) * random.uniform(0.5, 1.0)
+        delay: float = min(self.max_s, self.base_s * 2.0 ** (self.failures - 1)) * random.uniform(0.5, 1.0)
         if retry_after is not None:
             delay = max(delay, retry_after)
         self._resume_at = time.monotonic() + delay

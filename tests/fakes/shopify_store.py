@@ -157,13 +157,13 @@ class FakeShopifyStore:
         ]
         variants = []
         for position, (color, size) in enumerate(combos, start=1):
-            options = [color, size] if color else [size]
+            values = [color, size] if color else [size]
             variants.append(
                 {
                     "id": next(self._variant_ids),
-                    "title": " / ".join(options),
-                    "option1": options[0],
-                    "option2": options[1] if len(options) > 1 else None,
+                    "title": " / ".join(values),
+                    "option1": values[0],
+                    "option2": values[1] if len(values) > 1 else None,
                     "option3": None,
                     "sku": f"{pid % 100000}-{size}",
                     "requires_shipping": True,
@@ -179,7 +179,7 @@ class FakeShopifyStore:
                     "updated_at": stamp,
                 }
             )
-        options = [{"name": "Color", "position": 1, "values": color_list}] if color_list else []
+        options: list[JSON] = [{"name": "Color", "position": 1, "values": color_list}] if color_list else []
         options.append({"name": option_name, "position": len(options) + 1, "values": size_list})
         slug = handle or "-".join(title.lower().replace("'", "").split())
         product = {
@@ -238,7 +238,8 @@ class FakeShopifyStore:
     def variant(self, key: str | int, size: str) -> JSON:
         for variant in self.product(key)["variants"]:
             if size in (variant["option1"], variant["option2"]):
-                return variant
+                found: JSON = variant
+                return found
         raise KeyError(size)
 
     def set_available(self, key: str | int, sizes: str | Iterable[str], available: bool) -> None:
