@@ -3,12 +3,16 @@ hours, the daily cap and the digest, linked accounts, /alerts test and /admin de
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.alerts import runtime_for
+from bot.alerts.deals import MedianDealScorer
 from bot.alerts.models import AlertNotice
 from core.delivery.models import DEAD, PENDING, OutboxMessage
 from core.engine import Engine
@@ -223,3 +227,31 @@ async def test_admins_list_and_retry_dead_letters(engine: Engine) -> None:
     await ok(engine, ADMIN, f"/admin deadletters retry {row.id}")
     (row,) = await outbox(engine)
     assert row.status == PENDING and row.attempts == 0
+
+
+def _stockx_sales() -> list[tuple[str, str, float]]:
+    path = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "stockx-sales-2017-09_2018-10.csv"
+    if not path.exists():
+        pytest.skip("StockX sales data not present")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [
+            (row["SneakerName"], row["ShoeSize"], float(row["SalePrice"].replace("$", "").replace(",", "")))
+            for row in csv.DictReader(handle)
+        ]
+
+
+async def test_min_deal_compares_with_the_resale_median(engine: Engine) -> None:
+    runtime_for(engine).deals = MedianDealScorer(_stockx_sales())  # size 10 Beluga 2.0 resold at a $386 median
+    await ok(engine, ALICE, "/alerts add yeezy beluga 2pt0 sizes:10 min_deal:30")
+    await ok(engine, BOB, "/alerts add yeezy beluga 2pt0 sizes:10 min_deal:50")
+    await publish(
+        engine,
+        restock(title="Adidas Yeezy Boost 350 V2 Beluga 2pt0", price=220.0, sizes_in_stock=["10"], cart_links={}),
+    )
+    (row,) = await outbox(engine)
+    assert row.member_id == await member_id(engine, ALICE)
+    assert {"name": "Deal", "value": "43% under resale"} in [
+        {"name": f["name"], "value": f["value"]} for f in row.payload["fields"]
+    ]
+    reply = await ok(engine, BOB, "/alerts test 2")
+    assert "deal 43% below 50%" in reply.text

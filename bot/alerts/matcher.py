@@ -194,10 +194,11 @@ class MatchEvent:
         return sorted(self.tokens)
 
     def best_deal(self, sizes: Iterable[str]) -> float | None:
+        """The best discount among ``sizes``; the product-wide figure only if no size has its own."""
         found = [self.deals[s] for s in sizes if s in self.deals]
-        if "*" in self.deals:
-            found.append(self.deals["*"])
-        return max(found) if found else None
+        if found:
+            return max(found)
+        return self.deals.get("*")
 
 
 def prepare_event(payload: Mapping[str, object], deals: Mapping[str, float] | None = None) -> MatchEvent:
@@ -302,6 +303,8 @@ class RuleIndex:
         self._keyword_counts: dict[str, int] = defaultdict(int)
         self._next_id = 0
         self._kinds, self._sizes, self._stores, self._brands = _Bits(), _Bits(), _Bits(), _Bits()
+        #: distinct criteria with a minimum deal score; none means events need no deal lookup
+        self.deal_rules = 0
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -339,6 +342,7 @@ class RuleIndex:
             kind, keys = rule.criteria.anchors(self.title_counts, self._keyword_counts)
             self._filed[cid] = (kind, keys)
             entry = self._compile(cid, rule.criteria, kind, keys)
+            self.deal_rules += rule.criteria.min_deal is not None
             for key in keys:
                 self._index[kind][key][cid] = entry
             if kind in ("pair", "word") and rule.criteria.keywords:
@@ -356,6 +360,7 @@ class RuleIndex:
         if holders:
             return
         del self._holders[cid], self._ids[rule.criteria], self._criteria[cid]
+        self.deal_rules -= rule.criteria.min_deal is not None
         kind, keys = self._filed.pop(cid)
         for key in keys:
             bucket = self._index[kind][key]

@@ -80,7 +80,7 @@ class AlertsRuntime:
         self.settings: AlertsSection = engine.config.section("alerts")
         delivery: DeliverySection = engine.config.section("delivery")
         self.delivery_settings = delivery
-        self.deals: DealScorer = deals or NoDeals()
+        self.deals: DealScorer = deals or _observed_deals(engine)
         self.index = RuleIndex()
         self._rule_channels: dict[int, list[str]] = {}
         self._rule_names: dict[int, str] = {}
@@ -164,6 +164,8 @@ class AlertsRuntime:
         product = payload.get("product") or {}
         title = str(product.get("title") or product.get("handle") or "")
         plain = prepare_event(payload)
+        if not self.index.deal_rules:
+            return plain
         deals = await deals_for(self.deals, title, sorted(plain.sizes), plain.price)
         return prepare_event(payload, deals) if deals else plain
 
@@ -457,6 +459,16 @@ class AlertsRuntime:
                 [NewMessage(source="digest", ref=period, member_id=member.id, channels=channels, reply=reply)],
             )
             return 1
+
+
+def _observed_deals(engine: Engine) -> DealScorer:
+    """Deal scores from the monitors slice's price observations when that slice is installed."""
+    try:
+        from bot.monitors.prices import ObservedDeals
+    except ImportError:
+        return NoDeals()
+    scorer: DealScorer = ObservedDeals(engine.db)
+    return scorer
 
 
 _RUNTIMES: weakref.WeakKeyDictionary[Engine, AlertsRuntime] = weakref.WeakKeyDictionary()
