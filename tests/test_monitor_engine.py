@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.monitors.models import MonitorEvent, MonitorProduct
+from bot.monitors.models import MonitorEvent, MonitorProduct, PriceObservation
 from bot.monitors.service import MonitorService, service_for
 from core.engine import Engine
 from core.storage.database import Database
@@ -178,6 +178,13 @@ async def test_sold_out_price_change_and_new_product(harness: Harness) -> None:
     assert harness.bus.kinds() == ["new_product"]
     assert harness.bus.events[0]["product"]["title"] == "Air Jordan 1 High OG Chicago"
     assert harness.bus.events[0]["sizes"] == ["9", "10"]
+    # retail prices from those events land in the observations table the price features read
+    async with harness.engine.db.read() as session:
+        rows = (await session.scalars(select(PriceObservation).order_by(PriceObservation.id))).all()
+    assert [(r.kind, r.source, r.product, r.price) for r in rows] == [
+        ("retail", f"shopify:{harness.store.base_url.split('//')[1]}", product["title"], old - 25),
+        ("retail", f"shopify:{harness.store.base_url.split('//')[1]}", "Air Jordan 1 High OG Chicago", 120.0),
+    ]
 
 
 async def test_password_page_up_and_down(harness: Harness) -> None:

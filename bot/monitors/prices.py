@@ -40,7 +40,14 @@ class Recorded:
     inserted: int
 
 
-def _row(observation: PriceObservation) -> dict[str, Any]:
+def insert_new(db: Database) -> Any:
+    """An INSERT that skips rows whose (source, external_id) is already stored."""
+    return (sqlite_insert if db.is_sqlite else pg_insert)(ObservationRow).on_conflict_do_nothing(
+        index_elements=["source", "external_id"]
+    )
+
+
+def row_for(observation: PriceObservation) -> dict[str, Any]:
     return {
         "observed_at": observation.observed_at,
         "source": observation.source[:40],
@@ -62,15 +69,13 @@ def _row(observation: PriceObservation) -> dict[str, Any]:
 async def record(db: Database, observations: AsyncIterable[PriceObservation] | Iterable[PriceObservation]) -> Recorded:
     """Store observations in one transaction (all or nothing); duplicates are skipped."""
     if isinstance(observations, AsyncIterable):
-        rows = [_row(observation) async for observation in observations]
+        rows = [row_for(observation) async for observation in observations]
     else:
-        rows = [_row(observation) for observation in observations]
+        rows = [row_for(observation) for observation in observations]
     if not rows:
         return Recorded(0, 0)
     sources = sorted({row["source"] for row in rows})
-    insert = (sqlite_insert if db.is_sqlite else pg_insert)(ObservationRow).on_conflict_do_nothing(
-        index_elements=["source", "external_id"]
-    )
+    insert = insert_new(db)
     count = select(func.count()).select_from(ObservationRow).where(ObservationRow.source.in_(sources))
     async with db.transaction() as session:
         before = int(await session.scalar(count) or 0)

@@ -24,10 +24,12 @@ from sqlalchemy import insert, select, update
 
 from adapters.http_fetch import FetchError
 from adapters.page_watch import PageWatchError
+from adapters.resale import PriceObservation
 from adapters.shopify import Product, ShopifyError, ShopifyTarget, parse_url
 from bot.monitors.diff import Change, diff
 from bot.monitors.filters import KeywordFilter, size_key, words
 from bot.monitors.models import Monitor, MonitorEvent, MonitorProduct
+from bot.monitors.prices import insert_new, row_for
 from bot.monitors.render import change_payload, store_payload
 from bot.monitors.sources import Observation, PageCache, observe_listing, observe_page, observe_product
 from core.storage.types import utcnow
@@ -114,6 +116,8 @@ class _Plan:
     stored: dict[str, Stored] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     monitor: dict[str, Any] = field(default_factory=dict)
+    #: retail prices seen in new-product and price-change events, for the observations table
+    prices: list[dict[str, Any]] = field(default_factory=list)
 
 
 class MonitorRunner:
@@ -231,6 +235,8 @@ class MonitorRunner:
                 for change in self._filter(changes, alerted, epoch):
                     event_id = f"{self.spec.id}:{product.id}:{revision}:{change.kind}"
                     plan.events.append(self._payload(change, event_id, now))
+                    if change.kind in ("new_product", "price_change") and change.price is not None:
+                        plan.prices.append(self._retail(change, event_id, now))
             plan.stored[product.id] = fresh
             row = {
                 "monitor_id": self.spec.id,
@@ -312,6 +318,24 @@ class MonitorRunner:
             kept.append(change.with_variants(variants) if variants != change.variants else change)
         return kept
 
+    def _retail(self, change: Change, event_id: str, now: datetime) -> dict[str, Any]:
+        assert change.price is not None
+        product = change.product
+        return row_for(
+            PriceObservation(
+                observed_at=now,
+                source=f"shopify:{self.spec.host}"[:40],
+                kind="retail",
+                product=product.title,
+                price=change.price,
+                external_id=event_id,
+                currency=self.spec.currency or "USD",
+                brand=product.vendor[:64] or None,
+                url=product.url,
+                extra={"monitor_id": self.spec.id, "product_id": product.id},
+            )
+        )
+
     def _payload(self, change: Change, event_id: str, now: datetime) -> dict[str, Any]:
         base = self.target.base_url if self.target else self.spec.url
         return change_payload(
@@ -352,6 +376,8 @@ class MonitorRunner:
                 await session.execute(insert(MonitorProduct), plan.inserts)
             if plan.updates:
                 await session.execute(update(MonitorProduct), plan.updates)
+            if plan.prices:
+                await session.execute(insert_new(self.service.engine.db), plan.prices)
             if plan.events:
                 await session.execute(
                     insert(MonitorEvent),
