@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -35,7 +35,6 @@ from sqlalchemy import (
     bindparam,
     case,
     exists,
-    insert,
     literal,
     null,
     or_,
@@ -48,6 +47,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.economy.bulk import NewRow, bulk_for
 from bot.economy.models import STATUS_POSTED, STATUS_REJECTED, Account, Transfer, table
 from core.storage.database import Database
 from core.storage.types import utcnow
@@ -59,7 +59,6 @@ REASON_INSUFFICIENT = "insufficient_funds"
 MAX_KEY_LENGTH = 120
 _RETRIES = 10
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
-_CHUNK = 500
 
 _T = table(Transfer)
 _A = table(Account)
@@ -159,12 +158,8 @@ _MOVE = (
     )
     .values(balance=_A.c.balance + case((_A.c.id == bindparam("credit"), _AMOUNT), else_=-_AMOUNT))
 )
-_ADD = update(_A).where(_A.c.id == bindparam("acct")).values(balance=_A.c.balance + bindparam("delta"))
 _LOCK = select(_A.c.id).where(_A.c.id.in_(bindparam("ids", expanding=True))).order_by(_A.c.id).with_for_update()
 _BY_KEY = select(_T).where(_T.c.idempotency_key == bindparam("key"))
-_BY_KEYS = select(_T).where(_T.c.idempotency_key.in_(bindparam("keys", expanding=True)))
-_INSERT_MANY = insert(_T).returning(_T.c.id, _T.c.idempotency_key)
-_BALANCES = select(_A.c.id, _A.c.balance, _A.c.allow_negative).where(_A.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def _deciding_claim(insert_factory: Callable[[Any], Any], *, returning: bool) -> Any:
@@ -187,11 +182,6 @@ def _deciding_claim(insert_factory: Callable[[Any], Any], *, returning: bool) ->
     source = select(*[decided[name].label(name) for name in names]).where(true())
     claim = insert_factory(_T).from_select(names, source).on_conflict_do_nothing(index_elements=["idempotency_key"])
     return claim.returning(_T.c.id) if returning else claim
-
-
-def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def idempotency_key(*parts: object) -> str:
@@ -220,6 +210,7 @@ class Ledger:
             insert_factory(_T).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_T.c.id)
         )
         self._new_wallet = insert_factory(_A).on_conflict_do_nothing(index_elements=["member_id"])
+        self._bulk = bulk_for(sqlite=db.is_sqlite)
         self._wallets: dict[int, int] = {}
         self._system: dict[str, int] = {}
 
@@ -326,73 +317,56 @@ class Ledger:
         """The batched path: lock the accounts, then one lookup, one insert and one update for all.
 
         Each request is decided in order against the running balances, exactly as if posted one by
-        one; a key seen earlier (stored, or earlier in this batch) is a replay.
+        one; a key seen earlier (stored, or earlier in this batch) is a replay. The CHECK constraint
+        still guards the final balances: a wrong decision here would fail the batch, not overdraw.
         """
         when = now or utcnow()
         account_ids = sorted({account for r in requests for account in (r.debit, r.credit)})
-        balances: dict[int, int] = {}
-        overdraft: dict[int, bool] = {}
-        for chunk in _chunks(account_ids):
-            query = _BALANCES if self._sqlite else _BALANCES.order_by(_A.c.id).with_for_update()
-            for account_id, balance, allow_negative in await conn.execute(query, {"ids": list(chunk)}):
-                balances[account_id] = balance
-                overdraft[account_id] = bool(allow_negative)
-        missing = [a for a in account_ids if a not in balances]
+        accounts = await self._bulk.accounts(conn, account_ids)
+        missing = [a for a in account_ids if a not in accounts]
         if missing:
             raise LedgerError(f"unknown account {missing[0]}")
-        stored: dict[str, Row[Any]] = {}
-        keys = list(dict.fromkeys(r.key for r in requests))
-        for key_chunk in _chunks(keys):
-            for row in await conn.execute(_BY_KEYS, {"keys": list(key_chunk)}):
-                stored[row.idempotency_key] = row
-        decided: list[tuple[int, str | None]] = []  # (index into new_rows, or -1 for stored) per request
-        new_rows: list[dict[str, Any]] = []
+        balances = {account: balance for account, (balance, _) in accounts.items()}
+        stored = await self._bulk.stored(conn, list(dict.fromkeys(r.key for r in requests)))
+        decided: list[tuple[int, bool]] = []  # (index into new_rows, or -1 for stored; replayed) per request
+        new_rows: list[NewRow] = []
         first_new: dict[str, int] = {}
         deltas: dict[int, int] = defaultdict(int)
         for request in requests:
             if request.key in stored:
                 _same_transfer(stored[request.key], request)
-                decided.append((-1, request.key))
+                decided.append((-1, True))
                 continue
             if request.key in first_new:
-                decided.append((first_new[request.key], request.key))
+                decided.append((first_new[request.key], True))
                 continue
-            amount = request.amount
-            if overdraft[request.debit] or balances[request.debit] >= amount:
-                balances[request.debit] -= amount
-                balances[request.credit] += amount
-                deltas[request.debit] -= amount
-                deltas[request.credit] += amount
-                new_rows.append(request.row(STATUS_POSTED, when))
+            debit, credit, amount = request.debit, request.credit, request.amount
+            if accounts[debit][1] or balances[debit] >= amount:
+                balances[debit] -= amount
+                balances[credit] += amount
+                deltas[debit] -= amount
+                deltas[credit] += amount
+                status, reason = STATUS_POSTED, None
             else:
-                new_rows.append(request.row(STATUS_REJECTED, when, REASON_INSUFFICIENT))
+                status, reason = STATUS_REJECTED, REASON_INSUFFICIENT
+            new_rows.append(
+                (request.key, request.kind, status, debit, credit, amount, request.ref, request.note,
+                 request.actor_id, reason)
+            )  # fmt: skip
             first_new[request.key] = len(new_rows) - 1
-            decided.append((len(new_rows) - 1, None))
-        ids: dict[str, int] = {}
-        if new_rows:
-            ids = {key: transfer_id for transfer_id, key in await conn.execute(_INSERT_MANY, new_rows)}
-        changes = [{"acct": account, "delta": delta} for account, delta in sorted(deltas.items()) if delta]
+            decided.append((len(new_rows) - 1, False))
+        ids = await self._bulk.insert(conn, new_rows, when) if new_rows else {}
+        changes = [(account, delta) for account, delta in sorted(deltas.items()) if delta]
         if changes:
-            await conn.execute(_ADD, changes)
+            await self._bulk.add(conn, changes)
         results: list[TransferResult] = []
-        for index, replay_key in decided:
+        for request, (index, replayed) in zip(requests, decided, strict=True):
             if index < 0:
-                results.append(TransferResult.from_row(stored[replay_key or ""], replayed=True))
+                results.append(TransferResult.from_row(stored[request.key], replayed=True))
                 continue
-            new = new_rows[index]
+            key, kind, status, debit, credit, amount, _ref, _note, _actor, reason = new_rows[index]
             results.append(
-                TransferResult(
-                    id=ids[new["idempotency_key"]],
-                    key=new["idempotency_key"],
-                    status=new["status"],
-                    kind=new["kind"],
-                    debit=new["debit_account_id"],
-                    credit=new["credit_account_id"],
-                    amount=new["amount"],
-                    created_at=when,
-                    reason=new["reason"],
-                    replayed=replay_key is not None,
-                )
+                TransferResult(ids[key], key, status, kind, debit, credit, amount, when, reason, replayed=replayed)
             )
         return results
 
