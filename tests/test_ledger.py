@@ -210,3 +210,29 @@ async def test_snpd_ledger_verify_exit_codes(database: Database) -> None:
     assert "[stored_equals_recomputed]" in output and "stored 0, entries say 4" in output
     code, output = await _snpd_verify(database, "--json")
     assert code == 1 and '"ok":false' in output
+
+
+async def test_large_batch_matches_one_by_one_posting(database: Database) -> None:
+    import random
+
+    ledger, _mint, wallets = await _funded(database, 300, 200, 100)
+    rng = random.Random(5)
+    batch = [
+        TransferRequest(f"big:{n}", *rng.sample(wallets, 2), rng.randint(1, 60), "tip")  # type: ignore[misc]
+        for n in range(1_200)
+    ]
+    batch += batch[::97]  # replays of earlier keys, inside the same batch
+    model = {wallet: balance for wallet, balance in zip(wallets, (300, 200, 100), strict=True)}
+    expected = []
+    for request in batch[:1_200]:
+        ok = model[request.debit] >= request.amount
+        if ok:
+            model[request.debit] -= request.amount
+            model[request.credit] += request.amount
+        expected.append("posted" if ok else "rejected")
+    results = await ledger.transfer_many(batch)
+    assert [r.status for r in results[:1_200]] == expected
+    assert all(r.replayed for r in results[1_200:])
+    assert [await ledger.balance(w) for w in wallets] == [model[w] for w in wallets]
+    report = await verify(database)
+    assert report.ok, report.render()
