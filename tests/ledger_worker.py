@@ -64,9 +64,7 @@ def plan(seed: int, ops: int) -> list[Op]:
             source, target = rng.sample(range(MEMBERS), 2)
             planned.append(Op(index, "transfer", source, target, rng.randint(1, 20)))
         elif roll < 0.75:
-            parts = tuple(
-                (*rng.sample(range(MEMBERS), 2), rng.randint(1, 20)) for _ in range(rng.randint(2, 6))
-            )
+            parts = tuple((*rng.sample(range(MEMBERS), 2), rng.randint(1, 20)) for _ in range(rng.randint(2, 6)))
             planned.append(Op(index, "batch", parts=parts))  # type: ignore[arg-type]
         else:
             planned.append(Op(index, "buy", source=rng.randrange(MEMBERS), sku=rng.choice(sorted(PRICES))))

@@ -59,9 +59,7 @@ def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
 class CoreBulk:
     """Portable Core statements; on PostgreSQL the account rows are locked in id order."""
 
-    _balances = select(_A.c.id, _A.c.balance, _A.c.allow_negative).where(
-        _A.c.id.in_(bindparam("ids", expanding=True))
-    )
+    _balances = select(_A.c.id, _A.c.balance, _A.c.allow_negative).where(_A.c.id.in_(bindparam("ids", expanding=True)))
     _by_keys = select(_T).where(_T.c.idempotency_key.in_(bindparam("keys", expanding=True)))
     _insert = insert(_T).returning(_T.c.id, _T.c.idempotency_key)
     _add = update(_A).where(_A.c.id == bindparam("acct")).values(balance=_A.c.balance + bindparam("delta"))
@@ -99,8 +97,7 @@ class SqliteJsonBulk:
         f"SELECT id, balance, allow_negative FROM {_A.name} WHERE id IN (SELECT value FROM json_each(:ids))"
     )
     _by_keys = text(
-        f"SELECT {', '.join(_T.c.keys())} FROM {_T.name} "
-        "WHERE idempotency_key IN (SELECT value FROM json_each(:keys))"
+        f"SELECT {', '.join(_T.c.keys())} FROM {_T.name} WHERE idempotency_key IN (SELECT value FROM json_each(:keys))"
     ).columns(*_T.c)
     _insert = text(
         f"INSERT INTO {_T.name} ({', '.join(ROW_COLUMNS)}, created_at) "

@@ -23,7 +23,8 @@ class EarnRule(Section):
 
 
 class ShopItemConfig(Section):
-    sku: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    #: short enough that a buy button's command line fits Telegram's 64-byte callback data
+    sku: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,23}$")
     name: str = Field(min_length=1, max_length=100)
     kind: ItemKind
     price: int = Field(gt=0)

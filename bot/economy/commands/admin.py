@@ -61,7 +61,7 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
 
     max_amount = float(economy.settings.max_amount)
     member = Param("member", "Which member", type=ParamType.MEMBER)
-    amount = Param("amount", "How many LACES", type=ParamType.INTEGER, min_value=1, max_value=max_amount)
+    amount = Param("amount", f"How many {economy.currency}", type=ParamType.INTEGER, min_value=1, max_value=max_amount)
     reason = Param("reason", "Why (goes in the audit log)", max_length=200, rest=True)
     return [
         Command(

@@ -86,7 +86,7 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
                 Param("item", "The prize", max_length=100),
                 Param(
                     "cost",
-                    "Entry cost in LACES",
+                    f"Entry cost in {economy.currency}",
                     type=ParamType.INTEGER,
                     min_value=1,
                     max_value=float(economy.settings.max_amount),

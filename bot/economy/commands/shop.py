@@ -91,10 +91,10 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
         )
 
     return [
-        Command(name="shop list", description="What you can buy with LACES.", handler=list_items),
+        Command(name="shop list", description=f"What you can buy with {economy.currency}.", handler=list_items),
         Command(
             name="shop buy",
-            description="Buy a shop item with LACES.",
+            description=f"Buy a shop item with {economy.currency}.",
             handler=buy,
             params=(
                 Param("item", "Item sku or name, see /shop list", max_length=100),
@@ -110,7 +110,7 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
                 Param("sku", "Short id, e.g. og-role (letters, digits, dashes)", max_length=24),
                 Param("name", "Name shown in the shop", max_length=100),
                 Param("kind", "What buying it gives", choices=ITEM_KINDS),
-                Param("price", "Price in LACES", type=ParamType.INTEGER, min_value=1),
+                Param("price", f"Price in {economy.currency}", type=ParamType.INTEGER, min_value=1),
                 Param("value", "Role id, raffle number, feed name or flair text", max_length=100),
                 Param(
                     "days",
