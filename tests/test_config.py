@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.slices import load_slices
 from core.config import load_config
 from core.errors import ConfigError
 
@@ -13,6 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_bot_toml_is_valid() -> None:
+    load_slices()  # the slices own [economy], [monitors], [alerts]...
     config = load_config(REPO / "bot.toml")
     assert config.bot.name == "SNPD"
     assert config.bot.resolved_database_url().startswith("sqlite+aiosqlite:///")

@@ -50,8 +50,8 @@ async def _start(make_config: Any, database: Database, **economy: Any) -> Engine
 async def eco(make_config: Any, database: Database) -> AsyncIterator[Engine]:
     built = await _start(make_config, database)
     yield built
+    await built.scheduler.stop()
     await built.bus.drain()
-    built.scheduler.shutdown()
 
 
 async def run(engine: Engine, caller: Caller, line: str) -> Reply:
@@ -134,7 +134,7 @@ async def test_tip_pair_cooldown_stops_farming(make_config: Any, database: Datab
     assert "tipped bob recently" in again.text and "59m" in again.text
     assert (await run(engine, ALICE, "/laces tip @carol 5")).title == "💸 Tip sent", "the cooldown is per pair"
     assert await balance(engine, ALICE) == 40
-    engine.scheduler.shutdown()
+    await engine.scheduler.stop()
 
 
 # --------------------------------------------------------------------------- earning
@@ -173,7 +173,7 @@ async def test_partial_award_fills_the_cap_exactly(make_config: Any, database: D
     for n in range(4):
         await _earn(engine, "restock_confirmed", ALICE, f"r{n}")
     assert await balance(engine, ALICE) == 25
-    engine.scheduler.shutdown()
+    await engine.scheduler.stop()
 
 
 async def test_cooldown_between_awards(eco: Engine) -> None:
@@ -196,7 +196,7 @@ async def test_new_accounts_and_bots_do_not_earn(make_config: Any, database: Dat
     assert await balance(engine, BOB) == 25
     await _earn(engine, "trade_completed", ROBOT, "t3")
     assert await balance(engine, ROBOT) == 0
-    engine.scheduler.shutdown()
+    await engine.scheduler.stop()
 
 
 async def test_linked_accounts_pool_their_laces(eco: Engine) -> None:

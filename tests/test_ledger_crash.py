@@ -37,7 +37,7 @@ async def eco(make_config: Any, database: Database) -> AsyncIterator[Engine]:
     built = build_engine(make_config(economy={"min_account_age_days": 0, "shop": worker.SHOP}), db=database)
     await built.start(migrate=False)
     yield built
-    built.scheduler.shutdown()
+    await built.scheduler.stop()
 
 
 async def _spawn(database: Database, seed: int) -> asyncio.subprocess.Process:

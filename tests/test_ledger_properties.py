@@ -48,8 +48,8 @@ async def eco(make_config: Any, database: Database) -> AsyncIterator[Engine]:
     built = build_engine(config, db=database)
     await built.start(migrate=False)
     yield built
+    await built.scheduler.stop()
     await built.bus.drain()
-    built.scheduler.shutdown()
 
 
 # A spec is one distinct operation; a plan sends specs, some of them more than once and at once.
