@@ -19,6 +19,7 @@ import math
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import aiohttp
 import discord
 import discord.gateway
 import discord.http
@@ -449,6 +450,26 @@ class DiscordFrontend:
             if isinstance(exc, discord.DiscordServerError):
                 raise DeliveryRefused(self.name, "Discord is failing; try later", permanent=False) from exc
             raise
+
+    # ------------------------------------------------------------------ RoleManager (shop roles)
+
+    async def add_role(self, user_id: str, role_id: int, *, reason: str) -> None:
+        await self._change_role("add_role", user_id, role_id, reason)
+
+    async def remove_role(self, user_id: str, role_id: int, *, reason: str) -> None:
+        await self._change_role("remove_role", user_id, role_id, reason)
+
+    async def _change_role(self, method: str, user_id: str, role_id: int, reason: str) -> None:
+        """Finds the server that has the role; any Discord refusal becomes ``DeliveryRefused``."""
+        guild = next((g for g in self.client.guilds if g.get_role(role_id) is not None), None)
+        if guild is None:
+            raise DeliveryRefused(self.name, "that role no longer exists on the server")
+        try:
+            await getattr(self.client.http, method)(guild.id, int(user_id), role_id, reason=reason)
+        except discord.HTTPException as exc:
+            raise DeliveryRefused(self.name, f"Discord refused the role change ({exc.text or exc})") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryRefused(self.name, f"Discord unreachable ({exc})", permanent=False) from exc
 
     def _remember_dm(self, user_id: int, channel_id: int) -> None:
         """A user's DM channel id never changes; caching it halves the requests of a DM fan-out."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.replies import Reply
 from core.targets import DiscordChannel, ShellConsole, TelegramChat
@@ -36,3 +36,12 @@ class Frontend(Protocol):
     async def send_direct(self, external_id: str, reply: Reply) -> None:
         """Send privately to one user, by their platform id (for SMS: the phone number)."""
         ...
+
+
+@runtime_checkable
+class RoleManager(Protocol):
+    """A frontend that can give and take server roles (Discord). Failures raise ``DeliveryRefused``."""
+
+    async def add_role(self, user_id: str, role_id: int, *, reason: str) -> None: ...
+
+    async def remove_role(self, user_id: str, role_id: int, *, reason: str) -> None: ...

@@ -5,15 +5,15 @@ outside work after the charge (a Discord role), and ``apply`` writes the databas
 settle transaction. If ``deliver`` or ``apply`` raises ``FulfilmentError`` the shop refunds the
 purchase automatically.
 
-Discord roles go through a ``RoleManager``: the Discord frontend may implement it itself; otherwise
-``DiscordClientRoles`` drives the frontend's discord.py client. No platform code lives in the economy.
+Discord roles go through ``core.frontend.RoleManager``, which the Discord frontend implements. No
+platform code lives in the economy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import insert, select
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.economy.models import Entitlement, Raffle, RaffleEntry, table
 from core.errors import UserError
+from core.frontend import DeliveryRefused, RoleManager
 
 if TYPE_CHECKING:
     from core.engine import Engine
@@ -61,50 +62,20 @@ class PurchaseView:
     failure: str | None
 
 
-@runtime_checkable
-class RoleManager(Protocol):
-    """Adds and removes a server role. ``user_id`` is the platform user id; ``role_id`` the role's."""
-
-    async def add_role(self, user_id: str, role_id: int, *, reason: str) -> None: ...
-
-    async def remove_role(self, user_id: str, role_id: int, *, reason: str) -> None: ...
-
-
-class DiscordClientRoles:
-    """A ``RoleManager`` over a discord.py client: finds the server that has the role and calls the
-    member-role endpoints. Any Discord error becomes a ``FulfilmentError`` (and so a refund)."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def _guild_of(self, role_id: int) -> Any:
-        for guild in self._client.guilds:
-            if guild.get_role(role_id) is not None:
-                return guild
-        raise FulfilmentError("that role no longer exists on the server")
-
-    async def add_role(self, user_id: str, role_id: int, *, reason: str) -> None:
-        await self._call("add_role", user_id, role_id, reason)
-
-    async def remove_role(self, user_id: str, role_id: int, *, reason: str) -> None:
-        await self._call("remove_role", user_id, role_id, reason)
-
-    async def _call(self, method: str, user_id: str, role_id: int, reason: str) -> None:
-        guild = self._guild_of(role_id)
-        try:
-            await getattr(self._client.http, method)(guild.id, int(user_id), role_id, reason=reason)
-        except Exception as exc:  # discord.HTTPException and transport errors alike
-            raise FulfilmentError(f"Discord refused the role change ({getattr(exc, 'text', '') or exc})") from exc
-
-
 def role_manager(engine: Engine) -> RoleManager | None:
     frontend = engine.frontends.get("discord")
-    if frontend is None:
-        return None
-    if isinstance(frontend, RoleManager):
-        return frontend
-    client = getattr(frontend, "client", None)
-    return DiscordClientRoles(client) if client is not None else None
+    return frontend if isinstance(frontend, RoleManager) else None
+
+
+async def _change_role(manager: RoleManager, add: bool, user_id: str, role_id: int, reason: str) -> None:
+    """Any refusal from the platform becomes a ``FulfilmentError``, and so a refund."""
+    try:
+        if add:
+            await manager.add_role(user_id, role_id, reason=reason)
+        else:
+            await manager.remove_role(user_id, role_id, reason=reason)
+    except DeliveryRefused as exc:
+        raise FulfilmentError(exc.reason) from exc
 
 
 class Fulfilment:
@@ -141,7 +112,7 @@ class Fulfilment:
         user_id = await self._engine.identity.address_for(purchase.member_id, "discord")
         if user_id is None:
             raise FulfilmentError("your account has no Discord identity")
-        await manager.add_role(user_id, int(purchase.value), reason=f"SNPD shop purchase #{purchase.id}")
+        await _change_role(manager, True, user_id, int(purchase.value), f"SNPD shop purchase #{purchase.id}")
 
     async def undo(self, purchase: PurchaseView) -> None:
         """Best effort: take back what ``deliver`` gave when the settle step failed after it."""
@@ -152,7 +123,7 @@ class Fulfilment:
         if manager is None or user_id is None:
             return
         try:
-            await manager.remove_role(user_id, int(purchase.value), reason=f"SNPD purchase #{purchase.id} refunded")
+            await _change_role(manager, False, user_id, int(purchase.value), f"SNPD purchase #{purchase.id} refunded")
         except FulfilmentError:
             log.warning("economy.role_undo_failed", purchase=purchase.id)
 
@@ -197,7 +168,7 @@ class Fulfilment:
             raise FulfilmentError("not connected to Discord")
         user_id = await self._engine.identity.address_for(member_id, "discord")
         if user_id is not None:
-            await manager.remove_role(user_id, int(value), reason=f"SNPD shop role expired (#{entitlement_id})")
+            await _change_role(manager, False, user_id, int(value), f"SNPD shop role expired (#{entitlement_id})")
 
 
 def _raffle_id(value: str) -> int:
