@@ -8,6 +8,7 @@ handling, so every platform answers the same way.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -57,11 +58,19 @@ class Engine:
         )
         self.feeds = FeedService(self.db, self.bus, config.feeds.names)
         self.frontends: dict[str, Frontend] = {}
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._dispatcher = FeedDispatcher(self.feeds, self.frontends)
         self.bus.subscribe(FEED_TOPIC, self._dispatcher.handle)
 
     def attach(self, frontend: Frontend) -> None:
         self.frontends[frontend.name] = frontend
+
+    def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Let a slice release what it holds (HTTP sessions, a browser) when the engine stops.
+
+        Callbacks run newest first, after scheduled jobs have finished and before storage closes.
+        """
+        self._on_stop.append(callback)
 
     async def start(self, *, migrate: bool = True) -> None:
         if migrate:
@@ -71,6 +80,11 @@ class Engine:
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        for callback in reversed(self._on_stop):
+            try:
+                await callback()
+            except Exception:
+                log.exception("engine.stop_callback_failed", callback=getattr(callback, "__qualname__", "?"))
         await self.bus.drain()
         await self.db.dispose()
 

@@ -24,4 +24,5 @@ def register(engine: Engine) -> MonitorService:
     service = MonitorService(engine, engine.config.section(_config.SECTION))
     engine.registry.add(*COMMANDS, *REPORT_COMMANDS)
     engine.scheduler.once("monitors:boot", utcnow(), service.boot)
+    engine.on_stop(service.close)
     return service

@@ -61,7 +61,7 @@ class MonitorService:
         return self._page_watcher
 
     async def close(self) -> None:
-        """Release the HTTP session and the browser (the engine has no slice shutdown hook yet)."""
+        """Release the HTTP session and the browser; runs from ``Engine.stop`` (and tests' teardown)."""
         for monitor_id in list(self.runners):
             self.engine.scheduler.cancel(_job(monitor_id))
         await self.fetcher.close()
