@@ -419,9 +419,10 @@ class DiscordFrontend:
         if not isinstance(target, DiscordChannel):
             raise TypeError(f"the Discord frontend cannot post to {target.describe()}")
         channel = self.client.get_partial_messageable(target.thread_id or target.channel_id)
-        mention = f"<@&{target.role_id}>" if target.role_id else None
+        roles = list(dict.fromkeys(r for r in (target.role_id, item.mention_role_id) if r is not None))
+        mention = " ".join(f"<@&{role}>" for role in roles) or None
         allowed = discord.AllowedMentions(
-            everyone=False, users=False, roles=[discord.Object(id=target.role_id)] if target.role_id else False
+            everyone=False, users=False, roles=[discord.Object(id=role) for role in roles] if roles else False
         )
         rendered = render(item, mention=mention)
         try:

@@ -42,6 +42,8 @@ class Reply(BaseModel):
     footer: str | None = None
     ephemeral: bool = False
     color: int | None = None
+    #: a Discord role to ping with a feed item (a monitor's role); platforms without roles ignore it
+    mention_role_id: int | None = None
 
     @field_validator("fields", mode="before")
     @classmethod

@@ -174,3 +174,19 @@ async def test_more_sizes_than_discord_buttons_put_every_cart_link_in_fields(rig
         variant = rig.store.variant(product["id"], size)["id"]
         assert f"{size}: {rig.store.base_url}/cart/{variant}:1" in links
     assert len(sent.buttons) == 25
+    assert embed(posted)["description"].startswith("Back in stock: **4, 4.5"), "the summary survives the link fields"
+
+
+async def test_a_monitors_own_role_is_pinged_beside_the_feed_binding_role(rig: Rig) -> None:
+    grails = rig.discord.add_role("Grails")
+    row, _probe, outcome = await rig.service.add(
+        rig.store.base_url, keywords="+travis", interval=3600, role=f"<@&{grails.id}>"
+    )
+    assert outcome.status == "baseline"
+    rig.monitor_id = row.id
+    rig.store.add_product("Nike SB Dunk Low Travis Scott", available=["10"], price=150.0, vendor="Nike")
+    posted, sent = await rig.poll()
+    assert posted.content == f"<@&{rig.role_id}> <@&{grails.id}>"
+    pinged = [int(role) for role in (posted.allowed_mentions or {}).get("roles", [])]
+    assert pinged == [rig.role_id, grails.id]
+    assert "<@&" not in sent.text, "Telegram has no roles: nothing leaks into the text"

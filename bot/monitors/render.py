@@ -130,12 +130,10 @@ def money(amount: float | None, currency: str | None) -> str:
     return f"{symbol}{amount:,.2f}" if symbol else f"{amount:,.2f} {currency}"
 
 
-def mention(role: str | None) -> str:
-    """A Discord role id (or ``<@&id>``) becomes a mention; any other text is shown as written."""
-    if not role:
-        return ""
-    digits = role.strip().removeprefix("<@&").removesuffix(">")
-    return f"<@&{digits}>" if digits.isdigit() else role.strip()
+def role_id(role: str | None) -> int | None:
+    """A Discord role id or ``<@&id>`` mention, as the id the frontend pings."""
+    digits = (role or "").strip().removeprefix("<@&").removesuffix(">")
+    return int(digits) if digits.isdigit() else None
 
 
 def render(payload: dict[str, Any], *, role: str | None = None, max_buttons: int = 25) -> Reply:
@@ -145,8 +143,7 @@ def render(payload: dict[str, Any], *, role: str | None = None, max_buttons: int
     in_stock: list[str] = payload["sizes_in_stock"]
     sizes: list[str] = payload["sizes"]
     carts: dict[str, str] = payload["cart_links"]
-    lines = [mention(role)] if role else []
-    lines.append(_summary(kind, sizes, in_stock, payload))
+    lines = [_summary(kind, sizes, in_stock, payload)]
     fields: list[ReplyField] = []
     if kind not in ("password_up", "password_down"):
         fields.append(ReplyField(name="Price", value=money(payload.get("price"), currency)))
@@ -161,8 +158,8 @@ def render(payload: dict[str, Any], *, role: str | None = None, max_buttons: int
     buttons = [Button(label=f"🛒 {size}", url=carts[size]) for size in ordered[:max_buttons]]
     if len(ordered) > max_buttons:
         # more sizes than buttons fit: every link also goes in fields, each within the field limit
-        lines = [f"{size}: {carts[size]}" for size in ordered]
-        for index, chunk in enumerate(_chunks(lines, FIELD_LIMIT)[:MAX_LINK_FIELDS]):
+        links = [f"{size}: {carts[size]}" for size in ordered]
+        for index, chunk in enumerate(_chunks(links, FIELD_LIMIT)[:MAX_LINK_FIELDS]):
             fields.append(ReplyField(name="Cart links" if index == 0 else "More cart links", value=chunk, inline=False))
     if not buttons and kind != "sold_out" and product.get("url"):
         buttons.append(Button(label="Open", url=product["url"]))
@@ -177,6 +174,7 @@ def render(payload: dict[str, Any], *, role: str | None = None, max_buttons: int
         buttons=buttons,
         footer=f"{payload['store']} · monitor #{payload['monitor_id']} · {when} UTC",
         color=_COLORS[kind],
+        mention_role_id=role_id(role),
     )
 
 
