@@ -232,6 +232,58 @@ def _fakes(scale: float) -> tuple[Any, Any, Any]:
     return LimitedDiscord(), LimitedTelegram(), LimitedTwilio()
 
 
+# ---------------------------------------------------------------------------- the servers' process
+
+
+def serve_fakes(conn: Any, scale: float, discord_users: int) -> None:
+    """Child process: run the three limit-enforcing fakes on their own core, so their CPU does not
+    jitter the bot's sends; report what they saw when the parent asks."""
+    asyncio.run(_serve_fakes(conn, scale, discord_users))
+
+
+async def _serve_fakes(conn: Any, scale: float, discord_users: int) -> None:
+    discord, telegram, twilio = _fakes(scale)
+    await discord.start()
+    await telegram.start()
+    await twilio.start()
+    users = [str(discord.add_member(f"d{i}").user.id) for i in range(discord_users)]
+    conn.send(
+        {
+            "discord_token": discord.token,
+            "discord_api_base": discord.api_base,
+            "guild_id": discord.guild_id,
+            "telegram_token": telegram.token,
+            "telegram_port": telegram.port,
+            "twilio_base": twilio.base_url,
+            "users": users,
+        }
+    )
+    loop = asyncio.get_running_loop()
+    while True:
+        command = await loop.run_in_executor(None, conn.recv)
+        if command == "progress":
+            conn.send(len(discord.sends) // 2 + len(telegram.sends) + len(twilio.sends))
+            continue
+        break
+    recipients: list[tuple[str, str]] = []
+    for message in discord.messages:
+        channel = discord.channels.get(message.channel_id)
+        if channel is not None and channel.recipient is not None:
+            recipients.append(("discord", str(channel.recipient.id)))
+    recipients.extend(("telegram", str(sent.chat_id)) for sent in telegram.sent)
+    recipients.extend(("sms", sms.to) for sms in twilio.sent)
+    conn.send(
+        {
+            "sends": {"discord": discord.sends, "telegram": telegram.sends, "sms": twilio.sends},
+            "rejected": {"discord": discord.rejected, "telegram": telegram.rejected, "sms": twilio.rejected},
+            "recipients": recipients,
+        }
+    )
+    await twilio.close()
+    await telegram.close()
+    await discord.stop()
+
+
 # ---------------------------------------------------------------------------- fan-out
 
 
@@ -258,7 +310,9 @@ def _free_port() -> int:
 
 
 async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
-    from sqlalchemy import insert
+    import multiprocessing
+
+    from sqlalchemy import insert, select
 
     from adapters.discord_frontend import DiscordFrontend
     from adapters.sms_frontend import SmsFrontend
@@ -271,18 +325,27 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     from core.delivery import DeliveryWorker
     from core.delivery.models import CLAIMED, PENDING, SENDING
     from core.delivery.outbox import counts
+    from core.replies import Reply
     from core.storage.models import Identity, Member
     from core.storage.types import utcnow
     from snpd.app import build_engine
     from tests.fakes.twilio_api import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 
-    discord_fake, telegram_fake, twilio_fake = _fakes(SCALE)
-    await discord_fake.start()
-    await telegram_fake.start()
-    await twilio_fake.start()
+    # Members in proportion to each platform's rate (per message: a first DM costs Discord 2 requests)
+    rates = {"discord": 50 * 0.95 / 2, "telegram": 30 * 0.95, "sms": 1 * 0.95}
+    sms_count = max(1, round(MEMBERS * rates["sms"] / sum(rates.values())))
+    discord_count = round((MEMBERS - sms_count) * rates["discord"] / (rates["discord"] + rates["telegram"]))
+    telegram_count = MEMBERS - sms_count - discord_count
+
+    loop = asyncio.get_running_loop()
+    context = multiprocessing.get_context("spawn")
+    conn, child_conn = context.Pipe()
+    servers = context.Process(target=serve_fakes, args=(child_conn, SCALE, discord_count + 1), daemon=True)
+    servers.start()
+    info = await loop.run_in_executor(None, conn.recv)
     os.environ.update(
-        DISCORD_TOKEN=discord_fake.token,
-        TELEGRAM_TOKEN=telegram_fake.token,
+        DISCORD_TOKEN=info["discord_token"],
+        TELEGRAM_TOKEN=info["telegram_token"],
         TWILIO_ACCOUNT_SID=DEFAULT_ACCOUNT_SID,
         TWILIO_AUTH_TOKEN=DEFAULT_AUTH_TOKEN,
         SNPD_ENCRYPTION_KEY=os.environ.get("SNPD_ENCRYPTION_KEY") or new_key(),
@@ -295,10 +358,10 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
         Path(workdir) / "bot.toml",
         overrides={
             "bot": {"data_dir": workdir, "log_level": "WARNING"},
-            "discord": {"api_base": discord_fake.api_base, "guild_ids": [discord_fake.guild_id]},
-            "telegram": {"api_base": f"http://127.0.0.1:{telegram_fake.port}", "poll_timeout": 1},
+            "discord": {"api_base": info["discord_api_base"], "guild_ids": [info["guild_id"]]},
+            "telegram": {"api_base": f"http://127.0.0.1:{info['telegram_port']}", "poll_timeout": 1},
             "sms": {"from_number": "+14155550100", "webhook_port": _free_port(), "public_url": "http://127.0.0.1/sms",
-                    "api_base": twilio_fake.base_url},
+                    "api_base": info["twilio_base"]},
             "delivery": {"rate_scale": SCALE, "discord_requests_per_dm": 2, "lease_s": lease_s,
                          "send_concurrency": 8},
         },
@@ -310,17 +373,11 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
         engine.attach(frontend)
         await frontend.start()
 
-    # Members in proportion to each platform's rate (per message: a first DM costs Discord 2 requests)
-    rates = {"discord": 50 * 0.95 / 2, "telegram": 30 * 0.95, "sms": 1 * 0.95}
-    sms_count = max(1, round(MEMBERS * rates["sms"] / sum(rates.values())))
-    discord_count = round((MEMBERS - sms_count) * rates["discord"] / (rates["discord"] + rates["telegram"]))
-    telegram_count = MEMBERS - sms_count - discord_count
     vault = engine.vault
     assert vault is not None
     product = next(p for p in products if "Pine Green" in p["title"])
-    plan: list[tuple[str, str]] = []
-    for _ in range(discord_count):
-        plan.append(("discord", str(discord_fake.add_member(f"d{len(plan)}").user.id)))
+    *discord_users, warmup_user = info["users"]
+    plan: list[tuple[str, str]] = [("discord", user) for user in discord_users]
     plan.extend(("telegram", str(500_000 + i)) for i in range(telegram_count))
     plan.extend(("sms", f"+1415{7_000_000 + i}") for i in range(sms_count))
     now = utcnow()
@@ -331,8 +388,6 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
               "channel_order": [platform], "is_bot": False, "created_at": now} for i, (platform, _) in enumerate(plan)],
         )
     async with engine.db.read() as session:
-        from sqlalchemy import select
-
         member_ids = list((await session.execute(select(Member.id).order_by(Member.id))).scalars())
     async with engine.db.transaction() as session:
         await session.execute(
@@ -353,10 +408,8 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     await runtime.start_delivery()
     # A running bot's HTTP clients are warm: send one message per platform before the measured event
     # (to recipients outside the fan-out; not counted below).
-    from core.replies import Reply
-
     warm = Reply(title="warm-up")
-    await frontends[0].send_direct(str(discord_fake.add_member("warmup").user.id), warm)
+    await frontends[0].send_direct(warmup_user, warm)
     await frontends[1].send_direct("499999", warm)
     await frontends[2].send_direct("+14150000000", warm)
     await asyncio.sleep(1.0)
@@ -365,15 +418,15 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
 
     cpu_started = time.process_time()
     event_at = time.monotonic()
-    for fake in (discord_fake, telegram_fake, twilio_fake):
-        fake.sends = [t for t in fake.sends if t >= event_at]
     await engine.bus.publish("monitor.event", restock_payload(product, "fanout-1", random.Random(1)))
 
     async def sent_so_far() -> int:
-        return len(discord_fake.sends) // 2 + len(telegram_fake.sends) + len(twilio_fake.sends)
+        conn.send("progress")
+        answer: int = await loop.run_in_executor(None, conn.recv)
+        return answer
 
     while await sent_so_far() < len(plan) * 0.4:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
     runtime.worker.kill()
     killed_at = time.monotonic()
     await asyncio.sleep(lease_s + 0.2)
@@ -391,45 +444,38 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
             break
         await asyncio.sleep(0.2)
     finished = time.monotonic()
+    cpu_s = time.process_time() - cpu_started
     await runtime.stop()
+    for frontend in reversed(frontends):
+        await frontend.stop()
+    conn.send("report")
+    report = await loop.run_in_executor(None, conn.recv)
+    servers.join(timeout=10)
 
-    received: Counter[tuple[str, str]] = Counter()
-    for message in discord_fake.messages:
-        channel = discord_fake.channels.get(message.channel_id)
-        if channel is not None and channel.recipient is not None:
-            received[("discord", str(channel.recipient.id))] += 1
-    for sent in telegram_fake.sent:
-        received[("telegram", str(sent.chat_id))] += 1
-    for sms in twilio_fake.sent:
-        received[("sms", sms.to)] += 1
+    sends = {name: [t for t in times if t >= event_at] for name, times in report["sends"].items()}
+    received: Counter[tuple[str, str]] = Counter(tuple(r) for r in report["recipients"])
     expected = set(plan)
-    first = min(t for t in (discord_fake.sends[:1] + telegram_fake.sends[:1] + twilio_fake.sends[:1]))
+    first = min(times[0] for times in sends.values() if times)
     gap = (killed_at, restarted_at)
     result = {
         "scale": SCALE,
         "fanout_members": len(plan),
         "fanout_split": {"discord": discord_count, "telegram": telegram_count, "sms": sms_count},
-        "discord_utilization": _utilization(discord_fake.sends, 50 * SCALE, gap),
-        "telegram_utilization": _utilization(telegram_fake.sends, 30 * SCALE, gap),
-        "sms_utilization": _utilization(twilio_fake.sends, 1 * SCALE, gap),
-        "http_429": discord_fake.rejected + telegram_fake.rejected + twilio_fake.rejected,
-        "http_429_by_platform": {"discord": discord_fake.rejected, "telegram": telegram_fake.rejected,
-                                 "sms": twilio_fake.rejected},
-        "cpu_s": round(time.process_time() - cpu_started, 1),
+        "discord_utilization": _utilization(sends["discord"], 50 * SCALE, gap),
+        "telegram_utilization": _utilization(sends["telegram"], 30 * SCALE, gap),
+        "sms_utilization": _utilization(sends["sms"], 1 * SCALE, gap),
+        "http_429": sum(report["rejected"].values()),
+        "http_429_by_platform": report["rejected"],
         "first_send_ms": round((first - event_at) * 1000, 1),
         "duplicates": sum(n - 1 for key, n in received.items() if n > 1 and key in expected),
         "lost": len(expected - set(received)),
         "in_doubt_after_kill": runtime.worker.stats.in_doubt,
         "fanout_s": round(finished - event_at, 1),
         "kill_gap_s": round(restarted_at - killed_at, 1),
+        "bot_cpu_s": round(cpu_s, 1),
         "outbox": await counts(engine.db),
     }
-    for frontend in reversed(frontends):
-        await frontend.stop()
     await engine.stop()
-    await twilio_fake.close()
-    await telegram_fake.close()
-    await discord_fake.stop()
     return result
 
 
