@@ -55,7 +55,7 @@ class EmbeddedScheduler:
         return run
 
     def every(self, job_id: str, seconds: float, job: Job, *, jitter: float = 0.0) -> None:
-        trigger = IntervalTrigger(seconds=seconds, jitter=int(jitter) if jitter >= 1 else None)
+        trigger = IntervalTrigger(seconds=seconds, jitter=jitter or None)
         self._scheduler.add_job(
             self._tracked(job), trigger, id=job_id, replace_existing=True, max_instances=1, coalesce=True,
             misfire_grace_time=max(1, int(seconds)),
