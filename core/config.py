@@ -101,6 +101,8 @@ class Secrets(BaseSettings):
     TWILIO_ACCOUNT_SID: SecretStr | None = None
     TWILIO_AUTH_TOKEN: SecretStr | None = None
     SNPD_ENCRYPTION_KEY: SecretStr | None = None
+    EBAY_CLIENT_ID: SecretStr | None = None
+    EBAY_CLIENT_SECRET: SecretStr | None = None
 
 
 _SECTIONS: dict[str, type[Section]] = {

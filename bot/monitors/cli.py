@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 from datetime import UTC, datetime
@@ -155,6 +154,10 @@ def cmd_prices_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
 def cmd_prices_ebay(args: argparse.Namespace) -> int:
     from adapters.ebay import EbayBrowse, EbayError
     from bot.monitors.prices import record
@@ -164,8 +167,8 @@ def cmd_prices_ebay(args: argparse.Namespace) -> int:
 
     async def main() -> dict[str, Any]:
         client = EbayBrowse(
-            os.environ.get("EBAY_CLIENT_ID", ""),
-            os.environ.get("EBAY_CLIENT_SECRET", ""),
+            _secret(config.secrets.EBAY_CLIENT_ID),
+            _secret(config.secrets.EBAY_CLIENT_SECRET),
             api_base=settings.ebay_api_base or "https://api.ebay.com",
             marketplace=settings.ebay_marketplace,
         )
