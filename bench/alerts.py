@@ -322,7 +322,6 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     from bot.slices import load_slices
     from core.config import load_config
     from core.crypto import new_key
-    from core.delivery import DeliveryWorker
     from core.delivery.models import CLAIMED, PENDING, SENDING
     from core.delivery.outbox import counts
     from core.replies import Reply
@@ -430,13 +429,8 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     runtime.worker.kill()
     killed_at = time.monotonic()
     await asyncio.sleep(lease_s + 0.2)
-    delivery = config.section("delivery")
-    runtime.worker = DeliveryWorker(
-        engine.db, engine.frontends, engine.identity, runtime.limiter,
-        delivery.worker_settings(sms_sender=config.sms.from_number), publish=engine.bus.publish,
-    )
     restarted_at = time.monotonic()
-    await runtime.worker.start()
+    await runtime.restart_worker()
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         status = await counts(engine.db)

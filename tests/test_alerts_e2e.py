@@ -17,7 +17,6 @@ from adapters.discord_frontend import DiscordFrontend
 from adapters.sms_frontend import SmsFrontend
 from adapters.telegram_frontend import TelegramFrontend
 from bot.alerts import runtime_for
-from core.delivery import DeliveryWorker
 from core.delivery.models import DEAD, REFUSED, SENT, OutboxMessage
 from core.engine import Engine
 from core.identity import Caller
@@ -187,11 +186,7 @@ async def test_a_kill_mid_fan_out_then_restart_loses_and_doubles_nothing(world: 
     runtime.worker.kill()  # dies mid-fan-out: nothing in flight is awaited or recorded
     delivery = engine.config.section("delivery")
     await asyncio.sleep(delivery.lease_s + 0.1)
-    runtime.worker = DeliveryWorker(
-        engine.db, engine.frontends, engine.identity, runtime.limiter, delivery.worker_settings(),
-        publish=engine.bus.publish,
-    )
-    await runtime.worker.start()
+    await runtime.restart_worker()
     try:
         await _until(lambda: _all_settled(engine))
     except AssertionError:

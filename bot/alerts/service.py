@@ -86,14 +86,7 @@ class AlertsRuntime:
         self._rule_names: dict[int, str] = {}
         self._rule_sizes: dict[int, list[str]] = {}
         self.limiter = DeliveryLimiter(delivery.limits())
-        self.worker = DeliveryWorker(
-            engine.db,
-            engine.frontends,
-            EngineAddressBook(engine),
-            self.limiter,
-            delivery.worker_settings(sms_sender=engine.config.sms.from_number),
-            publish=engine.bus.publish,
-        )
+        self.worker = self._new_worker()
         self._loaded = False
         self._load_lock = asyncio.Lock()
         self._worker_started = False
@@ -102,6 +95,25 @@ class AlertsRuntime:
         self.last_event_at: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
+
+    def _new_worker(self) -> DeliveryWorker:
+        engine = self.engine
+        return DeliveryWorker(
+            engine.db,
+            engine.frontends,
+            EngineAddressBook(engine),
+            self.limiter,
+            self.delivery_settings.worker_settings(sms_sender=engine.config.sms.from_number),
+            publish=engine.bus.publish,
+        )
+
+    async def restart_worker(self) -> DeliveryWorker:
+        """Start a fresh worker in place of one that died (``kill``): what a process restart does.
+        Its rows come free when the dead worker's leases run out."""
+        self.worker = self._new_worker()
+        await self.worker.start()
+        self._worker_started = True
+        return self.worker
 
     async def ensure_loaded(self) -> None:
         if self._loaded:
