@@ -33,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import structlog
 from sqlalchemy import and_, or_, select, update
@@ -49,6 +49,7 @@ from core.storage.database import Database
 from core.storage.types import utcnow
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 #: published on the event bus when a platform refuses a member for good
 REFUSED_TOPIC = "delivery.refused"
@@ -195,6 +196,17 @@ class DeliveryWorker:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
         raise TimeoutError("outbox still busy")
 
+    # ------------------------------------------------------------------ writing
+
+    async def _write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run one write transaction to its end even if this worker is cancelled meanwhile.
+
+        A transaction interrupted half-way in-process can leave its connection holding SQLite's
+        write lock; a transaction that finishes is what a crash right after the commit looks like,
+        and the lease logic already covers that. ``Database.run`` retries while another process
+        holds the lock."""
+        return await asyncio.shield(self._db.run(work))
+
     # ------------------------------------------------------------------ main loop
 
     async def _run(self) -> None:
@@ -236,26 +248,24 @@ class DeliveryWorker:
             and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
             and_(OutboxMessage.status.in_((CLAIMED, SENDING)), OutboxMessage.lease_until < now),
         )
-        async with self._db.transaction() as session:
+        lease_until = now + timedelta(seconds=self.settings.lease_s)
+        active = list(self._active)
+
+        async def work(session: AsyncSession) -> tuple[list[OutboxMessage], list[OutboxMessage]]:
             query = (
                 select(OutboxMessage)
                 .where(OutboxMessage.channel == channel, due)
                 .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
                 .limit(limit)
             )
-            if self._active:  # a row whose lease ran out while it waited here is still ours
-                query = query.where(OutboxMessage.id.notin_(list(self._active)))
+            if active:  # a row whose lease ran out while it waited here is still ours
+                query = query.where(OutboxMessage.id.notin_(active))
             if not self._db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
             rows = list((await session.execute(query)).scalars())
-            if not rows:
-                return []
-            lease_until = now + timedelta(seconds=self.settings.lease_s)
             doubtful = [row for row in rows if row.status == SENDING]
-            for row in doubtful:
-                self.stats.in_doubt += 1
-                log.warning("delivery.in_doubt", outbox_id=row.id, channel=channel, previous_owner=row.lease_owner)
-                if not self.settings.resend_in_doubt:
+            if not self.settings.resend_in_doubt:
+                for row in doubtful:
                     row.status = DEAD
                     row.last_error = "in doubt: the sender died mid-send; check and retry if it never arrived"
             claimable = [row for row in rows if row.status != DEAD]
@@ -264,7 +274,13 @@ class DeliveryWorker:
                 row.lease_owner = self.owner
                 row.lease_until = lease_until
                 row.attempts += 1
-            return claimable
+            return claimable, doubtful
+
+        claimable, doubtful = await self._write(work)
+        for row in doubtful:
+            self.stats.in_doubt += 1
+            log.warning("delivery.in_doubt", outbox_id=row.id, channel=channel)
+        return claimable
 
     async def adopt(self, rows: list[OutboxMessage]) -> None:
         """Send rows the caller already wrote as ``sending`` for this worker (``enqueue_claimed``):
@@ -380,36 +396,36 @@ class DeliveryWorker:
         )
         self.stats.retried += 1
         log.info("delivery.retry", outbox_id=row.id, channel=row.channel, attempt=row.attempts, delay_s=round(delay, 2))
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.owner)
-                .values(
-                    status=PENDING,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=reason,
-                    next_attempt_at=utcnow() + timedelta(seconds=delay),
-                )
+        retry = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.owner)
+            .values(
+                status=PENDING,
+                lease_owner=None,
+                lease_until=None,
+                last_error=reason,
+                next_attempt_at=utcnow() + timedelta(seconds=delay),
             )
+        )
+        await self._write(lambda session: session.execute(retry))
 
     async def _finish(self, row: OutboxMessage, status: str, reason: str) -> None:
         if status == DEAD:
             self.stats.dead += 1
         elif status == EXPIRED:
             self.stats.expired += 1
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.owner)
-                .values(status=status, lease_owner=None, lease_until=None, last_error=reason[:300])
-            )
+        done = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.owner)
+            .values(status=status, lease_owner=None, lease_until=None, last_error=reason[:300])
+        )
+        await self._write(lambda session: session.execute(done))
 
     async def _fallback(self, row: OutboxMessage, reason: str) -> None:
         """Retire this row and queue the notification on the member's next channel, atomically."""
         self.stats.refused += 1
         log.info("delivery.refused", outbox_id=row.id, channel=row.channel, reason=reason)
-        async with self._db.transaction() as session:
+        async def work(session: AsyncSession) -> None:
             retired = await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.owner)
@@ -422,6 +438,8 @@ class DeliveryWorker:
             )
             if retired.rowcount == 1 and row.fallbacks:  # type: ignore[attr-defined]
                 await self._insert_next(session, row)
+
+        await self._write(work)
         if not row.fallbacks:
             self.stats.dead += 1
         if self._publish is not None:
@@ -465,7 +483,7 @@ class DeliveryWorker:
             values["lease_until"] = utcnow() + timedelta(seconds=self.settings.lease_s)
         if status == SENT:
             values.update(sent_at=utcnow(), lease_owner=None, lease_until=None)
-        async with self._db.transaction() as session:
+        async def work(session: AsyncSession) -> set[int]:
             mine = await session.execute(
                 select(OutboxMessage.id).where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
             )
@@ -473,6 +491,8 @@ class DeliveryWorker:
             if kept:
                 await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(list(kept))).values(**values))
             return kept
+
+        return await self._write(work)
 
 
 class _Batcher:
