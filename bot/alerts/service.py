@@ -240,11 +240,11 @@ class AlertsRuntime:
             if not chunk and not (record and number == 0):
                 continue
             claim = number == 0 and self._worker_started
-            adopted = await self._write_chunk(
+            adopted, addresses = await self._write_chunk(
                 event_id, payload, event, dict(chunk), record=record and number == 0, claim=claim
             )
             if adopted:
-                await self.worker.adopt(adopted)
+                await self.worker.adopt(adopted, addresses)
             self.worker.wake()
         async with self.engine.db.transaction() as session:
             await session.execute(
@@ -254,7 +254,9 @@ class AlertsRuntime:
             log.info("alerts.fanned_out", event_id=event_id, members=len(by_member))
         return len(by_member)
 
-    async def _recipients(self, session: AsyncSession, rules: dict[int, RuleRef]) -> list[Recipient]:
+    async def _recipients(
+        self, session: AsyncSession, rules: dict[int, RuleRef], addresses: dict[tuple[int, str], str] | None = None
+    ) -> list[Recipient]:
         """Members for the matched rules; a member merged into another by /link counts as the survivor."""
         members = {
             m.id: m for m in (await session.execute(select(Member).where(Member.id.in_(list(rules))))).scalars()
@@ -276,10 +278,18 @@ class AlertsRuntime:
         ids = list(survivors)
         platforms: dict[int, set[str]] = {}
         found = await session.execute(
-            select(Identity.member_id, Identity.platform).where(Identity.member_id.in_(ids))
+            select(Identity.member_id, Identity.platform, Identity.external_id, Identity.secret_address).where(
+                Identity.member_id.in_(ids)
+            )
         )
-        for member_id, platform in found.all():
+        vault = self.engine.vault
+        for member_id, platform, external_id, secret in found.all():
             platforms.setdefault(member_id, set()).add(platform)
+            if addresses is not None:
+                if platform != "sms":
+                    addresses[(member_id, platform)] = external_id
+                elif vault is not None and secret is not None:
+                    addresses[(member_id, platform)] = vault.decrypt(secret)
         prefs = {
             p.member_id: p
             for p in (await session.execute(select(AlertPrefs).where(AlertPrefs.member_id.in_(ids)))).scalars()
@@ -298,7 +308,9 @@ class AlertsRuntime:
         *,
         record: bool = False,
         claim: bool = False,
-    ) -> list[OutboxMessage]:
+    ) -> tuple[list[OutboxMessage], dict[tuple[int, str], str]]:
+        """One transaction: the notices and outbox rows for these members. With ``claim``, the rows
+        are written as already sending for the worker and returned with their addresses."""
         now = utcnow()
         insert = sqlite.insert if self.engine.db.is_sqlite else postgresql.insert
         async with self.engine.db.transaction() as session:
@@ -309,8 +321,9 @@ class AlertsRuntime:
                     .on_conflict_do_nothing(index_elements=["event_id"])
                 )
             if not rules:
-                return []
-            recipients = await self._recipients(session, rules)
+                return [], {}
+            addresses: dict[tuple[int, str], str] | None = {} if claim else None
+            recipients = await self._recipients(session, rules, addresses)
             if not record:  # a new event has no notices yet; a resumed or replayed one may
                 ids = [r.member.id for r in recipients]
                 done = set(
@@ -347,7 +360,7 @@ class AlertsRuntime:
                 await session.execute(insert(AlertNotice).on_conflict_do_nothing(), notices)
             validity = {"sms": float(self.delivery_settings.sms_validity_s)}
             if claim:
-                return await enqueue_claimed(
+                rows = await enqueue_claimed(
                     session,
                     messages,
                     owner=self.worker.owner,
@@ -355,8 +368,9 @@ class AlertsRuntime:
                     validity_s=validity,
                     fresh=record,
                 )
+                return rows, addresses or {}
             await enqueue(session, messages, validity_s=validity)
-            return []
+            return [], {}
 
     async def _sent_today(self, session: AsyncSession, recipients: list[Recipient], now: datetime) -> dict[int, int]:
         capped = [r for r in recipients if r.prefs is not None and r.prefs.daily_cap is not None]

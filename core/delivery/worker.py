@@ -282,9 +282,11 @@ class DeliveryWorker:
             log.warning("delivery.in_doubt", outbox_id=row.id, channel=channel)
         return claimable
 
-    async def adopt(self, rows: list[OutboxMessage]) -> None:
+    async def adopt(self, rows: list[OutboxMessage], addresses: Mapping[tuple[int, str], str] | None = None) -> None:
         """Send rows the caller already wrote as ``sending`` for this worker (``enqueue_claimed``):
-        the first alerts of a fan-out leave without waiting for a claim or any other write."""
+        the first alerts of a fan-out leave without waiting for a claim or any other write.
+        ``addresses`` ((member, channel) → address) saves looking them up again."""
+        self._address_cache.update(addresses or {})
         by_channel: dict[str, list[OutboxMessage]] = {}
         for row in rows:
             by_channel.setdefault(row.channel, []).append(row)
