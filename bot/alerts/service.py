@@ -91,6 +91,8 @@ class AlertsRuntime:
         self._load_lock = asyncio.Lock()
         self._worker_started = False
         self._events_seen = 0
+        #: events this process fanned out lately: a replay stops here without touching the database
+        self._recent_ids: dict[str, None] = {}
         #: perf_counter() when the last event arrived (benchmarks read it)
         self.last_event_at: float | None = None
 
@@ -187,14 +189,13 @@ class AlertsRuntime:
         if not event_id or not payload.get("kind"):
             log.warning("alerts.bad_event", keys=sorted(payload))
             return
-        await self.ensure_loaded()
-        async with self.engine.db.read() as session:
-            existing = (
-                await session.execute(select(RecentEvent.fanned_out).where(RecentEvent.event_id == event_id[:100]))
-            ).first()
-        if existing is not None and existing[0]:
+        if event_id in self._recent_ids:
             return
-        await self.fan_out(payload, record=existing is None)
+        await self.ensure_loaded()
+        await self.fan_out(payload, record=True)
+        self._recent_ids[event_id] = None
+        if len(self._recent_ids) > self.settings.recent_events:
+            self._recent_ids.pop(next(iter(self._recent_ids)))
         self._events_seen += 1
         if self._events_seen % 50 == 0:
             await self._prune_events()
@@ -236,13 +237,15 @@ class AlertsRuntime:
         chunks = [ordered[:first]]
         step = self.settings.fanout_chunk
         chunks.extend(ordered[i : i + step] for i in range(first, len(ordered), step))
+        fresh = False
         for number, chunk in enumerate(chunks):
             if not chunk and not (record and number == 0):
                 continue
             claim = number == 0 and self._worker_started
-            adopted, addresses = await self._write_chunk(
-                event_id, payload, event, dict(chunk), record=record and number == 0, claim=claim
+            adopted, addresses, new_event = await self._write_chunk(
+                event_id, payload, event, dict(chunk), record=record and number == 0, fresh=fresh, claim=claim
             )
+            fresh = fresh or new_event
             if adopted:
                 await self.worker.adopt(adopted, addresses)
             self.worker.wake()
@@ -307,24 +310,28 @@ class AlertsRuntime:
         rules: dict[int, RuleRef],
         *,
         record: bool = False,
+        fresh: bool = False,
         claim: bool = False,
-    ) -> tuple[list[OutboxMessage], dict[tuple[int, str], str]]:
-        """One transaction: the notices and outbox rows for these members. With ``claim``, the rows
-        are written as already sending for the worker and returned with their addresses."""
+    ) -> tuple[list[OutboxMessage], dict[tuple[int, str], str], bool]:
+        """One transaction: the notices and outbox rows for these members. ``record`` stores the
+        event; if it was not there before, nobody can have been told about it yet (``fresh``), which
+        saves looking. With ``claim``, the rows are written as already sending for the worker and
+        returned with their addresses."""
         now = utcnow()
         insert = sqlite.insert if self.engine.db.is_sqlite else postgresql.insert
         async with self.engine.db.transaction() as session:
             if record:
-                await session.execute(
+                stored = await session.execute(
                     insert(RecentEvent)
                     .values(event_id=event_id[:100], payload=dict(payload), fanned_out=False, received_at=now)
                     .on_conflict_do_nothing(index_elements=["event_id"])
                 )
+                fresh = stored.rowcount == 1  # type: ignore[attr-defined]
             if not rules:
-                return [], {}
+                return [], {}, fresh
             addresses: dict[tuple[int, str], str] | None = {} if claim else None
             recipients = await self._recipients(session, rules, addresses)
-            if not record:  # a new event has no notices yet; a resumed or replayed one may
+            if not fresh:  # a new event has no notices yet; a resumed or replayed one may
                 ids = [r.member.id for r in recipients]
                 done = set(
                     (
@@ -366,11 +373,11 @@ class AlertsRuntime:
                     owner=self.worker.owner,
                     lease_s=self.delivery_settings.lease_s,
                     validity_s=validity,
-                    fresh=record,
+                    fresh=fresh,
                 )
-                return rows, addresses or {}
+                return rows, addresses or {}, fresh
             await enqueue(session, messages, validity_s=validity)
-            return [], {}
+            return [], {}, fresh
 
     async def _sent_today(self, session: AsyncSession, recipients: list[Recipient], now: datetime) -> dict[int, int]:
         capped = [r for r in recipients if r.prefs is not None and r.prefs.daily_cap is not None]
