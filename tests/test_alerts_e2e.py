@@ -203,3 +203,39 @@ async def test_a_kill_mid_fan_out_then_restart_loses_and_doubles_nothing(world: 
     # resent (at-least-once), so only they can repeat, and there are at most send_concurrency of them.
     assert duplicates <= in_doubt <= delivery.worker_settings().send_concurrency
     assert all(row.status == SENT for row in await _rows(engine))
+
+
+async def test_429_storms_5xx_and_refusals_end_delivered_or_dead_lettered_with_a_reason(world: World) -> None:
+    engine = world.engine
+    dana = world.discord.add_member("dana")
+    dana_c = Caller("discord", str(dana.user.id), "dana")
+    tina_c = Caller("telegram", "7101", "tina")
+    stuck_c = Caller("telegram", "7102", "stuck")
+    sam_c = Caller("sms", SAM_PHONE, "sam")
+    for caller in (dana_c, tina_c, stuck_c):
+        await world.say(caller, "/alerts add jordan 4")
+    await world.text(SAM_PHONE, "PING")
+    await world.say(sam_c, "/alerts add jordan 4 priority:high")
+    sam = await engine.identity.resolve(sam_c)
+    await engine.identity.update_settings(sam.id, sms_enabled=True)
+
+    world.discord.fail_next("POST /channels/{channel_id}/messages", status=502, count=2)
+    world.telegram.fail_next("sendMessage", times=3, retry_after=1)  # a 429 storm
+    world.telegram.fail_next_with("sendMessage", 502, "Bad Gateway", times=2)
+    world.twilio.fail_next(503, 429)
+    runtime = runtime_for(engine)
+    await runtime.start_delivery()
+    world.telegram.block_chat(7102)  # blocked the bot, and no other channel: a dead letter
+    await engine.bus.publish("monitor.event", restock())
+    await engine.bus.drain()
+    await _until(lambda: _all_settled(engine), timeout=20)
+
+    assert (await world.discord.wait_for_dm(dana.user.id)).embeds[0]["title"].startswith("🔔 Restock")
+    assert "Air Jordan 4" in (await world.telegram.wait_for_message(7101)).text
+    assert len(world.sms_to(SAM_PHONE)) == 1
+    rows = {row.channel + (":stuck" if row.status == DEAD else ""): row for row in await _rows(engine)}
+    assert {row.status for key, row in rows.items() if not key.endswith(":stuck")} == {SENT}
+    dead = rows["telegram:stuck"]
+    assert dead.last_error is not None and "refused on every channel" in dead.last_error
+    listed = await engine.dispatch_line(Caller("shell", "local", "admin"), "/admin deadletters")
+    assert "refused on every channel" in listed.fields[0].value
