@@ -330,6 +330,7 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     from core.crypto import new_key
     from core.delivery.models import CLAIMED, PENDING, SENDING
     from core.delivery.outbox import counts
+    from core.frontend import Frontend
     from core.replies import Reply
     from core.storage.models import Identity, Member
     from core.storage.types import utcnow
@@ -373,7 +374,7 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     )
     engine = build_engine(config)
     await engine.start()
-    frontends = [DiscordFrontend(engine), TelegramFrontend(engine), SmsFrontend(engine)]
+    frontends: list[Frontend] = [DiscordFrontend(engine), TelegramFrontend(engine), SmsFrontend(engine)]
     for frontend in frontends:
         engine.attach(frontend)
         await frontend.start()

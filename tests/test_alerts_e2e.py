@@ -239,3 +239,24 @@ async def test_429_storms_5xx_and_refusals_end_delivered_or_dead_lettered_with_a
     assert dead.last_error is not None and "refused on every channel" in dead.last_error
     listed = await engine.dispatch_line(Caller("shell", "local", "admin"), "/admin deadletters")
     assert "refused on every channel" in listed.fields[0].value
+
+
+async def test_sms_opt_in_verifies_the_phone_with_a_texted_code(world: World) -> None:
+    engine = world.engine
+    dana_c = Caller("discord", "8801", "dana")
+    phone = "+14155550177"
+    bad = await engine.dispatch_line(dana_c, "/sms verify 555-0177")
+    assert "`phone`" in bad.text
+    sent = await engine.dispatch_line(dana_c, f"/sms verify {phone}")
+    assert sent.title == "📱 Code sent" and phone not in sent.text and "0177" in sent.text
+    (text,) = world.sms_to(phone)
+    code = text.split("your code is ")[1][:6]
+    wrong = await engine.dispatch_line(dana_c, "/sms confirm 000000" if code != "000000" else "/sms confirm 111111")
+    assert "`code`" in wrong.text and "4 tries left" in wrong.text
+    done = await engine.dispatch_line(dana_c, f"/sms confirm {code}")
+    assert done.title == "✅ Phone verified"
+    member = await engine.identity.resolve(dana_c)
+    assert await engine.identity.address_for(member.id, "sms") == phone
+    assert (await engine.identity.get(member.id)).sms_enabled  # type: ignore[union-attr]
+    again = await engine.dispatch_line(Caller("telegram", "8802", "eve"), f"/sms verify {phone}")
+    assert "already has an account" in again.text

@@ -21,6 +21,7 @@ def register(engine: Engine) -> None:
     engine.registry.add(*COMMANDS)
     runtime = runtime_for(engine)
     engine.bus.subscribe(EVENT_TOPIC, runtime.on_event)
+    engine.scheduler.every("alerts.delivery_start", 2.0, runtime.start_when_ready)
     engine.scheduler.every("alerts.housekeeping", runtime.settings.housekeeping_s, runtime.housekeeping)
 
 

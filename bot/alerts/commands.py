@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts.matcher import prepare_event
 from bot.alerts.models import AlertPrefs, AlertRule, RecentEvent, SmsVerification
@@ -33,7 +34,7 @@ MAX_CODE_ATTEMPTS = 5
 # ---------------------------------------------------------------------------- rules
 
 
-async def _own_rule(ctx: Context, session: Any, rule_id: int) -> AlertRule:
+async def _own_rule(ctx: Context, session: AsyncSession, rule_id: int) -> AlertRule:
     rule = await session.get(AlertRule, rule_id)
     if rule is None or rule.member_id != ctx.member.id:
         raise NotFound(f"You have no alert #{rule_id}. `/alerts list` shows yours.")
@@ -169,7 +170,7 @@ async def test(ctx: Context, id: int) -> Reply:
 # ---------------------------------------------------------------------------- preferences
 
 
-async def _prefs(session: Any, member_id: int, default_hour: int) -> AlertPrefs:
+async def _prefs(session: AsyncSession, member_id: int, default_hour: int) -> AlertPrefs:
     prefs = await session.get(AlertPrefs, member_id)
     if prefs is None:
         prefs = AlertPrefs(member_id=member_id, digest="off", digest_hour=default_hour)
@@ -295,6 +296,8 @@ async def sms_confirm(ctx: Context, code: str) -> Reply:
     if vault is None:
         raise UserError("SMS is not set up on this server.")
     typed = code.strip().replace(" ", "")
+    left = 0
+    number = ""
     async with ctx.engine.db.transaction() as session:
         pending = await session.get(SmsVerification, ctx.member.id)
         if pending is None or pending.expires_at <= utcnow():

@@ -146,11 +146,14 @@ class AlertsRuntime:
             self._worker_started = False
             await self.worker.stop()
 
-    async def housekeeping(self) -> None:
-        """The scheduler's periodic job: start delivery once a chat frontend is attached, send due
-        digests."""
+    async def start_when_ready(self) -> None:
+        """Start delivery once a chat frontend is attached (a frequent, cheap scheduler job)."""
         if not self._worker_started and any(name in self.engine.frontends for name in ("discord", "telegram", "sms")):
             await self.start_delivery()
+
+    async def housekeeping(self) -> None:
+        """The scheduler's periodic job: send due digests."""
+        await self.start_when_ready()
         await self.send_digests()
 
     # ------------------------------------------------------------------ the index
@@ -170,7 +173,8 @@ class AlertsRuntime:
 
     def rule_deleted(self, rule_id: int) -> None:
         self.index.remove(rule_id)
-        self._rule_channels.pop(rule_id, None)
+        for table in (self._rule_channels, self._rule_names, self._rule_sizes):
+            table.pop(rule_id, None)
 
     # ------------------------------------------------------------------ events
 
