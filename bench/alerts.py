@@ -374,11 +374,6 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     )
     engine = build_engine(config)
     await engine.start()
-    frontends: list[Frontend] = [DiscordFrontend(engine), TelegramFrontend(engine), SmsFrontend(engine)]
-    for frontend in frontends:
-        engine.attach(frontend)
-        await frontend.start()
-
     vault = engine.vault
     assert vault is not None
     product = next(p for p in products if "Pine Green" in p["title"])
@@ -410,6 +405,12 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
               "high_priority": platform == "sms", "paused": False, "created_at": now, "updated_at": now}
              for mid, (platform, _) in zip(member_ids, plan, strict=True)],
         )
+    frontends: list[Frontend] = [DiscordFrontend(engine), TelegramFrontend(engine), SmsFrontend(engine)]
+    # Frontends attach after the rules exist: the alerts runtime loads its index when one appears.
+    for frontend in frontends:
+        engine.attach(frontend)
+        await frontend.start()
+
     runtime = runtime_for(engine)
     await runtime.start_delivery()
     # A running bot's HTTP clients are warm: send one message per platform before the measured event
