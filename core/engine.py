@@ -68,7 +68,8 @@ class Engine:
     def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Let a slice release what it holds (HTTP sessions, a browser) when the engine stops.
 
-        Callbacks run newest first, after scheduled jobs have finished and before storage closes.
+        Callbacks run newest first, after scheduled jobs have finished, while frontends and storage
+        are still up.
         """
         self._on_stop.append(callback)
 
@@ -78,14 +79,21 @@ class Engine:
             log.info("db.migrated", heads=heads)
         self.scheduler.start()
 
-    async def stop(self) -> None:
+    async def stop_work(self) -> None:
+        """Stop scheduled jobs and run the slices' stop callbacks, while frontends and storage are
+        still up, so a delivery worker can finish the sends it has in flight."""
         await self.scheduler.stop()
         for callback in reversed(self._on_stop):
             try:
                 await callback()
             except Exception:
                 log.exception("engine.stop_callback_failed", callback=getattr(callback, "__qualname__", "?"))
+        self._on_stop.clear()
         await self.bus.drain()
+
+    async def stop(self) -> None:
+        """``stop_work``, then close storage."""
+        await self.stop_work()
         await self.db.dispose()
 
     async def dispatch(self, caller: Caller, name: str, raw: dict[str, Any]) -> Reply:

@@ -63,6 +63,7 @@ async def run(config: Config) -> None:
         else:
             await run_shell(engine, stop)
     finally:
+        await engine.stop_work()  # workers finish their in-flight sends while frontends are connected
         for frontend in reversed(frontends):
             with suppress(Exception):
                 await frontend.stop()

@@ -23,6 +23,7 @@ def register(engine: Engine) -> None:
     engine.bus.subscribe(EVENT_TOPIC, runtime.on_event)
     engine.scheduler.every("alerts.delivery_start", 2.0, runtime.start_when_ready)
     engine.scheduler.every("alerts.housekeeping", runtime.settings.housekeeping_s, runtime.housekeeping)
+    engine.on_stop(lambda: stop_runtime(engine))
 
 
 __all__ = ["AlertsRuntime", "register", "runtime_for", "stop_runtime"]
