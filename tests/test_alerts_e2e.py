@@ -4,7 +4,6 @@ against the local fake Discord, Telegram Bot API and Twilio servers on loopback.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from core.engine import Engine
 from core.identity import Caller
 from snpd.app import build_engine
 from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.harness import free_port, serving
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, FakeTwilioAPI, inbound_params, post_webhook
 from tests.test_alerts import restock
@@ -30,12 +30,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*attribute `retry_after`:Deprec
 
 OUR_NUMBER = "+14155550100"
 SAM_PHONE = "+14155550123"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -60,7 +54,7 @@ class World:
 
 @pytest.fixture
 async def world(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
-    port = _free_port()
+    port = free_port()
     webhook = f"http://127.0.0.1:{port}/twilio/sms"
     async with FakeDiscord() as discord, FakeTelegramAPI() as telegram, FakeTwilioAPI() as twilio:
         monkeypatch.setenv("DISCORD_TOKEN", discord.token)
@@ -80,16 +74,8 @@ async def world(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
             TelegramFrontend(engine),
             SmsFrontend(engine),
         ]
-        for frontend in frontends:
-            engine.attach(frontend)
-            await frontend.start()
-        try:
+        async with serving(engine, frontends):
             yield World(engine, discord, telegram, twilio, webhook)
-        finally:
-            await runtime_for(engine).stop()
-            for frontend in reversed(frontends):
-                await frontend.stop()
-            await engine.stop()
 
 
 async def _rows(engine: Engine) -> list[OutboxMessage]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from core.replies import Reply
 from core.targets import DiscordChannel, TelegramChat
 from snpd.app import build_engine, chat_frontends
 from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.harness import free_port, serving
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
 from tests.fakes.twilio_api import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, FakeTwilioAPI, inbound_params, post_webhook
 
@@ -49,15 +49,9 @@ class World:
         return found.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def world(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
-    port = _free_port()
+    port = free_port()
     sms_url = f"http://127.0.0.1:{port}/twilio/sms"
     async with FakeDiscord() as discord_fake, FakeTelegramAPI() as telegram_fake, FakeTwilioAPI() as twilio_fake:
         monkeypatch.setenv("DISCORD_TOKEN", discord_fake.token)
@@ -77,16 +71,9 @@ async def world(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
         await engine.start()
         frontends = chat_frontends(engine)
         assert [f.name for f in frontends] == ["discord", "telegram", "sms"]
-        for frontend in frontends:
-            engine.attach(frontend)
-            await frontend.start()
-        shell = ShellFrontend(engine, stdin=io.StringIO(), stdout=io.StringIO())
-        try:
+        async with serving(engine, frontends):
+            shell = ShellFrontend(engine, stdin=io.StringIO(), stdout=io.StringIO())
             yield World(engine, discord_fake, telegram_fake, twilio_fake, sms_url, shell)
-        finally:
-            for frontend in reversed(frontends):
-                await frontend.stop()
-            await engine.stop()
 
 
 def _lines(text: str) -> list[str]:

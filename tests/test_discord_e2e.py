@@ -38,6 +38,7 @@ from tests.fakes.discord_api import (
     RecordedMessage,
     validate_message_payload,
 )
+from tests.fakes.harness import serving
 
 
 async def _add(ctx: Context, a: int, b: float | None = None, loud: bool | None = None, who: str | None = None) -> Reply:
@@ -124,13 +125,8 @@ async def dc(fake: FakeDiscord, make_config: Any, monkeypatch: pytest.MonkeyPatc
     engine.registry.add(*TEST_COMMANDS)
     await engine.start()
     frontend = DiscordFrontend(engine, defer_after=0.15, guild_ready_timeout=0.05)
-    engine.attach(frontend)
-    await frontend.start()
-    try:
+    async with serving(engine, [frontend]):
         yield Harness(fake, engine, frontend)
-    finally:
-        await frontend.stop()
-        await engine.stop()
 
 
 def _command(fake: FakeDiscord, name: str) -> dict[str, Any]:

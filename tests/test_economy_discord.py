@@ -17,6 +17,7 @@ from core.engine import Engine
 from core.storage.types import utcnow
 from snpd.app import build_engine
 from tests.fakes.discord_api import FakeDiscord, FakeMember, FakeRole, RecordedMessage
+from tests.fakes.harness import serving
 
 
 @dataclass
@@ -47,16 +48,10 @@ async def dc(fake: FakeDiscord, make_config: Any, monkeypatch: pytest.MonkeyPatc
     )
     engine = build_engine(config)
     await engine.start()
-    frontend = DiscordFrontend(engine, defer_after=0.5, guild_ready_timeout=0.05)
-    engine.attach(frontend)
-    await frontend.start()
-    try:
+    async with serving(engine, [DiscordFrontend(engine, defer_after=0.5, guild_ready_timeout=0.05)]):
         yield Harness(fake, engine, og)
         report = await verify(engine.db)
         assert report.ok, report.render()
-    finally:
-        await frontend.stop()
-        await engine.stop()
 
 
 async def _say(dc: Harness, name: str, values: dict[str, Any] | None = None, user: FakeMember | None = None) -> Any:

@@ -11,6 +11,7 @@ from adapters.telegram_frontend import TelegramFrontend
 from bot.economy.verify import verify
 from bot.slices import load_slices
 from snpd.app import build_engine
+from tests.fakes.harness import serving
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*attribute `retry_after`:DeprecationWarning")
@@ -37,16 +38,10 @@ async def tg(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
         )
         engine = build_engine(config)
         await engine.start()
-        frontend = TelegramFrontend(engine)
-        engine.attach(frontend)
-        await frontend.start()
-        try:
+        async with serving(engine, [TelegramFrontend(engine)]):
             yield fake
             report = await verify(engine.db)
             assert report.ok, report.render()
-        finally:
-            await frontend.stop()
-            await engine.stop()
 
 
 async def test_balance_and_tip_on_telegram(tg: FakeTelegramAPI) -> None:

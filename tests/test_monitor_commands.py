@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from core.commands import Permission
 from core.engine import Engine
 from core.identity import Caller
 from core.storage.database import Database
+from tests.fakes.harness import free_port
 from tests.fakes.shopify_store import BusRecorder, FakeShopifyStore
 from tests.test_monitor_engine import start_engine, stop_engine
 
@@ -55,12 +55,6 @@ async def not_shopify() -> AsyncIterator[str]:
     await site.start()
     yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     await runner.cleanup()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_add_list_pause_resume_remove(engine: Engine, store: FakeShopifyStore) -> None:

@@ -16,6 +16,7 @@ from core.engine import Engine
 from core.targets import DiscordChannel, TelegramChat
 from snpd.app import build_engine
 from tests.fakes.discord_api import FakeDiscord, RecordedMessage
+from tests.fakes.harness import serving
 from tests.fakes.shopify_store import FakeShopifyStore
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
 from tests.test_monitor_engine import FAST
@@ -48,42 +49,36 @@ async def rig(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     store = FakeShopifyStore()
     store.seed_catalogue(300)
     await store.start()
-    async with FakeDiscord() as discord_fake, FakeTelegramAPI() as telegram_fake:
-        monkeypatch.setenv("DISCORD_TOKEN", discord_fake.token)
-        monkeypatch.setenv("TELEGRAM_TOKEN", telegram_fake.token)
-        config = make_config(
-            discord={"api_base": discord_fake.api_base, "guild_ids": [discord_fake.guild_id]},
-            telegram={"api_base": f"http://127.0.0.1:{telegram_fake.port}", "poll_timeout": 2},
-            monitors=FAST,
-        )
-        engine = build_engine(config)
-        await engine.start()
-        frontends = [
-            DiscordFrontend(engine, defer_after=0.15, guild_ready_timeout=0.05),
-            TelegramFrontend(engine),
-        ]
-        for frontend in frontends:
-            engine.attach(frontend)
-            await frontend.start()
-        telegram_fake.group(GROUP_ID, "Cook Group")
-        drops = discord_fake.add_role("Drops")
-        await engine.feeds.bind(
-            "restocks", DiscordChannel(channel_id=discord_fake.general.id, role_id=drops.id), by=None
-        )
-        await engine.feeds.bind("restocks", TelegramChat(chat_id=GROUP_ID), by=None)
-        service = service_for(engine)
-        rig = Rig(engine, service, store, discord_fake, telegram_fake, drops.id)
-        try:
-            row, _probe, outcome = await service.add(store.base_url, interval=3600)
-            assert outcome.status == "baseline"
-            rig.monitor_id = row.id
-            yield rig
-        finally:
-            for frontend in reversed(frontends):
-                await frontend.stop()
-            await engine.stop()
-            await service.close()
-            await store.stop()
+    try:
+        async with FakeDiscord() as discord_fake, FakeTelegramAPI() as telegram_fake:
+            monkeypatch.setenv("DISCORD_TOKEN", discord_fake.token)
+            monkeypatch.setenv("TELEGRAM_TOKEN", telegram_fake.token)
+            config = make_config(
+                discord={"api_base": discord_fake.api_base, "guild_ids": [discord_fake.guild_id]},
+                telegram={"api_base": f"http://127.0.0.1:{telegram_fake.port}", "poll_timeout": 2},
+                monitors=FAST,
+            )
+            engine = build_engine(config)
+            await engine.start()
+            frontends = [
+                DiscordFrontend(engine, defer_after=0.15, guild_ready_timeout=0.05),
+                TelegramFrontend(engine),
+            ]
+            async with serving(engine, frontends):
+                telegram_fake.group(GROUP_ID, "Cook Group")
+                drops = discord_fake.add_role("Drops")
+                await engine.feeds.bind(
+                    "restocks", DiscordChannel(channel_id=discord_fake.general.id, role_id=drops.id), by=None
+                )
+                await engine.feeds.bind("restocks", TelegramChat(chat_id=GROUP_ID), by=None)
+                service = service_for(engine)
+                rig = Rig(engine, service, store, discord_fake, telegram_fake, drops.id)
+                row, _probe, outcome = await service.add(store.base_url, interval=3600)
+                assert outcome.status == "baseline"
+                rig.monitor_id = row.id
+                yield rig
+    finally:
+        await store.stop()
 
 
 def embed(posted: RecordedMessage) -> dict[str, Any]:

@@ -4,7 +4,6 @@ client to the fake Messages API. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-import socket
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from core.storage import consent
 from core.storage.database import Database
 from core.storage.models import Member
 from core.targets import TelegramChat
+from tests.fakes.harness import free_port
 from tests.fakes.twilio_api import (
     DEFAULT_ACCOUNT_SID,
     DEFAULT_AUTH_TOKEN,
@@ -38,12 +38,6 @@ PHONE = "+14155550123"
 OTHER = "+447700900123"
 OUR_NUMBER = "+14155550100"
 SHELL = Caller(platform="shell", external_id="local", display_name="tester")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -80,7 +74,7 @@ async def harness(make_config: Any, database: Database, monkeypatch: pytest.Monk
 
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", DEFAULT_ACCOUNT_SID)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
-    port = _free_port()
+    port = free_port()
     public_url = f"http://127.0.0.1:{port}/twilio/sms"
     async with FakeTwilioAPI() as twilio:
         config = make_config(

@@ -16,6 +16,7 @@ from core.frontend import DeliveryRefused
 from core.replies import Button, Reply, ReplyField
 from core.targets import TelegramChat
 from snpd.app import build_engine
+from tests.fakes.harness import serving
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, parse_html
 
 #: PTB itself reads the deprecated int ``retry_after`` while building ``RetryAfter``; not our warning.
@@ -52,13 +53,8 @@ async def tg(fake: FakeTelegramAPI, make_config: Any, monkeypatch: pytest.Monkey
     engine = build_engine(config)
     await engine.start()
     frontend = TelegramFrontend(engine)
-    engine.attach(frontend)
-    await frontend.start()
-    try:
+    async with serving(engine, [frontend]):
         yield Harness(fake, engine, frontend)
-    finally:
-        await frontend.stop()
-        await engine.stop()
 
 
 # ---------------------------------------------------------------------------- commands
