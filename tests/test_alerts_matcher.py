@@ -10,12 +10,12 @@ from bot.alerts.matcher import (
     EVENT_KINDS,
     Criteria,
     MatchEvent,
-    RuleIndex,
     RuleRef,
     brute_force,
     distance_km,
     prepare_event,
 )
+from bot.alerts.rule_index import RuleIndex
 
 WORDS = ["jordan", "4", "1", "bred", "chicago", "dunk", "low", "panda", "yeezy", "350", "og", "retro"]
 BRANDS = ["jordan", "nike", "adidas"]
@@ -75,6 +75,70 @@ def test_index_matches_exactly_what_brute_force_matches(
     assert len(index) == len(live)
     for event in some_events:
         assert _ids(index.match(event)) == _ids(brute_force(live, event))
+
+
+#: a few products, so events repeat them (as monitors do) and compiled plans are reused
+products = st.sampled_from(
+    [
+        (frozenset({"jordan", "4", "bred"}), "jordan"),
+        (frozenset({"jordan", "1", "chicago", "retro", "og"}), "jordan"),
+        (frozenset({"dunk", "low", "panda"}), "nike"),
+        (frozenset({"yeezy", "350"}), "adidas"),
+    ]
+)
+repeat_events = st.builds(
+    lambda product, **fields: MatchEvent(tokens=product[0], brand=product[1], **fields),
+    product=products,
+    event_id=st.just("e"),
+    kind=st.sampled_from(KINDS),
+    store=st.sampled_from(STORES),
+    sizes=small_set(SIZES, 4),
+    price=prices,
+    deals=st.dictionaries(st.sampled_from(["*", *SIZES]), st.sampled_from([0.0, 10.0, 30.0, 50.0]), max_size=3),
+    location=st.one_of(st.none(), st.sampled_from([(40.75, -73.99), (34.05, -118.24)])),
+)
+#: criteria likely to match those products, so a stale plan would show
+likely_criteria = st.builds(
+    Criteria,
+    keywords=small_set(["jordan", "4", "bred", "1", "chicago", "dunk", "panda", "350"], 2),
+    any_groups=st.one_of(st.just(()), st.just((frozenset({"bred", "chicago"}),))),
+    exclude=st.one_of(st.just(frozenset()), st.just(frozenset({"og"}))),
+    brands=st.one_of(st.just(frozenset()), small_set(BRANDS, 1)),
+    stores=st.one_of(st.just(frozenset()), small_set(STORES, 2)),
+    sizes=st.one_of(st.just(frozenset()), small_set(SIZES)),
+    price_max=st.one_of(st.none(), st.just(200.0)),
+    min_deal=st.one_of(st.none(), st.just(20.0)),
+    kinds=st.one_of(st.just(frozenset(KINDS)), st.frozensets(st.sampled_from(KINDS), min_size=1)),
+)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.integers(1, 12), st.one_of(likely_criteria, criteria)),
+        st.tuples(st.just("remove"), st.integers(1, 12)),
+        st.tuples(st.just("match"), repeat_events),
+    ),
+    min_size=10,
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(operations, st.integers(min_value=1, max_value=5))
+def test_compiled_plans_follow_rule_edits(steps: list[tuple], max_plans: int) -> None:
+    """Plans compiled by earlier events must reflect every later add, edit and removal, including when
+    the plan cache is small enough to evict."""
+    index = RuleIndex(max_plans=max_plans)
+    live: dict[int, RuleRef] = {}
+    for step in steps:
+        if step[0] == "add":
+            rule = RuleRef(step[1], step[1] % 5, step[2])
+            index.add(rule)
+            live[rule.rule_id] = rule
+        elif step[0] == "remove":
+            index.remove(step[1])
+            live.pop(step[1], None)
+        else:
+            assert _ids(index.match(step[1])) == _ids(brute_force(live.values(), step[1]))
+    assert len(index) == len(live)
 
 
 def test_identical_criteria_are_checked_once_and_edits_move_rules() -> None:

@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.alerts.addresses import EngineAddressBook
 from bot.alerts.config import AlertsSection
 from bot.alerts.deals import DealScorer, NoDeals, deals_for
-from bot.alerts.matcher import MatchEvent, RuleIndex, RuleRef, prepare_event
+from bot.alerts.matcher import MatchEvent, RuleRef, prepare_event
 from bot.alerts.models import AlertNotice, AlertPrefs, AlertRule, RecentEvent
 from bot.alerts.render import alert_reply, digest_reply, summary
+from bot.alerts.rule_index import RuleIndex
 from bot.alerts.rules import compile_rule
 from bot.alerts.timing import digest_period, local_day, quiet_until
 from core.delivery import DeliveryLimiter, DeliverySection, DeliveryWorker, NewMessage, enqueue, enqueue_claimed
@@ -125,11 +126,14 @@ class AlertsRuntime:
                 return
             async with self.engine.db.read() as session:
                 rules = list((await session.execute(select(AlertRule).where(AlertRule.paused.is_(False)))).scalars())
-                seen = (await session.execute(select(RecentEvent.payload))).scalars()
-                for payload in seen:
-                    self.index.observe(prepare_event(payload))
+                payloads = (await session.execute(select(RecentEvent.payload))).scalars()
+                seen = [prepare_event(payload) for payload in payloads]
+                for event in seen:
+                    self.index.observe(event)
             for rule in rules:
                 self._index_rule(rule)
+            for event in seen:  # the products monitors report are the ones they will report again
+                self.index.compile(event)
             self._loaded = True
             log.info("alerts.index_loaded", rules=len(rules))
 

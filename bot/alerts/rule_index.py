@@ -1,0 +1,363 @@
+"""The rule index: every alert rule an event matches, at a cost that follows the matches, not the
+number of rules.
+
+**Anchors decide which rules could match a product at all.** Each distinct criteria set is filed under
+one anchor, the most selective thing an event must carry for it to match:
+
+1. the rarest pair of its required keywords, or its only keyword. Rarest means appearing in the fewest
+   product titles: the index is given word and word-pair counts from the catalogue (``title_counts``),
+   learns from the events it sees, and breaks ties towards rarer, longer words. ``unc`` and ``toe`` each
+   appear in many titles, both together in few;
+2. else every word of its first ``any`` group (one of them must appear);
+3. else its brands;
+4. else it is *broad* (a store, sizes or just event kinds: "every restock at kith") and every product
+   is a candidate.
+
+**A plan per product does the rest.** What a rule asks of the product's title and brand (keywords,
+alternatives, excluded words, brands) is the same for every event about that product, and monitors
+report the same products again and again (restock, sold out, restock, price drop). So the first event
+about a product checks its candidates' text once and compiles a ``_Plan``: the rules that passed, in
+rule id order, with one bitmask per kind, size and store, and price ranges. Every later event about
+the product is a handful of integer ``&``/``|`` on those masks and one C-level selection, whatever
+the number of rules; only rules with a deal score (when the event has deal scores) or a location (when
+it has one) are checked one by one. Plans are dropped exactly when a rule that could be in them
+changes (by anchor word, brand, or all of them for a broad rule); past ``max_plans`` the oldest makes
+room. The service compiles plans at startup for the products monitors reported recently.
+
+``bot.alerts.matcher.brute_force`` is the reference the property tests compare this index against.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from itertools import compress
+from operator import attrgetter
+
+from bot.alerts.matcher import Criteria, MatchEvent, RuleRef, words
+
+#: compiled plans kept (a few kB each); the one compiled longest ago makes room for a new one
+MAX_PLANS = 20_000
+#: turns ``bin(mask)``, reversed, into a selector ``itertools.compress`` reads: b"\x01" where a bit is set
+_SELECTOR = bytes.maketrans(b"01", b"\x00\x01")
+_RULE_ID = attrgetter("rule_id")
+
+#: a plan's key: the product's words and brand
+PlanKey = tuple[frozenset[str], str]
+
+
+class _Plan:
+    """The rules whose text criteria one product satisfies (bit *i* of a mask is ``refs[i]``), with a
+    mask per kind, size and store; per price, built the first time an event asks."""
+
+    __slots__ = ("any_size", "any_store", "kinds", "located", "prices", "refs", "sizes", "stores", "with_deal")
+
+    def __init__(self, refs: list[RuleRef]) -> None:
+        self.refs = refs
+        kinds = _MaskBuilder(len(refs))
+        sizes = _MaskBuilder(len(refs))
+        stores = _MaskBuilder(len(refs))
+        for position, ref in enumerate(refs):
+            criteria = ref.criteria
+            kinds.set(criteria.kinds or ("",), position)
+            sizes.set(criteria.sizes or ("*",), position)
+            stores.set(criteria.stores or ("*",), position)
+            if criteria.min_deal is not None:
+                kinds.set(("min_deal",), position)
+            if criteria.location is not None:
+                kinds.set(("location",), position)
+        self.kinds = kinds.masks()
+        self.sizes = sizes.masks()
+        self.stores = stores.masks()
+        self.any_size = self.sizes.get("*", 0)
+        self.any_store = self.stores.get("*", 0)
+        self.with_deal = self.kinds.get("min_deal", 0)
+        self.located = self.kinds.get("location", 0)
+        self.prices: dict[float | None, int] = {}
+
+    def price_mask(self, price: float | None) -> int:
+        found = self.prices.get(price)
+        if found is None:
+            found = _mask(
+                (criteria.price_min is None or (price is not None and price >= criteria.price_min))
+                and (criteria.price_max is None or (price is not None and price <= criteria.price_max))
+                for criteria in (ref.criteria for ref in self.refs)
+            )
+            if len(self.prices) < 32:  # a product has few prices; don't let a random walk grow this
+                self.prices[price] = found
+        return found
+
+    def select(self, event: MatchEvent) -> list[RuleRef]:
+        mask = self.kinds.get(event.kind, 0)
+        if not mask:
+            return []
+        sizes = self.any_size
+        for size in event.sizes:
+            sizes |= self.sizes.get(size, 0)
+        mask &= sizes & (self.any_store | self.stores.get(event.store, 0)) & self.price_mask(event.price)
+        if not event.deals:
+            mask &= ~self.with_deal  # a minimum deal score needs a deal score
+        checked = mask & (self.with_deal | (self.located if event.location is not None else 0))
+        if checked:
+            refs = self.refs
+            for position in _positions(checked):
+                if not refs[position].criteria.matches(event):
+                    mask ^= 1 << position
+        return list(compress(self.refs, bin(mask)[:1:-1].encode().translate(_SELECTOR)))
+
+
+class _MaskBuilder:
+    """Collects bit positions per value as ASCII digits, then turns each into an int in one C call:
+    far cheaper than growing Python ints bit by bit."""
+
+    def __init__(self, width: int) -> None:
+        self._width = width
+        self._digits: dict[str, bytearray] = {}
+
+    def set(self, values: Iterable[str], position: int) -> None:
+        index = self._width - 1 - position
+        for value in values:
+            digits = self._digits.get(value)
+            if digits is None:
+                digits = self._digits[value] = bytearray(b"0" * self._width)
+            digits[index] = 49  # "1"
+
+    def masks(self) -> dict[str, int]:
+        return {value: int(digits, 2) for value, digits in self._digits.items()}
+
+
+def _mask(flags: Iterable[bool]) -> int:
+    """Bit *i* set where the *i*-th flag is true."""
+    return int("".join(["1" if flag else "0" for flag in flags])[::-1] or "0", 2)
+
+
+def _positions(mask: int) -> list[int]:
+    return [position for position, bit in enumerate(bin(mask)[:1:-1]) if bit == "1"]
+
+
+class _Posting(dict[int, None]):
+    """The criteria ids filed under one anchor key (an insertion-ordered set)."""
+
+
+class RuleIndex:
+    """The index. ``add``/``remove`` keep it current as members edit rules.
+
+    ``title_counts`` says in how many product titles each word, and each pair of words (``"a b"``,
+    sorted), appears; the better it is, the fewer candidates a product pulls. ``observe`` adds an
+    event's words to it; ``rebuild`` re-files every rule under the current counts.
+    """
+
+    def __init__(self, title_counts: Mapping[str, int] | None = None, *, max_plans: int = MAX_PLANS) -> None:
+        self.max_plans = max_plans
+        self.title_counts: dict[str, int] = defaultdict(int, title_counts or {})
+        self._postings: dict[str, dict[str, _Posting]] = {name: {} for name in ("pair", "word", "brand", "broad")}
+        self._keyword_counts: dict[str, int] = defaultdict(int)
+        self._ids: dict[Criteria, int] = {}
+        self._criteria: dict[int, Criteria] = {}
+        self._filed: dict[int, tuple[str, list[str]]] = {}
+        self._holders: dict[int, dict[int, RuleRef]] = {}
+        self._rules: dict[int, RuleRef] = {}
+        self._next_id = 0
+        self._plans: dict[PlanKey, _Plan] = {}
+        self._plans_by_word: dict[str, set[PlanKey]] = defaultdict(set)
+        self._plans_by_brand: dict[str, set[PlanKey]] = defaultdict(set)
+        #: plans compiled so far (a product's first event, or its first after a rule change)
+        self.plans_built = 0
+        self._evicted = 0
+        #: distinct criteria with a minimum deal score; none means events need no deal lookup
+        self.deal_rules = 0
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    # ------------------------------------------------------------------ editing
+
+    def add(self, rule: RuleRef) -> None:
+        if rule.rule_id in self._rules:
+            self.remove(rule.rule_id)
+        self._rules[rule.rule_id] = rule
+        cid = self._ids.get(rule.criteria)
+        if cid is None:
+            cid = self._file(rule.criteria)
+        self._holders[cid][rule.rule_id] = rule
+        self._forget_plans(cid)
+
+    def remove(self, rule_id: int) -> None:
+        rule = self._rules.pop(rule_id, None)
+        if rule is None:
+            return
+        cid = self._ids[rule.criteria]
+        self._forget_plans(cid)
+        holders = self._holders[cid]
+        del holders[rule_id]
+        if not holders:
+            self._unfile(cid)
+
+    def observe(self, event: MatchEvent) -> None:
+        tokens = event.sorted_tokens
+        for i, token in enumerate(tokens):
+            self.title_counts[token] += 1
+            for other in tokens[i + 1 :]:
+                self.title_counts[f"{token} {other}"] += 1
+
+    def rebuild(self) -> None:
+        rules = sorted(self._rules.values(), key=_RULE_ID)
+        self.__init__(self.title_counts, max_plans=self.max_plans)  # type: ignore[misc]
+        for rule in rules:
+            self.add(rule)
+
+    def _file(self, criteria: Criteria) -> int:
+        cid = self._ids[criteria] = self._next_id
+        self._next_id += 1
+        self._criteria[cid] = criteria
+        self._holders[cid] = {}
+        kind, keys = self._anchor(criteria)
+        self._filed[cid] = (kind, keys)
+        for key in keys:
+            self._postings[kind].setdefault(key, _Posting())[cid] = None
+        self.deal_rules += criteria.min_deal is not None
+        if kind in ("pair", "word") and criteria.keywords:
+            for word in keys[0].split(" "):
+                self._keyword_counts[word] += 1
+        return cid
+
+    def _unfile(self, cid: int) -> None:
+        criteria = self._criteria.pop(cid)
+        del self._holders[cid], self._ids[criteria]
+        self.deal_rules -= criteria.min_deal is not None
+        kind, keys = self._filed.pop(cid)
+        for key in keys:
+            posting = self._postings[kind][key]
+            del posting[cid]
+            if not posting:
+                del self._postings[kind][key]
+        if kind in ("pair", "word") and criteria.keywords:
+            for word in keys[0].split(" "):
+                self._keyword_counts[word] -= 1
+
+    def _anchor(self, criteria: Criteria) -> tuple[str, list[str]]:
+        kind, keys = criteria.anchors(self.title_counts, self._keyword_counts)
+        if kind in ("store", "size", "kind"):
+            return "broad", ["*"]
+        return kind, keys
+
+    def _forget_plans(self, cid: int) -> None:
+        """Drop every compiled plan that this criteria set could be part of."""
+        if not self._plans:
+            return
+        kind, keys = self._filed[cid]
+        if kind == "broad":
+            self._clear_plans()
+            return
+        doomed: set[PlanKey] = set()
+        for key in keys:
+            if kind == "brand":
+                doomed |= self._plans_by_brand.pop(key, set())
+            else:
+                first, *rest = key.split(" ")
+                doomed |= {plan for plan in self._plans_by_word.get(first, ()) if all(w in plan[0] for w in rest)}
+        for plan in doomed:
+            self._plans.pop(plan, None)
+
+    def _evict_oldest(self) -> None:
+        """Drop the plan compiled longest ago; now and then rebuild the word and brand registries, which
+        still name evicted plans until then."""
+        del self._plans[next(iter(self._plans))]
+        self._evicted += 1
+        if self._evicted >= self.max_plans:
+            self._evicted = 0
+            self._plans_by_word.clear()
+            self._plans_by_brand.clear()
+            for tokens, brand in self._plans:
+                for token in tokens:
+                    self._plans_by_word[token].add((tokens, brand))
+                self._plans_by_brand[brand].add((tokens, brand))
+
+    def _clear_plans(self) -> None:
+        self._plans.clear()
+        self._plans_by_word.clear()
+        self._plans_by_brand.clear()
+
+    # ------------------------------------------------------------------ matching
+
+    def _postings_for(self, tokens: frozenset[str], brand: str) -> list[_Posting]:
+        postings = self._postings
+        found = [posting for token in tokens if (posting := postings["word"].get(token))]
+        pairs = postings["pair"]
+        if pairs:
+            ordered = sorted(tokens)
+            for i, first in enumerate(ordered):
+                for second in ordered[i + 1 :]:
+                    posting = pairs.get(f"{first} {second}")
+                    if posting:
+                        found.append(posting)
+        if posting := postings["brand"].get(brand):
+            found.append(posting)
+        if posting := postings["broad"].get("*"):
+            found.append(posting)
+        return found
+
+    def candidates(self, event: MatchEvent) -> set[Criteria]:
+        """The criteria a product's anchors reach (before checking them); for tests and tuning."""
+        return {self._criteria[cid] for posting in self._postings_for(event.tokens, event.brand) for cid in posting}
+
+    def _plan(self, tokens: frozenset[str], brand: str) -> _Plan:
+        refs: list[RuleRef] = []
+        seen: set[int] = set()
+        for posting in self._postings_for(tokens, brand):
+            for cid in posting:
+                if cid in seen:
+                    continue
+                seen.add(cid)
+                criteria = self._criteria[cid]
+                if not criteria.keywords <= tokens:
+                    continue
+                if criteria.any_groups and any(group.isdisjoint(tokens) for group in criteria.any_groups):
+                    continue
+                if criteria.exclude and not criteria.exclude.isdisjoint(tokens):
+                    continue
+                if criteria.brands and brand not in criteria.brands:
+                    continue
+                refs.extend(self._holders[cid].values())
+        refs.sort(key=_RULE_ID)
+        if len(self._plans) >= self.max_plans:
+            self._evict_oldest()
+        plan = self._plans[(tokens, brand)] = _Plan(refs)
+        key = (tokens, brand)
+        for token in tokens:
+            self._plans_by_word[token].add(key)
+        self._plans_by_brand[brand].add(key)
+        self.plans_built += 1
+        return plan
+
+    def compile(self, event: MatchEvent) -> None:
+        """Compile the plan for the event's product ahead of its next event (at startup, for the
+        products the monitors reported recently)."""
+        if (event.tokens, event.brand) not in self._plans:
+            self._plan(event.tokens, event.brand)
+
+    @property
+    def plans(self) -> int:
+        return len(self._plans)
+
+    def match(self, event: MatchEvent) -> list[RuleRef]:
+        """Every rule the event matches, in rule id order."""
+        plan = self._plans.get((event.tokens, event.brand))
+        if plan is None:
+            plan = self._plan(event.tokens, event.brand)
+        return plan.select(event)
+
+
+def title_counts(titles: Iterable[str]) -> dict[str, int]:
+    """Word and word-pair counts over product titles, for ``RuleIndex(title_counts=...)``."""
+    counts: dict[str, int] = defaultdict(int)
+    for title in titles:
+        tokens = sorted(set(words(title)))
+        for i, token in enumerate(tokens):
+            counts[token] += 1
+            for other in tokens[i + 1 :]:
+                counts[f"{token} {other}"] += 1
+    return dict(counts)
+
+
+__all__ = ["MAX_PLANS", "RuleIndex", "title_counts"]
