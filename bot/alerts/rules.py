@@ -22,6 +22,7 @@ from bot.alerts.matcher import EVENT_KINDS, Criteria, RuleRef, fold, words
 from bot.alerts.models import AlertRule
 from bot.alerts.sizes import parse_sizes
 from core.errors import BadArgument, UserError
+from core.geo import parse_lat_lon
 from core.identity import CHANNELS
 
 #: a value that clears an optional field in ``/alerts edit``
@@ -110,14 +111,7 @@ def parse_channels(text: str) -> list[str]:
 
 
 def parse_near(text: str) -> tuple[float, float]:
-    parts = _list(text.replace(" ", ","))
-    try:
-        lat, lon = (float(p) for p in parts)
-    except ValueError:
-        raise BadArgument("near", "expected `latitude,longitude`, e.g. `40.72,-73.99`") from None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise BadArgument("near", "latitude must be within ±90 and longitude within ±180")
-    return lat, lon
+    return parse_lat_lon(text, "near")
 
 
 def apply(rule: AlertRule, given: RuleInput) -> None:

@@ -35,6 +35,7 @@ async def add(
     role: str | None = None,
     render: bool | None = None,
     css: str | None = None,
+    near: str | None = None,
 ) -> Reply:
     service = service_for(ctx.engine)
     row, probe, outcome = await service.add(
@@ -46,12 +47,15 @@ async def add(
         role=role,
         render=bool(render),
         css=css,
+        near=near,
         created_by=ctx.member.id,
     )
     runner = service.runners.get(row.id)
     lines = [f"Watching `{row.url}` ({row.kind}) every {row.interval_s} s → `{row.feed}`."]
     if row.keywords or row.sizes:
         lines.append(f"Filters: {_filters(row)}")
+    if row.location is not None:
+        lines.append(f"📍 In store at {_where(row.location)}: its events carry the location for `near` alerts.")
     if probe.status == "password":
         lines.append("The store is behind its password page: you'll hear when it opens.")
     elif probe.status == "not_live":
@@ -70,6 +74,10 @@ def _filters(row: Monitor) -> str:
     if row.sizes:
         parts.append("sizes " + ", ".join(row.sizes))
     return " · ".join(parts) or "none"
+
+
+def _where(location: tuple[float, float]) -> str:
+    return f"{location[0]:.4f}, {location[1]:.4f}"
 
 
 def _ago(when: datetime | None) -> str:
@@ -104,6 +112,8 @@ async def list_monitors(ctx: Context) -> Reply:
         head = f"**#{row.id}** `{row.url}` ({row.kind}) every {row.interval_s} s → `{row.feed or 'bus only'}`"
         if row.keywords or row.sizes:
             head += f"\n    filters: {_filters(row)}"
+        if row.location is not None:
+            head += f"\n    📍 in store at {_where(row.location)}"
         blocks.append(f"{head}\n    {_health_line(row, runner)}")
     return Reply(title=f"👀 Monitors ({len(entries)})", text=clip("\n".join(blocks), TEXT_LIMIT))
 
@@ -192,6 +202,7 @@ COMMANDS = [
             Param("role", "Role to mention on each alert", required=False, max_length=100),
             _RENDER,
             _CSS,
+            Param("near", "Shop's latitude,longitude, for in-store restocks", required=False, max_length=60),
         ),
         permission=Permission.MOD,
     ),

@@ -43,6 +43,9 @@ class Monitor(Base):
     #: CSS selectors for ``page`` monitors: ``{"stock": ..., "price": ..., "sizes": ..., "title": ...}``
     selectors: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     currency: Mapped[str | None] = mapped_column(String(8), default=None)
+    #: a physical shop's coordinates: its events carry them, so alert rules with ``near`` can judge distance
+    latitude: Mapped[float | None] = mapped_column(Float, default=None)
+    longitude: Mapped[float | None] = mapped_column(Float, default=None)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: ``new``, ``ok``, ``blocked``, ``password`` or ``error``
@@ -55,6 +58,13 @@ class Monitor(Base):
     password: Mapped[bool | None] = mapped_column(Boolean, default=None)
     #: bumped by every store-level event (password up/down); part of their event ids
     revision: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def location(self) -> tuple[float, float] | None:
+        """``(lat, lon)`` for a physical shop, ``None`` for an online-only one."""
+        if self.latitude is None or self.longitude is None:
+            return None
+        return self.latitude, self.longitude
 
 
 class MonitorProduct(Base):

@@ -32,6 +32,7 @@ _COLORS = {
     "password_down": 0x9B59B6,
 }
 FIELD_LIMIT = 1024
+IN_STORE = "📍 in store"
 MAX_LINK_FIELDS = 4
 
 
@@ -57,10 +58,15 @@ def change_payload(
     currency: str | None,
     occurred_at: datetime,
     carts: bool,
+    location: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """The ``monitor.event`` payload. Its shape is a contract with the alerts slice: keep it exact."""
+    """The ``monitor.event`` payload. Its shape is a contract with the alerts slice: keep it exact.
+
+    ``location`` (``{"lat": .., "lon": ..}``) is present only for a physical shop's monitor: alert rules
+    with ``near`` judge distance by it, and ignore events without one (online drops).
+    """
     in_stock = [v for v in change.product.variants if v.available]
-    return {
+    payload: dict[str, Any] = {
         "event_id": event_id,
         "kind": change.kind,
         "monitor_id": monitor_id,
@@ -74,6 +80,9 @@ def change_payload(
         "cart_links": {v.size: cart_link(base_url, v.id) for v in in_stock} if carts else {},
         "occurred_at": occurred_at.isoformat(),
     }
+    if location is not None:
+        payload["location"] = {"lat": location[0], "lon": location[1]}
+    return payload
 
 
 def store_payload(
@@ -147,7 +156,7 @@ def render(payload: dict[str, Any], *, role: str | None = None, max_buttons: int
     fields: list[ReplyField] = []
     if kind not in ("password_up", "password_down"):
         fields.append(ReplyField(name="Price", value=money(payload.get("price"), currency)))
-        fields.append(ReplyField(name="Store", value=payload["store"]))
+        fields.append(ReplyField(name="Store", value=_store(payload)))
         if product.get("brand"):
             fields.append(ReplyField(name="Brand", value=product["brand"]))
         fields.append(
@@ -176,6 +185,14 @@ def render(payload: dict[str, Any], *, role: str | None = None, max_buttons: int
         color=_COLORS[kind],
         mention_role_id=role_id(role),
     )
+
+
+def _store(payload: dict[str, Any]) -> str:
+    """The store's name, marked when the monitor watches a physical shop (its events carry a location)."""
+    location = payload.get("location")
+    if not location:
+        return str(payload["store"])
+    return f"{payload['store']} · {IN_STORE} ({location['lat']:.4f}, {location['lon']:.4f})"
 
 
 def _summary(kind: str, sizes: list[str], in_stock: list[str], payload: dict[str, Any]) -> str:

@@ -59,6 +59,8 @@ class MonitorSpec:
     interval_s: int
     selectors: dict[str, str]
     currency: str | None
+    #: ``(lat, lon)`` of a physical shop; its product events carry it
+    location: tuple[float, float] | None = None
 
     @classmethod
     def from_row(cls, row: Monitor) -> MonitorSpec:
@@ -74,6 +76,7 @@ class MonitorSpec:
             row.interval_s,
             dict(row.selectors or {}),
             row.currency,
+            row.location,
         )
 
 
@@ -347,6 +350,7 @@ class MonitorRunner:
             currency=self.spec.currency,
             occurred_at=now,
             carts=self.spec.kind != "page",
+            location=self.spec.location,
         )
 
     # ------------------------------------------------------------------ storage

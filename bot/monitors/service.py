@@ -27,6 +27,7 @@ from bot.monitors.runner import MonitorRunner, MonitorSpec, PollOutcome
 from bot.monitors.sources import FetchStats
 from core.engine import Engine
 from core.errors import BadArgument, NotFound, UserError
+from core.geo import parse_lat_lon
 from core.storage.types import utcnow
 
 log = structlog.get_logger(__name__)
@@ -176,9 +177,13 @@ class MonitorService:
         role: str | None = None,
         render: bool = False,
         css: str | None = None,
+        near: str | None = None,
         created_by: int | None = None,
     ) -> tuple[Monitor, Probe, PollOutcome]:
-        """Validate, check the URL really is what it claims, store, take the baseline, schedule."""
+        """Validate, check the URL really is what it claims, store, take the baseline, schedule.
+
+        ``near`` (``lat,lon``) marks a physical shop: its product events carry the location.
+        """
         try:
             keyword_filter = KeywordFilter.parse(keywords)
         except ValueError as exc:
@@ -191,6 +196,7 @@ class MonitorService:
             selectors = parse_selectors(css)
         except ValueError as exc:
             raise BadArgument("css", str(exc)) from None
+        latitude, longitude = parse_lat_lon(near, "near") if near is not None else (None, None)
         feed_name = self.engine.feeds.check_name(feed or self.settings.default_feed)
         render = render or bool(selectors)
         host = await self._host_of(url, render)
@@ -220,6 +226,8 @@ class MonitorService:
                 paused=False,
                 selectors=selectors,
                 currency=probe.currency,
+                latitude=latitude,
+                longitude=longitude,
                 created_by=created_by,
                 status="new",
                 revision=0,
