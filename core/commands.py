@@ -127,6 +127,23 @@ class Param:
         raise BadArgument(self.name, "expected on/off (yes/no)")
 
 
+#: Discord caps a modal's title and each field's label at 45 characters
+GUIDE_TITLE_LIMIT = 45
+
+
+@dataclass(frozen=True)
+class Guide:
+    """A guided way to fill in a command, for members who don't know its syntax by heart.
+
+    ``steps`` names the parameters to ask for, most useful first. Each is asked with its ``Param``
+    description, so prompts and slash-command help never drift apart. Frontends that show only a few
+    fields at once (a Discord modal holds five) take the leading steps; a conversation asks them all.
+    """
+
+    title: str
+    steps: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
@@ -139,16 +156,42 @@ class Command:
     sms_keyword: str | None = None
     #: replies carry private data; frontends that can, show them only to the caller
     private: bool = False
+    #: sent with no arguments on Discord (a modal) or Telegram (a conversation), the command asks for
+    #: these parameters instead of failing on the missing ones
+    guide: Guide | None = None
 
     def __post_init__(self) -> None:
         if len(self.description) > 100:
             raise ValueError(f"/{self.name}: Discord caps descriptions at 100 characters")
+        if self.guide is not None:
+            self._check_guide(self.guide)
         seen_optional = False
         for param in self.params:
             if not param.required:
                 seen_optional = True
             elif seen_optional:
                 raise ValueError(f"/{self.name}: required `{param.name}` follows an optional parameter")
+
+    def _check_guide(self, guide: Guide) -> None:
+        names = {param.name for param in self.params}
+        unknown = [step for step in guide.steps if step not in names]
+        if unknown:
+            raise ValueError(f"/{self.name}: guide step `{unknown[0]}` is not a parameter")
+        if len(set(guide.steps)) != len(guide.steps) or not guide.steps:
+            raise ValueError(f"/{self.name}: guide steps must be distinct and not empty")
+        missing = [p.name for p in self.params if p.required and p.name not in guide.steps]
+        if missing:
+            raise ValueError(f"/{self.name}: the guide never asks for required `{missing[0]}`")
+        if not guide.title or len(guide.title) > GUIDE_TITLE_LIMIT:
+            raise ValueError(f"/{self.name}: a guide title takes 1 to {GUIDE_TITLE_LIMIT} characters")
+
+    @property
+    def guided(self) -> tuple[Param, ...]:
+        """The parameters the guide asks for, in its order (empty when the command has no guide)."""
+        if self.guide is None:
+            return ()
+        by_name = {param.name: param for param in self.params}
+        return tuple(by_name[step] for step in self.guide.steps)
 
     @property
     def path(self) -> tuple[str, ...]:

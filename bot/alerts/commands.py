@@ -17,7 +17,7 @@ from bot.alerts.render import summary
 from bot.alerts.rules import RuleInput, apply, compile_rule, describe
 from bot.alerts.service import runtime_for
 from bot.alerts.timing import parse_window, show_window
-from core.commands import Command, Param, ParamType, Permission
+from core.commands import Command, Guide, Param, ParamType, Permission
 from core.context import Context
 from core.crypto import mask_phone
 from core.delivery import dead_letters, retry_dead
@@ -387,10 +387,15 @@ _RULE_FIELDS = (
     Param("priority", "high breaks quiet hours and may use SMS", required=False, choices=("normal", "high")),
 )
 _EDIT_FIELDS = (_ID, *_RULE_FIELDS)
+#: what a member needs most, first: a Discord modal shows the first five, Telegram asks them all
+_ADD_GUIDE = Guide(
+    "New alert",
+    ("keywords", "sizes", "max_price", "stores", "priority", "brands", "min_price", "exclude"),
+)
 
 COMMANDS = [
     Command("alerts add", "Add an alert: keywords, sizes, prices, stores, priority.", add, _RULE_FIELDS,
-            private=True),
+            private=True, guide=_ADD_GUIDE),
     Command("alerts list", "Your alerts.", list_rules, private=True),
     Command("alerts edit", "Change an alert's fields (- clears one).", edit, _EDIT_FIELDS, private=True),
     Command("alerts pause", "Pause an alert.", pause, (_ID,), private=True),
