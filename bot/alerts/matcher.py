@@ -39,8 +39,10 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(text.lower()))
 
 
+@functools.lru_cache(maxsize=4096)
 def fold(text: str) -> str:
-    return " ".join(words(text))
+    """Lower-case words joined by single spaces; cached, as brands and stores repeat."""
+    return " ".join(_words(text))
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ class Criteria:
         return "kind", sorted(self.kinds)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RuleRef:
     """A rule as the matcher sees it: who owns it and how urgent it is, plus its criteria."""
 
@@ -216,7 +218,7 @@ def prepare_event(payload: Mapping[str, object], deals: Mapping[str, float] | No
         tokens=_tokens(text),
         brand=fold(str(product.get("brand") or "")),
         store=str(payload.get("store") or "").lower(),
-        sizes=frozenset(event_size(str(s)) for s in in_stock) if isinstance(in_stock, list) else frozenset(),
+        sizes=frozenset(map(event_size, map(str, in_stock))) if isinstance(in_stock, list) else frozenset(),
         price=price,
         deals=dict(deals) if deals else MappingProxyType({}),
         location=where,
