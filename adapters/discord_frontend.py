@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import inspect
 import keyword
 import math
@@ -27,11 +28,12 @@ import structlog
 import yarl
 from discord import app_commands
 
+from adapters.discord_forms import form_submission, modal_for
 from adapters.discord_render import ActionButton, render
 from core.commands import Command, Param, ParamType, Permission
 from core.engine import Engine
 from core.errors import ConfigError
-from core.frontend import DeliveryRefused
+from core.frontend import DeliveryRefused, request_slot
 from core.identity import Caller
 from core.replies import Reply
 from core.targets import DiscordChannel, ShellConsole, TelegramChat
@@ -47,6 +49,10 @@ _CHOICES_LIMIT = 25
 _DM_CACHE_SIZE = 200_000
 #: discord.py sleeps through rate limits up to this long, and raises ``RateLimited`` past it
 MAX_RATELIMIT_WAIT = 30.0
+#: Discord checks an enforced nonce for uniqueness "in the past few minutes"; we count on two
+NONCE_WINDOW_S = 120.0
+#: the longest nonce Discord accepts
+_NONCE_LENGTH = 25
 _Completer = Callable[[discord.Interaction[Any], str], Coroutine[Any, Any, list[app_commands.Choice[Any]]]]
 
 
@@ -70,6 +76,12 @@ def platform_role(
     if perms.manage_messages or names & {n.casefold() for n in mod_roles}:
         return Permission.MOD
     return Permission.MEMBER
+
+
+def message_nonce(idempotency_key: str) -> str:
+    """A Discord message nonce for a key of any length: Discord takes at most 25 characters, so a hash
+    (24 hex digits, 96 bits: two keys colliding within the dedupe window is not a real risk)."""
+    return hashlib.blake2b(idempotency_key.encode(), digest_size=_NONCE_LENGTH // 2).hexdigest()
 
 
 def origin_of(channel: Any) -> dict[str, object] | None:
@@ -152,11 +164,16 @@ class SnpdClient(discord.Client):
     async def on_snpd_action(self, interaction: discord.Interaction[Any], action: str) -> None:
         await self.frontend.run_action(interaction, action)
 
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        await self.frontend.run_form(interaction)
+
 
 class DiscordFrontend:
     """Implements ``core.frontend.Frontend`` on the real discord.py."""
 
     name = "discord"
+    #: ``KeyedSends``: how long Discord drops a repeated nonce
+    idempotency_window_s = NONCE_WINDOW_S
 
     def __init__(
         self,
@@ -365,7 +382,21 @@ class DiscordFrontend:
             if value is not None
         }
         caller = self.caller(interaction)
+        if not raw and command.guide is not None and command.permission <= self.engine.identity.role_for(caller):
+            await interaction.response.send_modal(modal_for(command))  # a guided command asks for its fields
+            return
         await self._answer(interaction, self.engine.dispatch(caller, command.name, raw), private=command.private)
+
+    async def run_form(self, interaction: discord.Interaction[Any]) -> None:
+        """A submitted guided form (see ``adapters.discord_forms``) runs its command exactly as the same
+        values given as options would."""
+        submitted = form_submission(interaction)
+        if submitted is None:
+            return
+        name, raw = submitted
+        declared = next((c for c in self.engine.registry.all(frontend=self.name) if c.name == name), None)
+        work = self.engine.dispatch(self.caller(interaction), name, raw)
+        await self._answer(interaction, work, private=declared is None or declared.private)
 
     async def run_action(self, interaction: discord.Interaction[Any], action: str) -> None:
         """A pressed action button: its command line runs as the presser, and only they see the answer
@@ -430,21 +461,32 @@ class DiscordFrontend:
         except (discord.Forbidden, discord.NotFound) as exc:
             raise DeliveryRefused(self.name, f"{target.describe()}: {exc.text or exc}") from exc
 
-    async def send_direct(self, external_id: str, reply: Reply) -> None:
+    def requests_for(self, external_id: str) -> int:
+        """A DM to someone whose DM channel we have not opened yet costs a second request."""
+        return 1 if external_id.isdigit() and int(external_id) in self._dm_channels else 2
+
+    async def send_direct(self, external_id: str, reply: Reply, *, idempotency_key: str | None = None) -> None:
         """A DM. Closed DMs, no shared server or an unknown user raise ``DeliveryRefused``.
+
+        With an ``idempotency_key`` the message carries a nonce made from it, and discord.py sends it
+        with ``enforce_nonce``: Discord answers a repeat within a few minutes with the first message
+        instead of posting a second. Each request is made inside ``request_slot`` (our rate limits).
 
         Discord-side rate limits shorter than ``max_ratelimit_timeout`` are waited out by discord.py;
         longer ones raise ``discord.RateLimited``, whose ``retry_after`` the delivery worker honours.
         """
         rendered = render(reply)
         user_id = int(external_id)
+        extra: dict[str, Any] = {} if idempotency_key is None else {"nonce": message_nonce(idempotency_key)}
         try:
             channel_id = self._dm_channels.get(user_id)
             if channel_id is None:
-                channel_id = (await self.client.create_dm(discord.Object(id=user_id))).id
+                async with request_slot():
+                    channel_id = (await self.client.create_dm(discord.Object(id=user_id))).id
                 self._remember_dm(user_id, channel_id)
             channel = self.client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
-            await channel.send(**rendered.kwargs())
+            async with request_slot():
+                await channel.send(**rendered.kwargs(), **extra)
         except discord.HTTPException as exc:
             if exc.code in _UNREACHABLE_USER_CODES or isinstance(exc, discord.Forbidden):
                 raise DeliveryRefused(self.name, exc.text or "cannot message this user") from exc

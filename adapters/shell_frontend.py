@@ -72,7 +72,7 @@ class ShellFrontend:
     async def post(self, target: DiscordChannel | TelegramChat | ShellConsole, item: Reply) -> None:
         self._write(render_text(item))
 
-    async def send_direct(self, external_id: str, reply: Reply) -> None:
+    async def send_direct(self, external_id: str, reply: Reply, *, idempotency_key: str | None = None) -> None:
         self._write("[DM] " + render_text(reply))
 
     async def _show_feed_item(self, _topic: str, payload: dict[str, Any]) -> None:

@@ -10,6 +10,12 @@ SMS alerts off), START and its synonyms lift it, HELP always answers. An opted-o
 outbound SMS at all, and Twilio's permanent refusals (21610 unsubscribed, 30006 landline, 21614 not
 mobile) are recorded the same way, whether they come back from a send or in a status callback.
 Phone numbers are logged masked, never in full.
+
+Outbound sends make their request inside ``request_slot`` (after the consent check), so the
+delivery worker's per-number window sees when the request leaves and when Twilio answers. Twilio
+has no idempotency key for messages, but it lists what a number sent: ``already_delivered`` reads
+back the recent messages from our number to a number, so a send the worker lost track of (it died
+mid-request) is recorded as sent rather than texted twice.
 """
 
 from __future__ import annotations
@@ -19,13 +25,14 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import structlog
 from aiohttp import web
 from twilio.base import values
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator, get_signature_algorithm
@@ -37,7 +44,7 @@ from core.commands import Permission
 from core.crypto import AddressVault, mask_phone
 from core.engine import Engine
 from core.errors import ConfigError
-from core.frontend import DeliveryRefused
+from core.frontend import DeliveryRefused, request_slot
 from core.identity import Caller
 from core.replies import Reply
 from core.storage import consent
@@ -69,6 +76,13 @@ _ERROR_TEXT = {
 }
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _RECENT_INBOUND = 512
+#: read-back: the most recent messages to one number worth looking through, per page and in all
+READ_BACK_PAGE = 20
+READ_BACK_LIMIT = 100
+#: Twilio's clock against ours (its ``date_created`` is whole seconds, in its own time)
+CLOCK_SKEW = timedelta(seconds=60)
+#: Twilio statuses of a message that never reached the handset: sending it again is right
+_NOT_DELIVERED = frozenset({"failed", "undelivered", "canceled"})
 
 #: twilio's HTTP client logs every request at INFO; keep that out of our logs unless it's a problem
 _twilio_http_log = logging.getLogger("snpd.twilio_http")
@@ -188,8 +202,36 @@ class SmsFrontend:
     async def post(self, target: DiscordChannel | TelegramChat | ShellConsole, item: Reply) -> None:
         raise DeliveryRefused("sms", "SMS has no channels: bind feeds to Discord or Telegram", permanent=True)
 
-    async def send_direct(self, external_id: str, reply: Reply) -> None:
+    async def send_direct(self, external_id: str, reply: Reply, *, idempotency_key: str | None = None) -> None:
+        """Twilio takes no idempotency key for messages; a lost send is settled by ``already_delivered``."""
         await self.send_text(external_id, render_reply(reply))
+
+    async def already_delivered(
+        self, external_id: str, reply: Reply, idempotency_key: str, since: datetime
+    ) -> bool | None:
+        """``DeliveryVerifier``: did Twilio take this reply for ``external_id`` at or after ``since``?
+
+        Lists the messages from our number to that number (newest first; no ``DateSent`` filter, since
+        a message still queued has no send date yet) and looks for the same body created since then.
+        A message Twilio failed to deliver does not count. None if Twilio cannot be asked now."""
+        if self._client is None or not _E164.match(external_id):
+            return None
+        body = render_reply(reply)
+        cutoff = since - CLOCK_SKEW
+        try:
+            messages = await self._client.messages.list_async(
+                to=external_id, from_=self._from, limit=READ_BACK_LIMIT, page_size=READ_BACK_PAGE
+            )
+        except (TwilioException, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("sms.read_back_failed", to=mask_phone(external_id), error=type(exc).__name__)
+            return None
+        return any(
+            message.body == body
+            and message.date_created is not None
+            and message.date_created >= cutoff
+            and message.status not in _NOT_DELIVERED
+            for message in messages
+        )
 
     async def send_text(self, phone: str, body: str) -> str:
         """Send one SMS (already fitted to two segments) and return Twilio's message sid.
@@ -209,13 +251,14 @@ class SmsFrontend:
             log.info("sms.refused_opted_out", to=masked, reason=reason)
             raise DeliveryRefused("sms", f"{masked} opted out of SMS ({reason})", permanent=True)
         try:
-            message = await self._client.messages.create_async(
-                to=phone,
-                from_=self._from,
-                body=body,
-                validity_period=self.validity_period,
-                status_callback=_status_url(self._public_url) if self._public_url else values.unset,
-            )
+            async with request_slot():
+                message = await self._client.messages.create_async(
+                    to=phone,
+                    from_=self._from,
+                    body=body,
+                    validity_period=self.validity_period,
+                    status_callback=_status_url(self._public_url) if self._public_url else values.unset,
+                )
         except (TwilioRestException, TwilioServiceException) as exc:
             raise await self._refusal(phone_hash, masked, exc) from None
         except (aiohttp.ClientError, TimeoutError) as exc:

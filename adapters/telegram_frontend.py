@@ -7,6 +7,9 @@ Why it looks the way it does:
   Telegram answers exactly like the shell and SMS. Unknown commands fall through to a catch-all that
   lets the engine say "Unknown command" (except ``/cmd@other_bot``, which is not ours).
 * Action buttons carry their command line as ``callback_data``; a press dispatches it for the presser.
+* A guided command sent bare (``/alerts add``) becomes a conversation, run by
+  ``adapters.telegram_conversation``: its buttons (``guide:…``) and plain-text answers in private chats
+  go there, as does ``/cancel``.
 * Telegram has no ephemeral messages. An ephemeral reply to a command sent in a group goes to the
   caller by DM with a short note in the group. If the DM fails (the user never pressed Start, or
   blocked the bot): for commands declared ``private`` the group only gets a hint to start a chat with
@@ -55,10 +58,11 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from adapters.telegram_conversation import TelegramConversations
 from adapters.telegram_render import OutgoingMessage, html_to_text, render
 from core.commands import Command, Permission
 from core.errors import ConfigError, UserError
-from core.frontend import DeliveryRefused
+from core.frontend import DeliveryRefused, request_slot
 from core.identity import Caller
 from core.markup import clip, to_plain
 from core.replies import Reply
@@ -129,6 +133,8 @@ class TelegramFrontend:
             builder = builder.base_url(urls[0]).base_file_url(urls[1])
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self._started = False
+        #: guided commands (``/alerts add`` with no arguments), asked step by step
+        self.conversations = TelegramConversations(engine, self.deliver)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -139,6 +145,8 @@ class TelegramFrontend:
         if names:
             self.app.add_handler(CommandHandler(names, self._on_command, filters=filters.UpdateType.MESSAGE))
         self.app.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self._on_unknown))
+        answers = filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+        self.app.add_handler(MessageHandler(answers, self._on_text))
         self.app.add_handler(CallbackQueryHandler(self._on_button))
         self.app.add_error_handler(self._on_error)
         await self.app.initialize()
@@ -169,7 +177,10 @@ class TelegramFrontend:
             raise ValueError(f"the Telegram frontend cannot post to {target.describe()}")
         await self.deliver(target.chat_id, target.topic_id, item)
 
-    async def send_direct(self, external_id: str, reply: Reply) -> None:
+    async def send_direct(self, external_id: str, reply: Reply, *, idempotency_key: str | None = None) -> None:
+        """A private message. ``idempotency_key`` is not used: the Bot API has no idempotency key and a
+        bot cannot read back what it sent, so a send in doubt can only be repeated or dropped (the
+        delivery worker's ``resend_in_doubt``)."""
         try:
             chat_id = int(external_id)
         except ValueError:
@@ -190,8 +201,17 @@ class TelegramFrontend:
         if message is None or user is None or not message.text:
             return
         caller = await self._caller(user, message.chat, _topic_of(message), message.sender_chat)
+        if await self.conversations.on_command(caller, message.chat, user, message.text):
+            return
         reply = await self._engine.dispatch_line(caller, message.text)
         await self._answer(message.chat, _topic_of(message), user, reply, message.text, message.message_id)
+
+    async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Plain text in a private chat: an answer in a guided conversation, or nothing to us."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None or not message.text:
+            return
+        await self.conversations.on_text(message.chat, user, message.text)
 
     async def _on_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Commands no handler took. ``/cmd@other_bot`` belongs to another bot: stay quiet."""
@@ -218,8 +238,11 @@ class TelegramFrontend:
             message = query.message
             chat: Chat = message.chat if message is not None else Chat(user.id, ChatType.PRIVATE)
             topic = _topic_of(message) if isinstance(message, Message) else None
-            line = query.data if query.data.startswith("/") else f"/{query.data}"
             caller = await self._caller(user, chat, topic, None)
+            if self.conversations.owns(query.data):
+                alert = await self.conversations.on_button(caller, chat, user, query.data)
+                return
+            line = query.data if query.data.startswith("/") else f"/{query.data}"
             reply = await self._engine.dispatch_line(caller, line)
             shown = to_plain(reply.plain_text())
             if reply.ephemeral and not self._is_private(line) and len(shown) <= _ALERT_LIMIT:
@@ -344,7 +367,8 @@ class TelegramFrontend:
         attempt = 0
         while True:
             try:
-                return await method(**kwargs)
+                async with request_slot():
+                    return await method(**kwargs)
             except RetryAfter as exc:
                 wait = retry_seconds(exc)
                 attempt += 1

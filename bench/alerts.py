@@ -6,19 +6,25 @@ members write them (a few distinctive words of a model, often sizes, a price cei
 store, sometimes alternatives or excluded words); events are restocks of those products. Timed on one
 core: preparing each event (tokens, sizes) and matching it.
 
-Fan-out: every member matches one restock. The fake servers (the test fakes, run in their own
-process so their CPU does not disturb the bot's timing) enforce the platform limits with a strict
-one-second sliding window (Discord 50 requests/s overall, Telegram 30 messages/s overall, SMS 1/s per
-sending number), all multiplied by the same ``SCALE`` as the bot's own limiters, and answer 429 past
-them. ``SCALE`` is 5, not 50: the real client libraries (discord.py, python-telegram-bot, twilio) cost
-about 3.5 ms of CPU per message here, so ×5 (≈ 220 messages/s) is what one core sustains; utilization
-is a ratio, so it means the same at any scale. Members are split across the platforms in proportion
-to their limits so all three stay busy for the same time. Once 40% are sent the delivery worker is
-killed (its tasks cancelled, nothing in flight awaited or recorded) and a fresh one started after
-the dead one's leases run out, as after a crash and restart. Utilization is requests (or messages)
-per second while the platform had work, divided by its scaled limit, with the restart gap left out.
-``duplicates`` counts requests that were on the wire at the kill and were sent again
-(``resend_in_doubt``); ``in_doubt_after_kill`` says how many there were.
+Fan-out: every member matches one restock. The fake servers (``tests/fakes/strict_limits.py``, run
+in their own process so their CPU does not disturb the bot's timing) enforce the platform limits
+with a strict one-second sliding window (Discord 50 requests/s overall, Telegram 30 messages/s
+overall, SMS 1/s per sending number), all multiplied by the same ``SCALE`` as the bot's own
+limiters, and answer 429 past them. ``SCALE`` is 5, not 50: the real client libraries (discord.py,
+python-telegram-bot, twilio) cost about 3.5 ms of CPU per message here, so ×5 (≈ 220 messages/s) is
+what one core sustains; utilization is a ratio, so it means the same at any scale. Members are split
+across the platforms in proportion to their limits so all three stay busy for the same time. Once
+40% are sent the delivery worker is killed (its tasks cancelled, nothing in flight awaited or
+recorded) and a fresh one started after the dead one's leases run out, as after a crash and restart.
+Utilization is requests (or messages) per second while the platform had work, divided by its scaled
+limit, with the restart gap left out.
+``in_doubt_by_platform`` counts the sends that were on the wire at the kill; the restarted worker
+settles them per platform: Discord ones are sent again under the same nonce (Discord drops the
+repeat), SMS ones are looked up in Twilio's message list first (``verified_after_kill``), Telegram
+ones are sent again (the Bot API offers neither). ``duplicates_by_platform`` is what arrived twice.
+
+``SNPD_BENCH_SKIP_MATCH=1`` skips the matching half (about 25 s) while working on delivery; the
+matching keys are then missing from the output.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import random
 import socket
 import tempfile
 import time
-from collections import Counter, deque
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -166,95 +172,6 @@ def bench_matching(products: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------------------- enforcing fakes
-
-
-class Window:
-    """A sliding one-window log: ``limit`` events per ``seconds``, the strictest way to count."""
-
-    def __init__(self, limit: float, seconds: float) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self._times: deque[float] = deque()
-
-    def admit(self, now: float) -> float | None:
-        """None if this request is within the limit (and counts it), else seconds until it would be."""
-        while self._times and self._times[0] <= now - self.seconds:
-            self._times.popleft()
-        if len(self._times) + 1 > self.limit:
-            return self._times[0] + self.seconds - now
-        self._times.append(now)
-        return None
-
-
-def _fakes(scale: float) -> tuple[Any, Any, Any]:
-    """Subclasses of the test fakes that enforce the scaled platform limits and answer 429 past them."""
-    from aiohttp import web
-
-    from tests.fakes.discord_api import FakeDiscord
-    from tests.fakes.telegram_api import ApiError, FakeTelegramAPI
-    from tests.fakes.twilio_api import FakeTwilioAPI
-
-    class LimitedDiscord(FakeDiscord):
-        def __init__(self) -> None:
-            super().__init__()
-            self.window = Window(50 * scale, 1.0)
-            self.rejected = 0
-            self.sends: list[float] = []
-
-        async def _api(self, request: web.Request) -> web.StreamResponse:
-            if request.method == "POST" and request.path.startswith("/api/v10/") and "interactions" not in request.path:
-                now = time.monotonic()
-                wait = self.window.admit(now)
-                if wait is not None:
-                    self.rejected += 1
-                    body = {"message": "You are being rate limited.", "retry_after": round(wait, 3), "global": True}
-                    return web.json_response(body, status=429, headers={"X-RateLimit-Global": "true",
-                                                                        "Retry-After": f"{wait:.3f}"})
-                self.sends.append(now)
-            return await super()._api(request)
-
-    class LimitedTelegram(FakeTelegramAPI):
-        def __init__(self) -> None:
-            super().__init__()
-            self.window = Window(30 * scale, 1.0)
-            self.rejected = 0
-            self.sends: list[float] = []
-
-        async def _handle(self, request: web.Request) -> web.StreamResponse:
-            if request.path.endswith(("/sendMessage", "/sendPhoto")):
-                now = time.monotonic()
-                wait = self.window.admit(now)
-                if wait is not None:
-                    self.rejected += 1
-                    retry = max(1, round(wait))
-                    error = ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
-                    return error.to_response()
-                self.sends.append(now)
-            return await super()._handle(request)
-
-    class LimitedTwilio(FakeTwilioAPI):
-        def __init__(self) -> None:
-            super().__init__()
-            self.windows: dict[str, Window] = {}
-            self.rejected = 0
-            self.sends: list[float] = []
-
-        async def _create_message(self, request: web.Request) -> web.Response:
-            form = dict(await request.post())
-            now = time.monotonic()
-            window = self.windows.setdefault(str(form.get("From")), Window(1 * scale, 1.0))
-            if window.admit(now) is not None:
-                self.rejected += 1
-                return web.json_response(
-                    {"code": 20429, "message": "Too Many Requests", "status": 429}, status=429
-                )
-            self.sends.append(now)
-            return await super()._create_message(request)
-
-    return LimitedDiscord(), LimitedTelegram(), LimitedTwilio()
-
-
 # ---------------------------------------------------------------------------- the servers' process
 
 
@@ -265,7 +182,9 @@ def serve_fakes(conn: Any, scale: float, discord_users: int) -> None:
 
 
 async def _serve_fakes(conn: Any, scale: float, discord_users: int) -> None:
-    discord, telegram, twilio = _fakes(scale)
+    from tests.fakes.strict_limits import StrictDiscord, StrictTelegram, StrictTwilio
+
+    discord, telegram, twilio = StrictDiscord(scale), StrictTelegram(scale), StrictTwilio(scale)
     await discord.start()
     await telegram.start()
     await twilio.start()
@@ -474,6 +393,11 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     sends = {name: [t for t in times if t >= event_at] for name, times in report["sends"].items()}
     received: Counter[tuple[str, str]] = Counter(tuple(r) for r in report["recipients"])
     expected = set(plan)
+    duplicates = Counter({"discord": 0, "telegram": 0, "sms": 0})
+    for (platform, address), n in received.items():
+        if n > 1 and (platform, address) in expected:
+            duplicates[platform] += n - 1
+    stats = runtime.worker.stats
     first = min(times[0] for times in sends.values() if times)
     gap = (killed_at, restarted_at)
     result = {
@@ -486,9 +410,13 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
         "http_429": sum(report["rejected"].values()),
         "http_429_by_platform": report["rejected"],
         "first_send_ms": round((first - event_at) * 1000, 1),
-        "duplicates": sum(n - 1 for key, n in received.items() if n > 1 and key in expected),
+        "duplicates": sum(duplicates.values()),
+        "duplicates_by_platform": dict(duplicates),
         "lost": len(expected - set(received)),
-        "in_doubt_after_kill": runtime.worker.stats.in_doubt,
+        "in_doubt_after_kill": stats.in_doubt,
+        "in_doubt_by_platform": stats.in_doubt_by_channel,
+        "verified_after_kill": stats.verified_delivered,
+        "resent_keyed_after_kill": stats.resent_keyed,
         "fanout_s": round(finished - event_at, 1),
         "kill_gap_s": round(restarted_at - killed_at, 1),
         "bot_cpu_s": round(cpu_s, 1),
@@ -500,7 +428,7 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     products = load_products()
-    result = bench_matching(products)
+    result = {} if os.environ.get("SNPD_BENCH_SKIP_MATCH") == "1" else bench_matching(products)
     result.update(asyncio.run(bench_fanout(products)))
     return result
 

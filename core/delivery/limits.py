@@ -6,6 +6,12 @@ bucket, the chat's or the number's), waits for the slowest, and only then goes o
 (the theoretical arrival time moves forward at reservation) keeps waiters in FIFO order without a
 queue. ``pause`` honours a platform's ``retry_after``.
 
+Buckets pace, but a platform that counts strictly (every request in any one-second window) sees
+each request when it really arrives: a send may make two requests some time apart (Discord opens a
+DM channel first) or do other work before its request (SMS checks consent), and the network and
+both event loops add jitter. So each request is also made inside a ``SlidingWindow`` place, through
+the frontend's ``request_slot``, held from the moment it leaves until a second after its answer.
+
 All rates are multiplied by a scale factor so the benchmark can run the real limits ×50 against local
 servers that enforce the same scaled limits.
 """
@@ -13,12 +19,16 @@ servers that enforce the same scaled limits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 Clock = Callable[[], float]
+#: how often a request waiting for a place checks again while every place awaits an answer
+_ANSWER_POLL_S = 0.005
 
 
 class TokenBucket:
@@ -59,29 +69,43 @@ class TokenBucket:
 
 
 class SlidingWindow:
-    """At most ``limit`` sends in any ``seconds``-long window, counted at the moment each send really
-    leaves. Platforms count this way; a token bucket alone lets sends that waited on a busy event loop
-    leave bunched. Checking and recording happen without an ``await`` in between, so concurrent
-    senders on one loop cannot both take the last place."""
+    """At most ``limit`` requests in any ``seconds``-long window, as the platform counts them.
 
-    def __init__(self, limit: float, seconds: float = 1.0, *, clock: Clock = time.monotonic) -> None:
-        self.limit = max(1, round(limit))
+    The platform counts a request at some moment between when it leaves and when its answer comes
+    back, and which moment depends on jitter we cannot see (the network, a busy event loop on either
+    side). So a request holds its place from the moment it leaves until ``seconds`` after its answer:
+    then no ``seconds``-long window of the platform's can hold more than ``limit`` of them, whatever
+    the jitter, at the price of one round trip per window. Checking and taking a place happen
+    without an ``await`` in between, so concurrent senders on one loop cannot both take the last one.
+    """
+
+    def __init__(self, limit: int, seconds: float = 1.0, *, clock: Clock = time.monotonic) -> None:
+        self.limit = max(1, limit)
         self.seconds = seconds
         self._clock = clock
-        self._times: deque[float] = deque()
+        self._in_flight = 0
+        #: when answered requests give their places back (answer + ``seconds``), oldest first
+        self._releases: deque[float] = deque()
 
-    def wait_time(self, cost: int = 1) -> float:
+    def wait_time(self) -> float | None:
+        """0 if a request may leave now; else seconds until a place frees, or None if every place is
+        held by a request still waiting for its answer."""
         now = self._clock()
-        times = self._times
-        while times and times[0] <= now - self.seconds:
-            times.popleft()
-        if len(times) + cost <= self.limit:
+        releases = self._releases
+        while releases and releases[0] <= now:
+            releases.popleft()
+        if self._in_flight + len(releases) < self.limit:
             return 0.0
-        return times[len(times) + cost - self.limit - 1] + self.seconds - now
+        return releases[0] - now if releases else None
 
-    def record(self, cost: int = 1) -> None:
-        now = self._clock()
-        self._times.extend([now] * cost)
+    def take(self) -> None:
+        """A request leaves now."""
+        self._in_flight += 1
+
+    def answered(self) -> None:
+        """A request's answer arrived (or it failed): its place frees ``seconds`` from now."""
+        self._in_flight -= 1
+        self._releases.append(self._clock() + self.seconds)
 
 
 class KeyedBuckets:
@@ -117,15 +141,16 @@ class KeyedBuckets:
 class PlatformLimits:
     """Real platform limits (before scaling). Defaults follow each platform's published guidance."""
 
-    #: every global and per-number rate is multiplied by ``headroom``: sends scheduled at exactly the
-    #: limit still arrive a little bunched, and a strict counter would see one too many
+    #: the token buckets pace every global and per-number limit at this fraction of it; the strict
+    #: windows behind them need none (``SlidingWindow`` holds a place until the answer is in)
     headroom: float = 0.95
     #: Discord allows 50 requests/s per bot
     discord_global_per_s: float = 50.0
     #: about 5 messages per 5 s per channel (a DM is a channel)
     discord_channel_messages: int = 5
     discord_channel_window_s: float = 5.0
-    #: HTTP requests one DM costs (open the DM channel, then post)
+    #: the most HTTP requests one DM costs (open the DM channel, then post); sizes the work claimed
+    #: ahead. What each send really costs comes from the frontend (``RequestCounter``)
     discord_requests_per_dm: int = 1
     telegram_global_per_s: float = 30.0
     telegram_private_per_s: float = 1.0
@@ -136,7 +161,11 @@ class PlatformLimits:
 
 
 class DeliveryLimiter:
-    """Decides how long a send must wait so that no platform limit is crossed."""
+    """Decides how long a send must wait so that no platform limit is crossed.
+
+    Two steps per send: ``acquire`` books the send's requests in the token buckets (pacing, FIFO among
+    many waiting sends), then the frontend makes each of its requests inside ``request`` (the strict
+    one-second window, held from the moment the request leaves until a second after its answer)."""
 
     def __init__(self, limits: PlatformLimits, *, clock: Clock = time.monotonic) -> None:
         self.limits = limits
@@ -150,32 +179,36 @@ class DeliveryLimiter:
         self._telegram_groups = KeyedBuckets(limits.telegram_group_per_min / 60.0 * s, 1, clock=clock)
         self._sms_numbers = KeyedBuckets(limits.sms_per_number_per_s * limits.headroom * s, 1, clock=clock)
         self._windows = {
-            "discord": SlidingWindow(limits.discord_global_per_s * limits.headroom * s, clock=clock),
-            "telegram": SlidingWindow(limits.telegram_global_per_s * limits.headroom * s, clock=clock),
+            "discord": self._new_window(limits.discord_global_per_s),
+            "telegram": self._new_window(limits.telegram_global_per_s),
         }
         self._sms_windows: dict[str, SlidingWindow] = {}
 
-    def buckets(self, platform: str, address: str, *, sender: str = "") -> list[tuple[TokenBucket, float]]:
-        """The buckets a direct send to ``address`` on ``platform`` draws from, with its cost in each."""
+    def _new_window(self, per_s: float) -> SlidingWindow:
+        """The platform's own count: ``per_s`` at this scale, in any one second."""
+        return SlidingWindow(max(1, math.floor(per_s * self.limits.scale + 1e-9)), clock=self._clock)
+
+    def buckets(
+        self, platform: str, address: str, *, sender: str = "", requests: int = 1
+    ) -> list[tuple[TokenBucket, float]]:
+        """The buckets a direct send to ``address`` on ``platform`` draws from, with its cost in each.
+        ``requests`` is how many HTTP requests the send makes (a first Discord DM: two)."""
         if platform == "discord":
-            return [
-                (self._discord_channels.get(address), 1.0),
-                (self._discord_global, float(self.limits.discord_requests_per_dm)),
-            ]
+            return [(self._discord_channels.get(address), 1.0), (self._discord_global, float(requests))]
         if platform == "telegram":
             chats = self._telegram_groups if address.startswith("-") else self._telegram_private
             chat = chats.get(address)
-            return [(chat, 1.0), (self._telegram_global, 1.0)]
+            return [(chat, 1.0), (self._telegram_global, float(requests))]
         if platform == "sms":
-            return [(self._sms_numbers.get(sender or "default"), 1.0)]
+            return [(self._sms_numbers.get(sender or "default"), float(requests))]
         return []
 
-    def reserve(self, platform: str, address: str, *, sender: str = "") -> float:
+    def reserve(self, platform: str, address: str, *, sender: str = "", requests: int = 1) -> float:
         """Book a send in every bucket that applies, at the first moment all of them allow; returns how
         long to wait before sending. Booking every bucket at that same moment matters: a per-chat slot
         booked earlier than the send really goes out would let the next send to that chat come too soon."""
         now = self._clock()
-        buckets = self.buckets(platform, address, sender=sender)
+        buckets = self.buckets(platform, address, sender=sender, requests=requests)
         send_at = now
         while True:
             later = max((bucket.conforming_at(send_at) for bucket, _cost in buckets), default=send_at)
@@ -191,27 +224,31 @@ class DeliveryLimiter:
             key = sender or "default"
             window = self._sms_windows.get(key)
             if window is None:
-                rate = self.limits.sms_per_number_per_s * self.limits.headroom * self.limits.scale
-                window = self._sms_windows[key] = SlidingWindow(rate, clock=self._clock)
+                window = self._sms_windows[key] = self._new_window(self.limits.sms_per_number_per_s)
             return window
         return self._windows.get(platform)
 
-    async def acquire(self, platform: str, address: str, *, sender: str = "") -> None:
-        """Wait for the booked slot. Call ``admit`` right before the request itself."""
-        delay = self.reserve(platform, address, sender=sender)
+    async def acquire(self, platform: str, address: str, *, sender: str = "", requests: int = 1) -> None:
+        """Wait for the booked slot. The frontend then makes each of its requests inside ``request``."""
+        delay = self.reserve(platform, address, sender=sender, requests=requests)
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def admit(self, platform: str, *, sender: str = "") -> None:
-        """Wait for room in the platform's one-second window and take it. Called with nothing left to
-        await between it and the request, so the window sees the moment the request really leaves."""
+    @contextlib.asynccontextmanager
+    async def request(self, platform: str, *, sender: str = "") -> AsyncIterator[None]:
+        """Hold a place in the platform's window for one request: wait for one, take it, make the
+        request in the body (with nothing else awaited before it), give the place back after."""
         window = self._window(platform, sender)
         if window is None:
+            yield
             return
-        cost = self.limits.discord_requests_per_dm if platform == "discord" else 1
-        while (wait := window.wait_time(cost)) > 0:
-            await asyncio.sleep(wait)
-        window.record(cost)
+        while (wait := window.wait_time()) != 0.0:
+            await asyncio.sleep(_ANSWER_POLL_S if wait is None else wait)
+        window.take()
+        try:
+            yield
+        finally:
+            window.answered()
 
     def pause(self, platform: str, seconds: float, *, address: str | None = None, sender: str = "") -> None:
         """Honour a ``retry_after``: the whole platform if no address is given, else that chat."""

@@ -11,12 +11,25 @@ Why it is exactly-once in effect:
   every other send that is ready in the same tick), and right after the platform answers, to
   ``sent`` (batched the same way). So the only rows a crash can leave in doubt are the requests
   that were handed to a frontend (at most ``send_concurrency`` per channel). Whether such a request
-  arrived depends on how far it got before the crash (the end-to-end kill test sees both: all of them
-  delivered in one run, none in another), so no sender can know. ``resend_in_doubt`` picks the
-  failure: resend (the default, at-least-once: a lost drop alert is worse than a repeated one) or
-  dead-letter with the reason for an admin to check (at-most-once). Either way the doubt is bounded
-  by ``send_concurrency`` and logged. True exactly-once needs an idempotency key the platform honours
-  (Discord's ``enforce_nonce``); ``Frontend.send_direct`` has no way to pass one yet.
+  arrived depends on how far it got before the crash, so the sender cannot know by itself. What a
+  restarted worker does with a row in doubt (found ``sending`` with its lease run out) depends on
+  what the platform offers:
+
+  - **Discord** deduplicates by key (``KeyedSends``): every send carries the row's ``key`` as the
+    message ``nonce`` with ``enforce_nonce``, and Discord answers a repeat from the same author
+    within a few minutes with the first message instead of a second one. The row is simply sent
+    again, with the same key, if it went on the wire less than ``idempotency_window_s`` ago
+    (estimated as ``lease_until - lease_s``). Exactly-once.
+  - **SMS** can be read back (``DeliveryVerifier``): Twilio lists the messages sent from our number
+    to a number, so the worker asks whether one with the same body went there since the row was
+    created. Yes: recorded as sent without a second text. No: sent. Exactly-once; the only blur is
+    a different notification with the very same text to the same person in that time, which counts
+    as this one (the member did get those words).
+  - **Telegram** has neither: the Bot API takes no idempotency key and a bot cannot read back what
+    it sent. Such rows, and rows the others cannot settle (Discord past its window, Twilio
+    unreachable), follow ``resend_in_doubt``: resend (the default, at-least-once: a lost drop alert
+    is worse than a repeated one) or dead-letter with the reason for an admin (at-most-once).
+    Either way the doubt is bounded by ``send_concurrency``, counted per channel and logged.
 * A permanent refusal moves the notification to its next channel by inserting a new row with the
   next channel's key in the same transaction that retires the refused one; the unique key means a
   replay can never fork it twice.
@@ -30,10 +43,10 @@ import math
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import structlog
 from sqlalchemy import and_, or_, select, update
@@ -43,7 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.delivery.limits import DeliveryLimiter
 from core.delivery.models import CLAIMED, DEAD, EXPIRED, PENDING, REFUSED, SENDING, SENT, OutboxMessage
 from core.delivery.outbox import expiry, key_for
-from core.frontend import DeliveryRefused, Frontend
+from core.frontend import DeliveryRefused, DeliveryVerifier, Frontend, KeyedSends, RequestCounter, gated
 from core.replies import Reply
 from core.storage.database import Database
 from core.storage.types import utcnow
@@ -53,6 +66,10 @@ T = TypeVar("T")
 
 #: published on the event bus when a platform refuses a member for good
 REFUSED_TOPIC = "delivery.refused"
+
+#: what to do with a row found in doubt: send it again under the same key (the platform drops a
+#: repeat), ask the platform whether it arrived, or apply ``resend_in_doubt``
+Doubt = Literal["keyed", "verify", "unknown"]
 
 
 class AddressBook(Protocol):
@@ -98,6 +115,12 @@ class WorkerStats:
     dead: int = 0
     expired: int = 0
     in_doubt: int = 0
+    #: rows in doubt, per channel
+    in_doubt_by_channel: dict[str, int] = field(default_factory=dict)
+    #: rows in doubt the platform confirmed had arrived (recorded as sent, not sent again)
+    verified_delivered: int = 0
+    #: rows in doubt sent again under their key, which the platform deduplicates
+    resent_keyed: int = 0
     first_send_at: float | None = None
     by_channel: dict[str, int] = field(default_factory=dict)
 
@@ -235,14 +258,16 @@ class DeliveryWorker:
             room = self._capacity(channel) - self._in_flight.get(channel, 0)
             if room <= 0:
                 continue
-            rows = await self._claim(channel, room)
-            await self._prefetch(channel, rows)
-            for row in rows:
-                self._spawn(row)
-            total += len(rows)
+            claimed = await self._claim(channel, room)
+            await self._prefetch(channel, [row for row, _doubt in claimed])
+            for row, doubt in claimed:
+                self._spawn(row, doubt)
+            total += len(claimed)
         return total
 
-    async def _claim(self, channel: str, limit: int) -> list[OutboxMessage]:
+    async def _claim(self, channel: str, limit: int) -> list[tuple[OutboxMessage, Doubt | None]]:
+        """Claim up to ``limit`` due rows of ``channel``; each comes with how to settle it if it was in
+        doubt (None: it was not)."""
         now = utcnow()
         due = or_(
             and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
@@ -250,6 +275,8 @@ class DeliveryWorker:
         )
         lease_until = now + timedelta(seconds=self.settings.lease_s)
         active = list(self._active)
+        #: rows found in doubt: id → how to settle them
+        doubt: dict[int, Doubt] = {}
 
         async def work(session: AsyncSession) -> tuple[list[OutboxMessage], list[OutboxMessage]]:
             query = (
@@ -263,9 +290,10 @@ class DeliveryWorker:
             if not self._db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
             rows = list((await session.execute(query)).scalars())
-            doubtful = [row for row in rows if row.status == SENDING]
-            if not self.settings.resend_in_doubt:
-                for row in doubtful:
+            doubt.clear()  # a retried transaction starts over
+            doubt.update({row.id: self._doubt(row, now) for row in rows if row.status == SENDING})
+            for row in rows:
+                if doubt.get(row.id) == "unknown" and not self.settings.resend_in_doubt:
                     row.status = DEAD
                     row.last_error = "in doubt: the sender died mid-send; check and retry if it never arrived"
             claimable = [row for row in rows if row.status != DEAD]
@@ -274,13 +302,26 @@ class DeliveryWorker:
                 row.lease_owner = self.owner
                 row.lease_until = lease_until
                 row.attempts += 1
-            return claimable, doubtful
+            return claimable, rows
 
-        claimable, doubtful = await self._write(work)
-        for row in doubtful:
-            self.stats.in_doubt += 1
-            log.warning("delivery.in_doubt", outbox_id=row.id, channel=channel)
-        return claimable
+        claimable, rows = await self._write(work)
+        for row in rows:
+            if row.id in doubt:
+                self.stats.in_doubt += 1
+                self.stats.in_doubt_by_channel[channel] = self.stats.in_doubt_by_channel.get(channel, 0) + 1
+                log.warning("delivery.in_doubt", outbox_id=row.id, channel=channel, handling=doubt[row.id])
+        return [(row, doubt.get(row.id)) for row in claimable]
+
+    def _doubt(self, row: OutboxMessage, now: datetime) -> Doubt:
+        """How a row found on the wire after its sender died can be settled on its platform."""
+        frontend = self._frontends.get(row.channel)
+        if isinstance(frontend, KeyedSends) and row.lease_until is not None:
+            went_out = row.lease_until - timedelta(seconds=self.settings.lease_s)
+            if (now - went_out).total_seconds() < frontend.idempotency_window_s:
+                return "keyed"
+        if isinstance(frontend, DeliveryVerifier):
+            return "verify"
+        return "unknown"
 
     async def adopt(self, rows: list[OutboxMessage], addresses: Mapping[tuple[int, str], str] | None = None) -> None:
         """Send rows the caller already wrote as ``sending`` for this worker (``enqueue_claimed``):
@@ -297,10 +338,10 @@ class DeliveryWorker:
             for row in group:
                 self._spawn(row)
 
-    def _spawn(self, row: OutboxMessage) -> None:
+    def _spawn(self, row: OutboxMessage, doubt: Doubt | None = None) -> None:
         self._in_flight[row.channel] = self._in_flight.get(row.channel, 0) + 1
         self._active.add(row.id)
-        task = asyncio.create_task(self._deliver(row))
+        task = asyncio.create_task(self._deliver(row, doubt))
         self._tasks.add(task)
 
         def finished(done: asyncio.Task[None]) -> None:
@@ -313,10 +354,12 @@ class DeliveryWorker:
 
     # ------------------------------------------------------------------ one send
 
-    async def _deliver(self, row: OutboxMessage) -> None:
+    async def _deliver(self, row: OutboxMessage, doubt: Doubt | None = None) -> None:
         channel = row.channel
+        sender = self.settings.sms_sender
         try:
-            if row.expires_at is not None and row.expires_at <= utcnow():
+            expired = row.expires_at is not None and row.expires_at <= utcnow()
+            if expired and doubt is None:
                 await self._finish(row, EXPIRED, "expired before it could be sent (validity period)")
                 return
             frontend = self._frontends[channel]
@@ -324,22 +367,37 @@ class DeliveryWorker:
             if address is None:
                 await self._fallback(row, f"no {channel} account linked")
                 return
-            await self._limiter.acquire(channel, address, sender=self.settings.sms_sender)
             reply = Reply.model_validate(row.payload)
+            if doubt is not None and await self._settled(row, doubt, frontend, address, reply):
+                return
+            if expired:  # in doubt, and not known to have arrived: too late to send now
+                await self._finish(row, EXPIRED, "expired before it could be sent (validity period)")
+                return
+            requests = frontend.requests_for(address) if isinstance(frontend, RequestCounter) else 1
+            await self._limiter.acquire(channel, address, sender=sender, requests=requests)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             await self._retry(row, exc)
             return
+
+        @contextlib.asynccontextmanager
+        async def gate() -> AsyncIterator[None]:
+            async with self._limiter.request(channel, sender=sender):
+                if self.stats.first_send_at is None:
+                    self.stats.first_send_at = time.perf_counter()
+                yield
+
         slots = self._slots.setdefault(channel, asyncio.Semaphore(self.settings.send_concurrency))
         async with slots:
             if row.status != SENDING and not await self._on_the_wire(row):
                 return
-            await self._limiter.admit(channel, sender=self.settings.sms_sender)
-            if self.stats.first_send_at is None:
-                self.stats.first_send_at = time.perf_counter()
             try:
-                await asyncio.wait_for(frontend.send_direct(address, reply), timeout=self.settings.send_timeout_s)
+                with gated(gate):
+                    await asyncio.wait_for(
+                        frontend.send_direct(address, reply, idempotency_key=row.key),
+                        timeout=self.settings.send_timeout_s,
+                    )
             except asyncio.CancelledError:
                 raise
             except DeliveryRefused as exc:
@@ -351,6 +409,8 @@ class DeliveryWorker:
             except Exception as exc:
                 await self._retry(row, exc)
                 return
+            if self.stats.first_send_at is None:  # a frontend that does not pass the gate
+                self.stats.first_send_at = time.perf_counter()
             self.stats.sent += 1
             self.stats.by_channel[channel] = self.stats.by_channel.get(channel, 0) + 1
             try:
@@ -360,6 +420,41 @@ class DeliveryWorker:
             except Exception:
                 # Sent but not recorded: the row stays ``sending`` and is treated as in doubt.
                 log.exception("delivery.record_failed", outbox_id=row.id, channel=channel)
+
+    async def _settled(self, row: OutboxMessage, doubt: Doubt, frontend: Frontend, address: str, reply: Reply) -> bool:
+        """Deal with a row found in doubt before it goes out again; True if nothing is left to send
+        (it had arrived, or it is dead-lettered for an admin)."""
+        if doubt == "keyed":
+            self.stats.resent_keyed += 1  # the platform drops the repeat if the first one arrived
+            return False
+        if doubt != "verify" or not isinstance(frontend, DeliveryVerifier):
+            return False  # ``unknown``: _claim already applied resend_in_doubt
+        arrived = await self._verify(frontend, row, address, reply)
+        if arrived:
+            self.stats.verified_delivered += 1
+            log.info("delivery.in_doubt_arrived", outbox_id=row.id, channel=row.channel)
+            await self._record_sent(row)
+            return True
+        if arrived is None and not self.settings.resend_in_doubt:
+            reason = "in doubt: the sender died mid-send and the platform could not say if it arrived"
+            await self._finish(row, DEAD, reason)
+            return True
+        return False
+
+    async def _verify(
+        self, frontend: DeliveryVerifier, row: OutboxMessage, address: str, reply: Reply
+    ) -> bool | None:
+        """Ask the platform whether a send in doubt arrived; None when it cannot say (or fails to)."""
+        try:
+            return await asyncio.wait_for(
+                frontend.already_delivered(address, reply, row.key, row.created_at),
+                timeout=self.settings.send_timeout_s,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("delivery.verify_failed", outbox_id=row.id, channel=row.channel, error=type(exc).__name__)
+            return None
 
     async def _prefetch(self, channel: str, rows: list[OutboxMessage]) -> None:
         wanted = [row.member_id for row in rows if (row.member_id, channel) not in self._address_cache]

@@ -7,9 +7,11 @@ mocked, so every test exercises the library's own HTTP, rate-limit, gateway and 
 What it models, and why:
 
 * REST: login, application info, command sync (validated like Discord validates them), interaction
-  callbacks and webhooks (followups, edit original), channel messages (validated against Discord's
-  size limits: a frontend that overflows them fails here as it would in production), DM channels,
-  member roles.
+  callbacks (modals too; ``submit_modal`` fills one in) and webhooks (followups, edit original),
+  channel messages (validated against Discord's size limits: a frontend that overflows them fails
+  here as it would in production), DM channels, member roles. A message sent with ``nonce`` and
+  ``enforce_nonce`` that repeats a nonce of the last few minutes returns the earlier message and
+  creates none, as Discord does.
 * Gateway: HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeats, RESUME with replay of the events the
   client missed while disconnected, zlib-stream transport compression when asked for it.
 * Faults on demand: 429 with ``retry_after`` and bucket headers, 5xx, error 50007 for DMs to a user
@@ -414,6 +416,59 @@ def validate_message_payload(body: Mapping[str, Any]) -> None:
         raise DiscordError(400, 50006, "Cannot send an empty message")
 
 
+def validate_modal_payload(body: Mapping[str, Any]) -> None:
+    """The limits Discord puts on a modal (interaction response type 9): a 45-character title, one to
+    five fields, each a text input in a label (type 18) or, the older way, alone in an action row."""
+
+    def invalid(path: str, message: str) -> DiscordError:
+        return DiscordError.form(path, "BASE_TYPE_BAD_LENGTH", message)
+
+    if not 1 <= len(body.get("title") or "") <= 45:
+        raise invalid("data.title", "title must be 1-45 characters")
+    if not 1 <= len(body.get("custom_id") or "") <= 100:
+        raise invalid("data.custom_id", "custom_id must be 1-100 characters")
+    components = body.get("components") or []
+    if not 1 <= len(components) <= 5:
+        raise invalid("data.components", "a modal holds 1-5 components")
+    seen: set[str] = set()
+    for index, component in enumerate(components):
+        where = f"data.components.{index}"
+        if component.get("type") == 18:
+            label, field_input = component.get("label") or "", component.get("component") or {}
+            if len(component.get("description") or "") > 100:
+                raise invalid(f"{where}.description", "at most 100 characters")
+        elif component.get("type") == 1 and len(component.get("components") or []) == 1:
+            field_input = component["components"][0]
+            label = field_input.get("label") or ""
+        else:
+            raise invalid(where, "expected a label or an action row holding one text input")
+        if not 1 <= len(label) <= 45:
+            raise invalid(f"{where}.label", "label must be 1-45 characters")
+        if field_input.get("type") != 4 or field_input.get("style") not in (1, 2):
+            raise invalid(where, "expected a text input (type 4, style 1 or 2)")
+        custom_id = field_input.get("custom_id") or ""
+        if not 1 <= len(custom_id) <= 100 or custom_id in seen:
+            raise invalid(f"{where}.custom_id", "custom_id must be 1-100 characters and unique")
+        seen.add(custom_id)
+        if len(field_input.get("placeholder") or "") > 100:
+            raise invalid(f"{where}.placeholder", "at most 100 characters")
+        if not 1 <= int(field_input.get("max_length") or 4000) <= 4000:
+            raise invalid(f"{where}.max_length", "must be 1-4000")
+        if len(field_input.get("value") or "") > 4000:
+            raise invalid(f"{where}.value", "at most 4000 characters")
+
+
+def modal_inputs(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The text inputs of a modal the bot sent, in order, whichever way each is wrapped."""
+    inputs = []
+    for component in body.get("components") or []:
+        if component.get("type") == 18:
+            inputs.append({**component["component"], "label": component.get("label")})
+        else:
+            inputs.extend(component.get("components") or [])
+    return inputs
+
+
 _NAME_RE = re.compile(r"^[-_a-z0-9]{1,32}$")
 
 
@@ -517,6 +572,11 @@ class FakeDiscord:
         self.resumes = 0
         self.connections: list[_Connection] = []
         self._refused_dm_users: set[int] = set()
+        #: Discord checks an enforced nonce against the same author's messages of the past few
+        #: minutes and answers a repeat with the earlier message, creating nothing
+        self.nonce_window_s = 180.0
+        self.nonce_repeats = 0
+        self._nonces: dict[tuple[int, str], tuple[float, RecordedMessage]] = {}
         self._faults: list[_Fault] = []
         self._sessions: dict[str, _Session] = {}
         self._changed = asyncio.Condition()
@@ -873,6 +933,36 @@ class FakeDiscord:
         channel = self.channels.get(message.channel_id)
         data = {"custom_id": custom_id, "component_type": 2}
         return await self._send_interaction(3, data, user=user, channel=channel, message=message.payload)
+
+    async def submit_modal(self, shown: FakeInteraction, values: Mapping[str, str]) -> FakeInteraction:
+        """The user fills in the modal the bot answered ``shown`` with and submits it (type 5).
+
+        Inputs not in ``values`` are sent empty, as Discord does. Like Discord's client, refuses to
+        submit an empty required input or one over its ``max_length``.
+        """
+        response = shown.response
+        if response is None or response["type"] != 9:
+            raise AssertionError("the bot did not answer that interaction with a modal")
+        modal = response["data"]
+        unknown = set(values) - {item["custom_id"] for item in modal_inputs(modal)}
+        if unknown:
+            raise AssertionError(f"the modal has no input {sorted(unknown)[0]!r}")
+        components = []
+        for wrapper, item in zip(modal["components"], modal_inputs(modal), strict=True):
+            value = values.get(item["custom_id"], "")
+            if item.get("required", True) and not value:
+                raise AssertionError(f"{item['custom_id']!r} is required")
+            if len(value) > int(item.get("max_length") or 4000):
+                raise AssertionError(f"{item['custom_id']!r} is longer than its max_length")
+            text_input = {"type": 4, "custom_id": item["custom_id"], "value": value}
+            if wrapper.get("type") == 18:
+                components.append({"type": 18, "component": text_input})
+            else:
+                components.append({"type": 1, "components": [text_input]})
+        member = self.members[int(shown.payload["member"]["user"]["id"])]
+        channel = self.channels.get(int(shown.payload["channel_id"]))
+        data = {"custom_id": modal["custom_id"], "components": components}
+        return await self._send_interaction(5, data, user=member, channel=channel)
 
     @staticmethod
     def _leaf_schema(schema: list[dict[str, Any]], path: list[str]) -> list[dict[str, Any]]:
@@ -1336,6 +1426,8 @@ class FakeDiscord:
             raise DiscordError.form("type", "INTERACTION_TYPE_INVALID", "bad type")
         if kind in (4, 7):
             validate_message_payload(data)
+        if kind == 9:
+            validate_modal_payload(data)
         if kind == 8 and len(data.get("choices") or []) > 25:
             raise DiscordError.form("data.choices", "BASE_TYPE_MAX_LENGTH", "at most 25")
         interaction.callbacks.append(body)
@@ -1441,8 +1533,21 @@ class FakeDiscord:
         if channel.type == 1 and channel.recipient is not None and channel.recipient.id in self._refused_dm_users:
             raise DiscordError(403, 50007, "Cannot send messages to this user")
         validate_message_payload(body or {})
+        nonce = (body or {}).get("nonce")
+        if isinstance(nonce, str) and len(nonce) > 25:
+            raise DiscordError.form("nonce", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+        enforced = nonce is not None and bool((body or {}).get("enforce_nonce"))
+        if enforced:
+            earlier = self._nonces.get((self.bot_user.id, str(nonce)))
+            if earlier is not None and time.monotonic() - earlier[0] < self.nonce_window_s:
+                self.nonce_repeats += 1
+                return earlier[1].payload
         payload = self._message_payload(channel.id, body)
-        await self._record(RecordedMessage(int(payload["id"]), channel.id, payload, body, "channel"))
+        if nonce is not None:
+            payload["nonce"] = nonce
+        message = await self._record(RecordedMessage(int(payload["id"]), channel.id, payload, body, "channel"))
+        if enforced:
+            self._nonces[(self.bot_user.id, str(nonce))] = (time.monotonic(), message)
         return payload
 
     async def _get_channel(self, request: web.Request, body: Any, channel_id: str) -> dict[str, Any]:

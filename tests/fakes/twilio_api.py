@@ -9,6 +9,13 @@ Basic auth ``AccountSid:AuthToken``, ``application/x-www-form-urlencoded`` param
 ``From``, ``Body``, ``ValidityPeriod``, ``StatusCallback``. Success is ``201`` with a Message
 resource; failure is Twilio's legacy error JSON ``{"code", "message", "more_info", "status"}``.
 
+Read-back, as the 2010 API serves it: ``GET .../Messages.json`` filtered by ``To``, ``From`` and
+``DateSent`` (``DateSent<``, ``DateSent>``: by send date, so a message still queued, which has no
+send date, never matches one), newest first, in pages of ``PageSize`` (default 50, at most 1000).
+Each page carries ``page``, ``page_size``, ``start``, ``end``, ``uri``, ``first_page_uri``,
+``previous_page_uri`` and ``next_page_uri`` (with an opaque ``PageToken``) around the ``messages``
+list, which is how the library finds the records and the next page.
+
 Inbound, as Twilio sends it: a form POST to the webhook URL with ``X-Twilio-Signature`` (HMAC-SHA1
 of the URL plus the sorted parameters, keyed by the auth token). ``post_webhook`` signs the same
 way with the library's own ``RequestValidator.compute_signature``, or signs badly on request.
@@ -21,11 +28,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import itertools
 import secrets
 from dataclasses import dataclass, field
-from email.utils import formatdate
+from datetime import UTC, date, datetime
+from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -93,6 +103,10 @@ class SentSms:
     encoding: str
     num_segments: int
     form: dict[str, str] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: ``queued`` until a status callback says otherwise
+    status: str = "queued"
+    sent_at: datetime | None = None
 
 
 class FakeTwilioAPI:
@@ -106,8 +120,11 @@ class FakeTwilioAPI:
         self.sent: list[SentSms] = []
         #: every request, accepted or not: (status, form)
         self.requests: list[tuple[int, dict[str, str]]] = []
+        #: the query of every message listing
+        self.reads: list[dict[str, str]] = []
         self._recipient_errors: dict[str, int] = {}
         self._queued_failures: list[int] = []
+        self._queued_read_failures: list[int] = []
         self._sids = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
@@ -120,6 +137,7 @@ class FakeTwilioAPI:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create_message)
+        app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self._list_messages)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -147,6 +165,10 @@ class FakeTwilioAPI:
     def fail_next(self, *statuses: int) -> None:
         """The next sends fail with these HTTP statuses, in order: 429 or 5xx."""
         self._queued_failures.extend(statuses)
+
+    def fail_next_reads(self, *statuses: int) -> None:
+        """The next message listings fail with these HTTP statuses, in order: 429 or 5xx."""
+        self._queued_read_failures.extend(statuses)
 
     # ----------------------------------------------------------------- the API
 
@@ -196,12 +218,74 @@ class FakeTwilioAPI:
             return self._error(self._recipient_errors[to], form)
         encoding, segments = count_segments(body)
         sid = f"SM{next(self._sids):032x}"
-        self.sent.append(SentSms(sid, to, sender, body, validity, form.get("StatusCallback"), encoding, segments, form))
+        sms = SentSms(sid, to, sender, body, validity, form.get("StatusCallback"), encoding, segments, form)
+        self.sent.append(sms)
         self.requests.append((201, form))
-        return web.json_response(self._message_resource(sid, to, sender, body, segments), status=201)
+        return web.json_response(self._resource(sms), status=201)
 
-    def _message_resource(self, sid: str, to: str, sender: str, body: str, segments: int) -> JSON:
-        now = formatdate(usegmt=True)
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        query = dict(request.query)
+        self.reads.append(query)
+        if not self._authorised(request, request.match_info["sid"]):
+            return self._error(20003, query)
+        if self._queued_read_failures:
+            status = self._queued_read_failures.pop(0)
+            return self._error(20429 if status == 429 else 20500, query, status)
+        filters = {key: query[key] for key in ("To", "From", "DateSent", "DateSent<", "DateSent>") if key in query}
+        try:
+            page_size = int(query.get("PageSize", "50"))
+            page = int(query.get("Page", "0"))
+            bounds = {key: _send_date(value) for key, value in filters.items() if key.startswith("DateSent")}
+        except ValueError:
+            return web.json_response(
+                {"code": 20001, "message": "Invalid paging or date parameter", "status": 400}, status=400
+            )
+        if not 1 <= page_size <= 1000 or page < 0:
+            return web.json_response({"code": 20001, "message": "Invalid PageSize or Page", "status": 400}, status=400)
+        token = query.get("PageToken")
+        if page > 0 and token != _page_token(page * page_size):
+            return web.json_response({"code": 20001, "message": "Invalid PageToken", "status": 400}, status=400)
+        chosen = [
+            sms
+            for sms in self.sent
+            if sms.to == filters.get("To", sms.to)
+            and sms.from_ == filters.get("From", sms.from_)
+            and all(_date_matches(sms.sent_at, key, bound) for key, bound in bounds.items())
+        ]
+        chosen.sort(key=lambda sms: (sms.sent_at or sms.created_at, sms.sid), reverse=True)
+        start = page * page_size
+        records = chosen[start : start + page_size]
+        base = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
+
+        def page_uri(number: int) -> str:
+            params = {**filters, "PageSize": str(page_size), "Page": str(number)}
+            if number > 0:
+                params["PageToken"] = _page_token(number * page_size)
+            return f"{base}?{urlencode(params)}"
+
+        payload = {
+            "end": start + max(len(records) - 1, 0),
+            "first_page_uri": page_uri(0),
+            "messages": [self._resource(sms) for sms in records],
+            "next_page_uri": page_uri(page + 1) if start + page_size < len(chosen) else None,
+            "page": page,
+            "page_size": page_size,
+            "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+            "start": start,
+            "uri": page_uri(page),
+        }
+        return web.json_response(payload)
+
+    def _resource(self, sms: SentSms) -> JSON:
+        resource = self._message_resource(sms.sid, sms.to, sms.from_, sms.body, sms.num_segments, sms.created_at)
+        resource["status"] = sms.status
+        resource["date_sent"] = format_datetime(sms.sent_at, usegmt=True) if sms.sent_at else None
+        return resource
+
+    def _message_resource(
+        self, sid: str, to: str, sender: str, body: str, segments: int, created: datetime | None = None
+    ) -> JSON:
+        now = format_datetime(created or datetime.now(UTC), usegmt=True)
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
         return {
             "account_sid": self.account_sid,
@@ -231,6 +315,9 @@ class FakeTwilioAPI:
     async def deliver_status(self, message: SentSms, status: str, error_code: int | None = None) -> int:
         """POST a signed status callback for a sent message, as Twilio does when its state changes."""
         assert message.status_callback, "the message was sent without a StatusCallback"
+        message.status = status
+        if status in ("sent", "delivered") and message.sent_at is None:
+            message.sent_at = datetime.now(UTC)
         params = {
             "AccountSid": self.account_sid,
             "ApiVersion": API_VERSION,
@@ -245,6 +332,23 @@ class FakeTwilioAPI:
             params["ErrorCode"] = str(error_code)
         answer_status, _ = await post_webhook(message.status_callback, self.auth_token, params)
         return answer_status
+
+
+def _page_token(offset: int) -> str:
+    """An opaque page token, as Twilio hands out (it encodes where the next page starts)."""
+    return "PA" + hashlib.sha1(f"page:{offset}".encode()).hexdigest()[:32]
+
+
+def _send_date(value: str) -> date:
+    """A ``DateSent`` filter: ``YYYY-MM-DD``, or the full timestamp the library writes (only its date counts)."""
+    return date.fromisoformat(value[:10])
+
+
+def _date_matches(sent_at: datetime | None, key: str, bound: date) -> bool:
+    if sent_at is None:  # still queued: no send date to filter on
+        return False
+    day = sent_at.date()
+    return {"DateSent": day == bound, "DateSent<": day <= bound, "DateSent>": day >= bound}[key]
 
 
 def inbound_params(from_: str, body: str, *, to: str, account_sid: str = DEFAULT_ACCOUNT_SID) -> dict[str, str]:
