@@ -11,14 +11,15 @@ import structlog
 from bot.slices import register_all
 from core.config import Config
 from core.engine import Engine
+from core.events import EventBus
 from core.frontend import Frontend
 from core.storage.database import Database
 
 log = structlog.get_logger(__name__)
 
 
-def build_engine(config: Config, *, db: Database | None = None) -> Engine:
-    engine = Engine(config, db=db)
+def build_engine(config: Config, *, db: Database | None = None, bus: EventBus | None = None) -> Engine:
+    engine = Engine(config, db=db, bus=bus)
     register_all(engine)
     return engine
 

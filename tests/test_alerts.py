@@ -3,6 +3,7 @@ hours, the daily cap and the digest, linked accounts, /alerts test and /admin de
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from bot.alerts import runtime_for
 from bot.alerts.deals import MedianDealScorer
+from bot.alerts.matcher import prepare_event
 from bot.alerts.models import AlertNotice
 from core.delivery.models import DEAD, PENDING, OutboxMessage
 from core.engine import Engine
@@ -255,3 +257,35 @@ async def test_min_deal_compares_with_the_resale_median(engine: Engine) -> None:
     ]
     reply = await ok(engine, BOB, "/alerts test 2")
     assert "deal 43% below 50%" in reply.text
+
+
+async def test_a_rule_saved_in_one_process_reaches_the_other_processes_index(
+    engine: Engine, make_config: Any
+) -> None:
+    """Two engines on one database and one event bus stand for two processes: a rule added, edited or
+    deleted through one is matched (or not) by the other's index, which it re-reads from storage."""
+    from snpd.app import build_engine
+
+    other = build_engine(make_config(), db=engine.db, bus=engine.bus)
+    await runtime_for(other).ensure_loaded()
+    await ok(engine, ALICE, "/alerts add jordan 4 bred")
+    await engine.bus.drain()
+    matched = runtime_for(other).index.match(prepare_event(restock()))
+    assert [rule.rule_id for rule in matched] == [1]
+    await ok(engine, ALICE, "/alerts edit 1 max_price:100")
+    await engine.bus.drain()
+    assert runtime_for(other).index.match(prepare_event(restock())) == []
+    await ok(engine, ALICE, "/alerts edit 1 max_price:0")
+    await ok(engine, ALICE, "/alerts delete 1")
+    await engine.bus.drain()
+    assert len(runtime_for(other).index) == 0
+
+
+async def test_a_rule_saved_while_the_index_loads_is_not_lost(engine: Engine) -> None:
+    runtime = runtime_for(engine)
+    loading = asyncio.ensure_future(runtime.ensure_loaded())
+    await asyncio.sleep(0)  # the load has begun reading the rules
+    await ok(engine, ALICE, "/alerts add jordan 4 bred")
+    await loading
+    await publish(engine, restock("e1"))
+    assert [row.key.split(":")[1] for row in await outbox(engine)] == ["e1"]

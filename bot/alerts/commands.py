@@ -64,7 +64,7 @@ async def add(ctx: Context, **fields: Any) -> Reply:
             raise UserError(f"You have {settings.max_rules_per_member} alerts already; delete one first.")
         session.add(rule)
         await session.flush()
-    runtime_for(ctx.engine).rule_changed(rule)
+    await runtime_for(ctx.engine).rule_changed(rule)
     return Reply(
         title=f"🔔 Alert #{rule.id} added: {rule.name}",
         text=describe(rule),
@@ -80,7 +80,7 @@ async def edit(ctx: Context, id: int, **fields: Any) -> Reply:
         rule = await _own_rule(ctx, session, id)
         apply(rule, RuleInput(**fields))
         rule.updated_at = utcnow()
-    runtime_for(ctx.engine).rule_changed(rule)
+    await runtime_for(ctx.engine).rule_changed(rule)
     return Reply(title=f"✏️ Alert #{rule.id} saved: {rule.name}", text=describe(rule), ephemeral=True)
 
 
@@ -88,7 +88,7 @@ async def _set_paused(ctx: Context, id: int, paused: bool) -> Reply:
     async with ctx.engine.db.transaction() as session:
         rule = await _own_rule(ctx, session, id)
         rule.paused = paused
-    runtime_for(ctx.engine).rule_changed(rule)
+    await runtime_for(ctx.engine).rule_changed(rule)
     state = "paused" if paused else "active again"
     return Reply(title=f"{'⏸️' if paused else '▶️'} Alert #{id} {state}", text=rule.name, ephemeral=True)
 
@@ -105,7 +105,7 @@ async def delete(ctx: Context, id: int) -> Reply:
     async with ctx.engine.db.transaction() as session:
         rule = await _own_rule(ctx, session, id)
         await session.delete(rule)
-    runtime_for(ctx.engine).rule_deleted(id)
+    await runtime_for(ctx.engine).rule_deleted(id)
     return Reply(title=f"🗑️ Alert #{id} deleted", text=rule.name, ephemeral=True)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,6 +41,9 @@ from core.storage.models import DEFAULT_CHANNEL_ORDER, Identity, Member
 from core.storage.types import utcnow
 
 log = structlog.get_logger(__name__)
+
+#: published when a member adds, edits, pauses, resumes or deletes a rule, so every process re-reads it
+RULE_TOPIC = "alerts.rule_changed"
 
 EVENT_TOPIC = "monitor.event"
 SOURCE = "alert"
@@ -90,6 +94,11 @@ class AlertsRuntime:
         self.worker = self._new_worker()
         self._loaded = False
         self._load_lock = asyncio.Lock()
+        #: rule changes that arrive while the index loads, applied once it has
+        self._changed_while_loading: dict[int, AlertRule | None] | None = None
+        #: tells this process's own rule announcements apart from other processes'
+        self._origin = secrets.token_hex(8)
+        engine.bus.subscribe(RULE_TOPIC, self._on_rule_announced)
         self._worker_started = False
         self._events_seen = 0
         #: events this process fanned out lately: a replay stops here without touching the database
@@ -124,6 +133,7 @@ class AlertsRuntime:
         async with self._load_lock:
             if self._loaded:
                 return
+            self._changed_while_loading = {}
             async with self.engine.db.read() as session:
                 rules = list((await session.execute(select(AlertRule).where(AlertRule.paused.is_(False)))).scalars())
                 payloads = (await session.execute(select(RecentEvent.payload))).scalars()
@@ -132,6 +142,14 @@ class AlertsRuntime:
                     self.index.observe(event)
             for rule in rules:
                 self._index_rule(rule)
+            # A rule saved while the rules were being read may or may not be in what was read; its
+            # change, applied now (no await from here on), leaves the index right either way.
+            for rule_id, changed in self._changed_while_loading.items():
+                if changed is None:
+                    self._forget_rule(rule_id)
+                else:
+                    self._index_rule(changed)
+            self._changed_while_loading = None
             for event in seen:  # the products monitors report are the ones they will report again
                 self.index.compile(event)
             self._loaded = True
@@ -171,14 +189,41 @@ class AlertsRuntime:
         self._rule_names[rule.id] = rule.name
         self._rule_sizes[rule.id] = list(rule.sizes)
 
-    def rule_changed(self, rule: AlertRule) -> None:
+    async def rule_changed(self, rule: AlertRule) -> None:
+        """A member saved ``rule`` in this process: index it now, and tell the other processes."""
         if self._loaded:
             self._index_rule(rule)
+        elif self._changed_while_loading is not None:
+            self._changed_while_loading[rule.id] = rule
+        await self._announce(rule.id)
 
-    def rule_deleted(self, rule_id: int) -> None:
+    async def rule_deleted(self, rule_id: int) -> None:
+        self._forget_rule(rule_id)
+        await self._announce(rule_id)
+
+    def _forget_rule(self, rule_id: int) -> None:
+        if self._changed_while_loading is not None:
+            self._changed_while_loading[rule_id] = None
         self.index.remove(rule_id)
         for table in (self._rule_channels, self._rule_names, self._rule_sizes):
             table.pop(rule_id, None)
+
+    async def _announce(self, rule_id: int) -> None:
+        await self.engine.bus.publish(RULE_TOPIC, {"rule_id": rule_id, "origin": self._origin})
+
+    async def _on_rule_announced(self, _topic: str, payload: Mapping[str, Any]) -> None:
+        """Another process changed a rule: read it back, so every process's index agrees."""
+        if payload.get("origin") == self._origin:
+            return
+        rule_id = int(payload["rule_id"])
+        async with self.engine.db.read() as session:
+            rule = await session.get(AlertRule, rule_id)
+        if rule is None:
+            self._forget_rule(rule_id)
+        elif self._loaded:
+            self._index_rule(rule)
+        elif self._changed_while_loading is not None:
+            self._changed_while_loading[rule_id] = rule
 
     # ------------------------------------------------------------------ events
 
