@@ -10,7 +10,7 @@ Why it is exactly-once in effect:
 * Right before the request, the row flips to ``sending`` in a committed transaction (batched with
   every other send that is ready in the same tick), and right after the platform answers, to
   ``sent`` (batched the same way). So the only rows a crash can leave in doubt are the requests
-  that were handed to a frontend (at most ``send_concurrency`` per channel). Whether such a request
+  that were handed to a frontend. Whether such a request
   arrived depends on how far it got before the crash, so the sender cannot know by itself. What a
   restarted worker does with a row in doubt (found ``sending`` with its lease run out) depends on
   what the platform offers:
@@ -29,7 +29,8 @@ Why it is exactly-once in effect:
     it sent. Such rows, and rows the others cannot settle (Discord past its window, Twilio
     unreachable), follow ``resend_in_doubt``: resend (the default, at-least-once: a lost drop alert
     is worse than a repeated one) or dead-letter with the reason for an admin (at-most-once).
-    Either way the doubt is bounded by ``send_concurrency``, counted per channel and logged.
+    Either way the doubt is bounded by ``send_concurrency`` (on these channels a send's slot is held
+    until ``sent`` is committed; on Discord and SMS it frees with the answer), counted and logged.
 * A permanent refusal moves the notification to its next channel by inserting a new row with the
   next channel's key in the same transaction that retires the refused one; the unique key means a
   replay can never fork it twice.
@@ -389,7 +390,13 @@ class DeliveryWorker:
                 yield
 
         slots = self._slots.setdefault(channel, asyncio.Semaphore(self.settings.send_concurrency))
-        async with slots:
+        # Where a send left in doubt is settled without a repeat (the platform drops a repeated key,
+        # or we can read back what arrived), the slot frees as soon as the platform answers; elsewhere
+        # it is held until ``sent`` is committed, so a crash leaves at most ``send_concurrency`` in doubt.
+        settles_doubt = isinstance(frontend, KeyedSends | DeliveryVerifier)
+        await slots.acquire()
+        held = True
+        try:
             if row.status != SENDING and not await self._on_the_wire(row):
                 return
             try:
@@ -413,6 +420,9 @@ class DeliveryWorker:
                 self.stats.first_send_at = time.perf_counter()
             self.stats.sent += 1
             self.stats.by_channel[channel] = self.stats.by_channel.get(channel, 0) + 1
+            if settles_doubt:
+                slots.release()
+                held = False
             try:
                 await self._record_sent(row)
             except asyncio.CancelledError:
@@ -420,6 +430,9 @@ class DeliveryWorker:
             except Exception:
                 # Sent but not recorded: the row stays ``sending`` and is treated as in doubt.
                 log.exception("delivery.record_failed", outbox_id=row.id, channel=channel)
+        finally:
+            if held:
+                slots.release()
 
     async def _settled(self, row: OutboxMessage, doubt: Doubt, frontend: Frontend, address: str, reply: Reply) -> bool:
         """Deal with a row found in doubt before it goes out again; True if nothing is left to send
@@ -570,8 +583,7 @@ class DeliveryWorker:
         return row.id in await self._wire.submit(row.id)
 
     async def _record_sent(self, row: OutboxMessage) -> None:
-        """Commit ``sent``; the send's slot is held until then, so a crash leaves at most
-        ``send_concurrency`` rows per channel in doubt."""
+        """Commit ``sent`` (batched). Until it is, the row counts as in doubt should we crash."""
         await self._sent.submit(row.id)
 
     async def _mark(self, ids: list[int], status: str) -> set[int]:
