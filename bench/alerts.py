@@ -4,7 +4,9 @@ Discord DMs, Telegram and SMS against the local fake servers with the platform l
 Matching: rules are generated from the 2,000 real products in ``stockx-products-2023.csv`` the way
 members write them (a few distinctive words of a model, often sizes, a price ceiling, a brand or a
 store, sometimes alternatives or excluded words); events are restocks of those products. Timed on one
-core: preparing each event (tokens, sizes) and matching it.
+core: preparing each event (tokens, sizes) and matching it. The first event about each product
+compiles its plan (``first_sight_*``); the 20,000 timed events that follow are restocks of products
+already seen, as monitors report the same products again and again (``match_*``).
 
 Fan-out: every member matches one restock. The fake servers (``tests/fakes/strict_limits.py``, run
 in their own process so their CPU does not disturb the bot's timing) enforce the platform limits
