@@ -297,6 +297,7 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     workdir = tempfile.mkdtemp(prefix="snpd-bench-alerts-")
     (Path(workdir) / "bot.toml").write_text("", encoding="utf-8")
     lease_s = 4.0
+    send_timeout_s = 2.0  # a row on the wire is leased for lease_s + send_timeout_s
     load_slices()  # registers every slice's config section and tables
     config = load_config(
         Path(workdir) / "bot.toml",
@@ -307,7 +308,7 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
             "sms": {"from_number": "+14155550100", "webhook_port": _free_port(), "public_url": "http://127.0.0.1/sms",
                     "api_base": info["twilio_base"]},
             "delivery": {"rate_scale": SCALE, "discord_requests_per_dm": 2, "lease_s": lease_s,
-                         "send_concurrency": 8},
+                         "send_timeout_s": send_timeout_s, "send_concurrency": 8},
         },
     )
     engine = build_engine(config)
@@ -374,7 +375,7 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
         await asyncio.sleep(0.1)
     runtime.worker.kill()
     killed_at = time.monotonic()
-    await asyncio.sleep(lease_s + 0.2)
+    await asyncio.sleep(lease_s + send_timeout_s + 0.2)
     restarted_at = time.monotonic()
     await runtime.restart_worker()
     deadline = time.monotonic() + 240

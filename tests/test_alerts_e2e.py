@@ -65,7 +65,8 @@ async def world(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
             discord={"api_base": discord.api_base, "guild_ids": [discord.guild_id]},
             telegram={"api_base": f"http://127.0.0.1:{telegram.port}", "poll_timeout": 1},
             sms={"from_number": OUR_NUMBER, "webhook_port": port, "public_url": webhook, "api_base": twilio.base_url},
-            delivery={"rate_scale": 20.0, "backoff_base_s": 0.05, "backoff_max_s": 0.2, "lease_s": 1.0},
+            delivery={"rate_scale": 20.0, "backoff_base_s": 0.05, "backoff_max_s": 0.2, "lease_s": 1.0,
+                      "send_timeout_s": 1.0},
         )
         engine = build_engine(config)
         await engine.start()
@@ -181,7 +182,7 @@ async def test_a_kill_mid_fan_out_then_restart_loses_and_doubles_nothing(world: 
     await _until(lambda: _async(len(_received(world)) >= len(members) * 0.4))
     runtime.worker.kill()  # dies mid-fan-out: nothing in flight is awaited or recorded
     delivery = engine.config.section("delivery")
-    await asyncio.sleep(delivery.lease_s + 0.1)
+    await asyncio.sleep(delivery.lease_s + delivery.send_timeout_s + 0.1)
     await runtime.restart_worker()
     try:
         await _until(lambda: _all_settled(engine))

@@ -261,7 +261,7 @@ async def test_a_killed_worker_leaves_only_on_the_wire_rows_in_doubt(database: D
     async with database.transaction() as session:
         await enqueue(session, [_message(mid) for mid in ids])
     slow = HangingFrontend("discord")
-    first = _worker(database, {"discord": slow}, ids, max_in_flight=30, lease_s=0.2)
+    first = _worker(database, {"discord": slow}, ids, max_in_flight=30, lease_s=0.2, send_timeout_s=1.0)
     first._limiter = DeliveryLimiter(PlatformLimits(scale=0.2))  # ~10/s: most rows wait for a slot
     await first.start()
     await asyncio.sleep(0.35)
@@ -273,7 +273,7 @@ async def test_a_killed_worker_leaves_only_on_the_wire_rows_in_doubt(database: D
     assert 0 < slow.attempts <= on_wire <= first.settings.send_concurrency
     assert states.count(CLAIMED) > 0, "rows waiting for a rate-limit slot are claimed, not on the wire"
     assert states.count(CLAIMED) + states.count("pending") == 30 - on_wire
-    await asyncio.sleep(0.2)  # the dead worker's lease runs out
+    await asyncio.sleep(1.3)  # the dead worker's leases run out (on the wire: lease_s + send_timeout_s)
     fresh = EdgeFrontend("discord")
     second = _worker(database, {"discord": fresh}, ids, resend_in_doubt=False)
     await _settle(second, rounds=5)

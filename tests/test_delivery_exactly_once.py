@@ -198,6 +198,21 @@ async def test_sms_in_doubt_that_arrived_is_recorded_as_sent_without_a_second_te
     assert not any(key.startswith("DateSent") for key in query), "a queued message has no send date yet"
 
 
+async def test_sms_whose_answer_was_lost_is_checked_before_any_retry(stack: Stack) -> None:
+    """A 5xx (or a timeout) after Twilio took the text is not a crash, but the doubt is the same: the
+    retry reads Twilio's list first instead of texting the member twice."""
+    row = await _enqueue(stack.engine, Caller("sms", PHONE, "sam"), "sms")
+    stack.twilio.lose_next_answers(1)
+    worker = stack.worker()
+    deadline = asyncio.get_running_loop().time() + 10
+    while (await _row(stack.engine, row.key)).status != SENT:
+        assert asyncio.get_running_loop().time() < deadline, "never recorded as sent"
+        await worker.run_until_idle()
+        await asyncio.sleep(0.05)
+    assert len(stack.twilio.sent) == 1, "the text went once"
+    assert worker.stats.verified_delivered == 1 and len(stack.twilio.reads) == 1
+
+
 async def test_sms_in_doubt_that_never_arrived_is_sent(stack: Stack) -> None:
     row = await _enqueue(stack.engine, Caller("sms", PHONE, "sam"), "sms")
     # An identical text long before this notification existed, and one Twilio failed to send, don't count.

@@ -16,6 +16,7 @@ class DeliverySection(Section):
     lease_s: float = Field(default=30.0, ge=1, le=3600)
     resend_in_doubt: bool = True
     send_concurrency: int = Field(default=8, ge=1, le=256)
+    send_timeout_s: float = Field(default=30.0, gt=0, le=600)
     sms_validity_s: int = Field(default=900, ge=1, le=14400)
     headroom: float = Field(default=0.95, gt=0, le=1)
     discord_requests_per_dm: int = Field(default=2, ge=1, le=5)
@@ -38,6 +39,7 @@ class DeliverySection(Section):
             lease_s=self.lease_s,
             resend_in_doubt=self.resend_in_doubt,
             send_concurrency=self.send_concurrency,
+            send_timeout_s=self.send_timeout_s,
             sms_sender=sms_sender,
             validity_s={"sms": float(self.sms_validity_s)},
         )

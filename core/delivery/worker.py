@@ -316,9 +316,11 @@ class DeliveryWorker:
     def _doubt(self, row: OutboxMessage, now: datetime) -> Doubt:
         """How a row found on the wire after its sender died can be settled on its platform."""
         frontend = self._frontends.get(row.channel)
-        if isinstance(frontend, KeyedSends) and row.lease_until is not None:
-            went_out = row.lease_until - timedelta(seconds=self.settings.lease_s)
-            if (now - went_out).total_seconds() < frontend.idempotency_window_s:
+        if isinstance(frontend, KeyedSends):
+            went_out = row.sent_at
+            if went_out is None and row.lease_until is not None:  # adopted rows: leased when queued, earlier
+                went_out = row.lease_until - timedelta(seconds=self.settings.lease_s)
+            if went_out is not None and (now - went_out).total_seconds() < frontend.idempotency_window_s:
                 return "keyed"
         if isinstance(frontend, DeliveryVerifier):
             return "verify"
@@ -397,7 +399,7 @@ class DeliveryWorker:
         await slots.acquire()
         held = True
         try:
-            if row.status != SENDING and not await self._on_the_wire(row):
+            if self._needs_marking(row) and not await self._on_the_wire(row):
                 return
             try:
                 with gated(gate):
@@ -411,10 +413,10 @@ class DeliveryWorker:
                 if exc.permanent:
                     await self._fallback(row, exc.reason)
                 else:
-                    await self._retry(row, exc)
+                    await self._retry(row, exc, maybe_sent=settles_doubt)
                 return
             except Exception as exc:
-                await self._retry(row, exc)
+                await self._retry(row, exc, maybe_sent=settles_doubt)
                 return
             if self.stats.first_send_at is None:  # a frontend that does not pass the gate
                 self.stats.first_send_at = time.perf_counter()
@@ -492,7 +494,17 @@ class DeliveryWorker:
             self._address_cache[key] = found
         return found
 
-    async def _retry(self, row: OutboxMessage, exc: BaseException) -> None:
+    def _needs_marking(self, row: OutboxMessage) -> bool:
+        """Whether to commit ``sending`` before the request: always, except for rows adopted from a
+        fan-out (already ``sending``) whose lease still outlasts the request."""
+        if row.status != SENDING or row.lease_until is None:
+            return True
+        return row.lease_until - utcnow() < timedelta(seconds=self.settings.send_timeout_s + 5)
+
+    async def _retry(self, row: OutboxMessage, exc: BaseException, *, maybe_sent: bool = False) -> None:
+        """Try again later. ``maybe_sent``: the request may have reached a platform that can settle a
+        doubt (a timeout, a dropped connection, a 5xx), so the row goes back as ``sending`` and its
+        next attempt checks (Twilio's list) or repeats its key (Discord) instead of sending blindly."""
         reason = f"{type(exc).__name__}: {exc}"[:300]
         wait = _retry_after(exc)
         if wait is not None:
@@ -506,15 +518,16 @@ class DeliveryWorker:
         )
         self.stats.retried += 1
         log.info("delivery.retry", outbox_id=row.id, channel=row.channel, attempt=row.attempts, delay_s=round(delay, 2))
+        again_at = utcnow() + timedelta(seconds=delay)
         retry = (
             update(OutboxMessage)
             .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.owner)
             .values(
-                status=PENDING,
+                status=SENDING if maybe_sent else PENDING,
                 lease_owner=None,
-                lease_until=None,
+                lease_until=again_at if maybe_sent else None,
                 last_error=reason,
-                next_attempt_at=utcnow() + timedelta(seconds=delay),
+                next_attempt_at=again_at,
             )
         )
         await self._write(lambda session: session.execute(retry))
@@ -588,8 +601,13 @@ class DeliveryWorker:
 
     async def _mark(self, ids: list[int], status: str) -> set[int]:
         values: dict[str, Any] = {"status": status}
-        if status == SENDING:  # the lease runs from the moment the request goes out
-            values["lease_until"] = utcnow() + timedelta(seconds=self.settings.lease_s)
+        if status == SENDING:
+            # The lease runs from the moment the request goes out and outlasts the request's own
+            # timeout, so no other worker takes the row for in doubt while it is still in flight;
+            # ``sent_at`` records that moment until ``sent`` overwrites it (``_doubt`` reads it).
+            now = utcnow()
+            values["lease_until"] = now + timedelta(seconds=self.settings.lease_s + self.settings.send_timeout_s)
+            values["sent_at"] = now
         if status == SENT:
             values.update(sent_at=utcnow(), lease_owner=None, lease_until=None)
         async def work(session: AsyncSession) -> set[int]:

@@ -125,6 +125,7 @@ class FakeTwilioAPI:
         self._recipient_errors: dict[str, int] = {}
         self._queued_failures: list[int] = []
         self._queued_read_failures: list[int] = []
+        self._lost_answers = 0
         self._sids = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
@@ -165,6 +166,11 @@ class FakeTwilioAPI:
     def fail_next(self, *statuses: int) -> None:
         """The next sends fail with these HTTP statuses, in order: 429 or 5xx."""
         self._queued_failures.extend(statuses)
+
+    def lose_next_answers(self, count: int = 1) -> None:
+        """The next ``count`` sends are accepted (the text goes out) but answered with a 500, as when
+        Twilio fails after queueing or the answer is lost on the way back."""
+        self._lost_answers += count
 
     def fail_next_reads(self, *statuses: int) -> None:
         """The next message listings fail with these HTTP statuses, in order: 429 or 5xx."""
@@ -220,6 +226,9 @@ class FakeTwilioAPI:
         sid = f"SM{next(self._sids):032x}"
         sms = SentSms(sid, to, sender, body, validity, form.get("StatusCallback"), encoding, segments, form)
         self.sent.append(sms)
+        if self._lost_answers:
+            self._lost_answers -= 1
+            return self._error(20500, form, 500)
         self.requests.append((201, form))
         return web.json_response(self._resource(sms), status=201)
 
