@@ -98,6 +98,7 @@ class AlertsRuntime:
         self._changed_while_loading: dict[int, AlertRule | None] | None = None
         #: tells this process's own rule announcements apart from other processes'
         self._origin = secrets.token_hex(8)
+        self._rule_locks = [asyncio.Lock() for _ in range(64)]
         engine.bus.subscribe(RULE_TOPIC, self._on_rule_announced)
         self._worker_started = False
         self._events_seen = 0
@@ -191,19 +192,30 @@ class AlertsRuntime:
 
     async def rule_changed(self, rule: AlertRule) -> None:
         """A member saved ``rule`` in this process: index it now, and tell the other processes."""
-        if self._loaded:
-            self._index_rule(rule)
-        elif self._changed_while_loading is not None:
-            self._changed_while_loading[rule.id] = rule
+        async with self._rule_lock(rule.id):
+            self._apply_rule(rule.id, rule)
         await self._announce(rule.id)
 
     async def rule_deleted(self, rule_id: int) -> None:
-        self._forget_rule(rule_id)
+        async with self._rule_lock(rule_id):
+            self._apply_rule(rule_id, None)
         await self._announce(rule_id)
 
+    def _rule_lock(self, rule_id: int) -> asyncio.Lock:
+        """Changes to one rule apply one at a time, each with what was committed when it started: so
+        a re-read begun before a newer local save can't land after it and bring the old version back."""
+        return self._rule_locks[rule_id % len(self._rule_locks)]
+
+    def _apply_rule(self, rule_id: int, rule: AlertRule | None) -> None:
+        """Index ``rule`` as committed (None: deleted); while the index loads, remember it for after."""
+        if not self._loaded and self._changed_while_loading is not None:
+            self._changed_while_loading[rule_id] = rule
+        if rule is None:
+            self._forget_rule(rule_id)
+        elif self._loaded:
+            self._index_rule(rule)
+
     def _forget_rule(self, rule_id: int) -> None:
-        if self._changed_while_loading is not None:
-            self._changed_while_loading[rule_id] = None
         self.index.remove(rule_id)
         for table in (self._rule_channels, self._rule_names, self._rule_sizes):
             table.pop(rule_id, None)
@@ -216,14 +228,10 @@ class AlertsRuntime:
         if payload.get("origin") == self._origin:
             return
         rule_id = int(payload["rule_id"])
-        async with self.engine.db.read() as session:
-            rule = await session.get(AlertRule, rule_id)
-        if rule is None:
-            self._forget_rule(rule_id)
-        elif self._loaded:
-            self._index_rule(rule)
-        elif self._changed_while_loading is not None:
-            self._changed_while_loading[rule_id] = rule
+        async with self._rule_lock(rule_id):
+            async with self.engine.db.read() as session:
+                rule = await session.get(AlertRule, rule_id)
+            self._apply_rule(rule_id, rule)
 
     # ------------------------------------------------------------------ events
 
