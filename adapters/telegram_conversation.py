@@ -165,10 +165,10 @@ class TelegramConversations:
         """A conversation button; returns a short alert for the presser, if there is something to say."""
         version_text, _, verb = data.removeprefix(CALLBACK_PREFIX).partition(":")
         key = self._key(chat.id, user.id)
-        if verb == "cancel":
+        conversation = await self.store.get(key)
+        if conversation is not None and verb == "cancel" and str(conversation.version) == version_text:
             await self._cancel(key, chat.id)
             return None
-        conversation = await self.store.get(key)
         if conversation is None or str(conversation.version) != version_text:
             return "That question was already answered." if conversation else "This form is closed."
         command = await self._live(conversation, chat.id)

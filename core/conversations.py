@@ -11,6 +11,7 @@ change bumps ``version``; writers pass the version they read, so two updates rac
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -170,16 +171,19 @@ class ConversationStore:
 
 async def _upsert(session: AsyncSession, key: ConversationKey, values: dict[str, object]) -> int:
     """Insert or replace the row and return its new version (replacing bumps it, so stale buttons
-    from an earlier run of the same conversation can't act on the new one)."""
+    from an earlier run of the same conversation can't act on the new one). A new row starts at a
+    random version: the row of an ended conversation is deleted, and buttons it left behind must not
+    match the next one."""
+    first = secrets.randbelow(2**30) + 1
     identity = {"platform": key.platform, "chat_id": key.chat_id, "user_id": key.user_id}
     bumped = {**values, "version": ConversationRow.version + 1}
     columns = ["platform", "chat_id", "user_id"]
     if session.get_bind().dialect.name == "postgresql":
-        pg = postgresql.insert(ConversationRow).values(**identity, **values, version=1)
+        pg = postgresql.insert(ConversationRow).values(**identity, **values, version=first)
         pg_upsert = pg.on_conflict_do_update(index_elements=columns, set_=bumped)
         result = await session.execute(pg_upsert.returning(ConversationRow.version))
     else:
-        lite = sqlite.insert(ConversationRow).values(**identity, **values, version=1)
+        lite = sqlite.insert(ConversationRow).values(**identity, **values, version=first)
         lite_upsert = lite.on_conflict_do_update(index_elements=columns, set_=bumped)
         result = await session.execute(lite_upsert.returning(ConversationRow.version))
     return int(result.scalar_one())

@@ -99,3 +99,15 @@ async def test_expired_conversations_are_reported_then_swept(database: Database)
         keys = (await session.execute(select(ConversationRow.chat_id))).scalars().all()
         count = (await session.execute(select(func.count()).select_from(ConversationRow))).scalar_one()
     assert list(keys) == ["42"] and count == 1
+
+
+async def test_a_conversation_started_after_one_ended_does_not_reuse_its_versions(database: Database) -> None:
+    """Buttons left in the chat by an ended conversation carry its versions; the next one must not
+    accept them."""
+    store = ConversationStore(database)
+    ended = await store.start(KEY, "alerts add")
+    assert await store.cancel(KEY)
+    fresh = await store.start(KEY, "alerts add")
+    assert fresh.version != ended.version
+    assert await store.cancel(KEY)
+    assert (await store.start(KEY, "alerts add")).version not in (ended.version, fresh.version)
