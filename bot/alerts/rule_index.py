@@ -57,22 +57,24 @@ class _Plan:
         kinds = _MaskBuilder(len(refs))
         sizes = _MaskBuilder(len(refs))
         stores = _MaskBuilder(len(refs))
+        checks = _MaskBuilder(len(refs))
         for position, ref in enumerate(refs):
             criteria = ref.criteria
-            kinds.set(criteria.kinds or ("",), position)
+            kinds.set(criteria.kinds, position)
             sizes.set(criteria.sizes or ("*",), position)
             stores.set(criteria.stores or ("*",), position)
             if criteria.min_deal is not None:
-                kinds.set(("min_deal",), position)
+                checks.set(("min_deal",), position)
             if criteria.location is not None:
-                kinds.set(("location",), position)
+                checks.set(("location",), position)
         self.kinds = kinds.masks()
         self.sizes = sizes.masks()
         self.stores = stores.masks()
-        self.any_size = self.sizes.get("*", 0)
-        self.any_store = self.stores.get("*", 0)
-        self.with_deal = self.kinds.get("min_deal", 0)
-        self.located = self.kinds.get("location", 0)
+        self.any_size = self.sizes.pop("*", 0)
+        self.any_store = self.stores.pop("*", 0)
+        flags = checks.masks()
+        self.with_deal = flags.get("min_deal", 0)
+        self.located = flags.get("location", 0)
         self.prices: dict[float | None, int] = {}
 
     def price_mask(self, price: float | None) -> int:
