@@ -432,7 +432,8 @@ class AlertsRuntime:
                     session,
                     messages,
                     owner=self.worker.owner,
-                    lease_s=self.delivery_settings.lease_s,
+                    # written as on the wire: leased like a request in flight (see DeliveryWorker._mark)
+                    lease_s=self.delivery_settings.lease_s + self.delivery_settings.send_timeout_s,
                     validity_s=validity,
                     fresh=fresh,
                 )

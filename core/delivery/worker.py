@@ -319,7 +319,7 @@ class DeliveryWorker:
         if isinstance(frontend, KeyedSends):
             went_out = row.sent_at
             if went_out is None and row.lease_until is not None:  # adopted rows: leased when queued, earlier
-                went_out = row.lease_until - timedelta(seconds=self.settings.lease_s)
+                went_out = row.lease_until - timedelta(seconds=self.settings.lease_s + self.settings.send_timeout_s)
             if went_out is not None and (now - went_out).total_seconds() < frontend.idempotency_window_s:
                 return "keyed"
         if isinstance(frontend, DeliveryVerifier):
@@ -499,7 +499,7 @@ class DeliveryWorker:
         fan-out (already ``sending``) whose lease still outlasts the request."""
         if row.status != SENDING or row.lease_until is None:
             return True
-        return row.lease_until - utcnow() < timedelta(seconds=self.settings.send_timeout_s + 5)
+        return row.lease_until - utcnow() < timedelta(seconds=self.settings.send_timeout_s + 1)
 
     async def _retry(self, row: OutboxMessage, exc: BaseException, *, maybe_sent: bool = False) -> None:
         """Try again later. ``maybe_sent``: the request may have reached a platform that can settle a
