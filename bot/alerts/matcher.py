@@ -184,10 +184,6 @@ class MatchEvent(NamedTuple):
     deals: Mapping[str, float] = MappingProxyType({})
     location: tuple[float, float] | None = None
 
-    @property
-    def sorted_tokens(self) -> list[str]:
-        return sorted(self.tokens)
-
     def best_deal(self, sizes: Iterable[str]) -> float | None:
         """The best discount among ``sizes``; the product-wide figure only if no size has its own."""
         found = [self.deals[s] for s in sizes if s in self.deals]

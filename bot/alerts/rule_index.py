@@ -196,11 +196,7 @@ class RuleIndex:
             self._unfile(cid)
 
     def observe(self, event: MatchEvent) -> None:
-        tokens = event.sorted_tokens
-        for i, token in enumerate(tokens):
-            self.title_counts[token] += 1
-            for other in tokens[i + 1 :]:
-                self.title_counts[f"{token} {other}"] += 1
+        _count_words(self.title_counts, event.tokens)
 
     def rebuild(self) -> None:
         rules = sorted(self._rules.values(), key=_RULE_ID)
@@ -270,10 +266,15 @@ class RuleIndex:
             self._evicted = 0
             self._plans_by_word.clear()
             self._plans_by_brand.clear()
-            for tokens, brand in self._plans:
-                for token in tokens:
-                    self._plans_by_word[token].add((tokens, brand))
-                self._plans_by_brand[brand].add((tokens, brand))
+            for key in self._plans:
+                self._register(key)
+
+    def _register(self, key: PlanKey) -> None:
+        """File a plan under its words and brand, where rule changes look for the plans to drop."""
+        tokens, brand = key
+        for token in tokens:
+            self._plans_by_word[token].add(key)
+        self._plans_by_brand[brand].add(key)
 
     def _clear_plans(self) -> None:
         self._plans.clear()
@@ -324,11 +325,9 @@ class RuleIndex:
         refs.sort(key=_RULE_ID)
         if len(self._plans) >= self.max_plans:
             self._evict_oldest()
-        plan = self._plans[(tokens, brand)] = _Plan(refs)
         key = (tokens, brand)
-        for token in tokens:
-            self._plans_by_word[token].add(key)
-        self._plans_by_brand[brand].add(key)
+        plan = self._plans[key] = _Plan(refs)
+        self._register(key)
         self.plans_built += 1
         return plan
 
@@ -354,12 +353,17 @@ def title_counts(titles: Iterable[str]) -> dict[str, int]:
     """Word and word-pair counts over product titles, for ``RuleIndex(title_counts=...)``."""
     counts: dict[str, int] = defaultdict(int)
     for title in titles:
-        tokens = sorted(set(words(title)))
-        for i, token in enumerate(tokens):
-            counts[token] += 1
-            for other in tokens[i + 1 :]:
-                counts[f"{token} {other}"] += 1
+        _count_words(counts, set(words(title)))
     return dict(counts)
+
+
+def _count_words(counts: dict[str, int], tokens: Iterable[str]) -> None:
+    """Add one to each word's count and to each pair's (``"a b"``, sorted, as anchors name pairs)."""
+    ordered = sorted(tokens)
+    for i, token in enumerate(ordered):
+        counts[token] += 1
+        for other in ordered[i + 1 :]:
+            counts[f"{token} {other}"] += 1
 
 
 __all__ = ["MAX_PLANS", "RuleIndex", "title_counts"]

@@ -145,15 +145,12 @@ class AlertsRuntime:
                 self._index_rule(rule)
             # A rule saved while the rules were being read may or may not be in what was read; its
             # change, applied now (no await from here on), leaves the index right either way.
-            for rule_id, changed in self._changed_while_loading.items():
-                if changed is None:
-                    self._forget_rule(rule_id)
-                else:
-                    self._index_rule(changed)
-            self._changed_while_loading = None
+            changed, self._changed_while_loading = self._changed_while_loading or {}, None
+            self._loaded = True
+            for rule_id, rule_or_none in changed.items():
+                self._apply_rule(rule_id, rule_or_none)
             for event in seen:  # the products monitors report are the ones they will report again
                 self.index.compile(event)
-            self._loaded = True
             log.info("alerts.index_loaded", rules=len(rules))
 
     async def start_delivery(self) -> None:
@@ -432,8 +429,7 @@ class AlertsRuntime:
                     session,
                     messages,
                     owner=self.worker.owner,
-                    # written as on the wire: leased like a request in flight (see DeliveryWorker._mark)
-                    lease_s=self.delivery_settings.lease_s + self.delivery_settings.send_timeout_s,
+                    lease_s=self.worker.settings.on_wire_lease_s,  # written as on the wire
                     validity_s=validity,
                     fresh=fresh,
                 )

@@ -107,6 +107,12 @@ class WorkerSettings:
     #: channels whose messages expire this long after they become due (SMS ValidityPeriod)
     validity_s: Mapping[str, float] = field(default_factory=dict)
 
+    @property
+    def on_wire_lease_s(self) -> float:
+        """How long a row marked ``sending`` is leased: it must outlast the request's own timeout, so
+        no other worker takes a send that may still be in flight for one in doubt."""
+        return self.lease_s + self.send_timeout_s
+
 
 @dataclass
 class WorkerStats:
@@ -319,7 +325,7 @@ class DeliveryWorker:
         if isinstance(frontend, KeyedSends):
             went_out = row.sent_at
             if went_out is None and row.lease_until is not None:  # adopted rows: leased when queued, earlier
-                went_out = row.lease_until - timedelta(seconds=self.settings.lease_s + self.settings.send_timeout_s)
+                went_out = row.lease_until - timedelta(seconds=self.settings.on_wire_lease_s)
             if went_out is not None and (now - went_out).total_seconds() < frontend.idempotency_window_s:
                 return "keyed"
         if isinstance(frontend, DeliveryVerifier):
@@ -602,11 +608,10 @@ class DeliveryWorker:
     async def _mark(self, ids: list[int], status: str) -> set[int]:
         values: dict[str, Any] = {"status": status}
         if status == SENDING:
-            # The lease runs from the moment the request goes out and outlasts the request's own
-            # timeout, so no other worker takes the row for in doubt while it is still in flight;
-            # ``sent_at`` records that moment until ``sent`` overwrites it (``_doubt`` reads it).
+            # The lease runs from the moment the request goes out; ``sent_at`` records that moment
+            # until ``sent`` overwrites it (``_doubt`` reads it).
             now = utcnow()
-            values["lease_until"] = now + timedelta(seconds=self.settings.lease_s + self.settings.send_timeout_s)
+            values["lease_until"] = now + timedelta(seconds=self.settings.on_wire_lease_s)
             values["sent_at"] = now
         if status == SENT:
             values.update(sent_at=utcnow(), lease_owner=None, lease_until=None)
