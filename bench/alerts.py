@@ -258,9 +258,9 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
 
     from sqlalchemy import insert, select
 
-    from adapters.discord_frontend import DiscordFrontend
-    from adapters.sms_frontend import SmsFrontend
-    from adapters.telegram_frontend import TelegramFrontend
+    from adapters.discord.frontend import DiscordFrontend
+    from adapters.sms.frontend import SmsFrontend
+    from adapters.telegram.frontend import TelegramFrontend
     from bot.alerts import runtime_for
     from bot.alerts.models import AlertRule
     from bot.slices import load_slices

@@ -60,11 +60,11 @@ def _config(tmp: Path) -> Any:
 
 
 async def _throughput(tmp: Path) -> dict[str, Any]:
-    from adapters.shopify import scan_page
     from bot.monitors.models import Monitor
     from bot.monitors.runner import MonitorRunner
     from bot.monitors.service import service_for
     from bot.monitors.sources import Observation
+    from bot.monitors.sources.shopify import scan_page
     from core.storage.types import utcnow
     from snpd.app import build_engine
     from tests.fakes.shopify_store import FakeShopifyStore

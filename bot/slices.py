@@ -11,7 +11,7 @@ from types import ModuleType
 
 from core.engine import Engine
 
-SLICES: tuple[str, ...] = ("bot.commands", "bot.alerts", "bot.monitors", "bot.economy")
+SLICES: tuple[str, ...] = ("bot.general", "bot.account", "bot.feeds", "bot.alerts", "bot.monitors", "bot.economy")
 
 
 def load_slices() -> list[ModuleType]:

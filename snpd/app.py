@@ -30,15 +30,15 @@ def chat_frontends(engine: Engine) -> list[Frontend]:
     enabled = engine.config.frontends_enabled()
     frontends: list[Frontend] = []
     if enabled["discord"] == "on":
-        from adapters.discord_frontend import DiscordFrontend
+        from adapters.discord.frontend import DiscordFrontend
 
         frontends.append(DiscordFrontend(engine))
     if enabled["telegram"] == "on":
-        from adapters.telegram_frontend import TelegramFrontend
+        from adapters.telegram.frontend import TelegramFrontend
 
         frontends.append(TelegramFrontend(engine))
     if enabled["sms"] == "on":
-        from adapters.sms_frontend import SmsFrontend
+        from adapters.sms.frontend import SmsFrontend
 
         frontends.append(SmsFrontend(engine))
     return frontends
@@ -72,7 +72,7 @@ async def run(config: Config) -> None:
 
 
 async def run_shell(engine: Engine, stop: asyncio.Event) -> None:
-    from adapters.shell_frontend import ShellFrontend
+    from adapters.shell.frontend import ShellFrontend
 
     shell = ShellFrontend(engine)
     engine.attach(shell)

@@ -63,11 +63,11 @@ def _fail(message: str) -> int:
 
 
 def cmd_monitor_test(args: argparse.Namespace) -> int:
-    from adapters.http_fetch import PoliteFetcher
-    from adapters.page_watch import PageWatcher, parse_selectors
-    from adapters.shell_frontend import render_text
+    from adapters.shell.frontend import render_text
     from bot.monitors.commands import _test_reply
     from bot.monitors.probe import inspect
+    from bot.monitors.sources.http_fetch import PoliteFetcher
+    from bot.monitors.sources.page_watch import PageWatcher, parse_selectors
 
     config = _config(args, quiet=True)
     settings = config.section("monitors")
@@ -121,8 +121,8 @@ async def _database(config: Config) -> Any:
 
 
 def cmd_prices_import(args: argparse.Namespace) -> int:
-    from adapters.resale import SalesFileError, SalesHistoryImport, parse_when
     from bot.monitors.prices import record
+    from bot.monitors.sources.resale import SalesFileError, SalesHistoryImport, parse_when
 
     config = _config(args, quiet=True)
     when = parse_when(args.date) if args.date else None
@@ -159,8 +159,8 @@ def _secret(value: Any) -> str:
 
 
 def cmd_prices_ebay(args: argparse.Namespace) -> int:
-    from adapters.ebay import EbayBrowse, EbayError
     from bot.monitors.prices import record
+    from bot.monitors.sources.ebay import EbayBrowse, EbayError
 
     config = _config(args, quiet=True)
     settings = config.section("monitors")

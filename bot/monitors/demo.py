@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
-from adapters.shell_frontend import ShellFrontend
+from adapters.shell.frontend import ShellFrontend
 from bot.monitors.service import service_for
 from core.config import Config, load_config
 from snpd.app import build_engine

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from adapters.shopify import Product, Variant
+from bot.monitors.sources.shopify import Product, Variant
 
 ProductKind = Literal["new_product", "restock", "sold_out", "price_change"]
 StoreKind = Literal["password_up", "password_down"]

@@ -74,7 +74,7 @@ class MonitorProduct(Base):
     product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     #: bumped on every stored change; part of the ids of the events that change caused
     revision: Mapped[int] = mapped_column(Integer, default=1)
-    #: ``adapters.shopify.Product.to_json()`` plus ``gone`` and per-variant last alert times
+    #: ``bot.monitors.sources.shopify.Product.to_json()`` plus ``gone`` and per-variant last alert times
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

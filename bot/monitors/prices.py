@@ -21,9 +21,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from adapters.resale import PriceObservation
 from bot.monitors.filters import size_key
 from bot.monitors.models import PriceObservation as ObservationRow
+from bot.monitors.sources.resale import PriceObservation
 from core.storage.database import Database
 
 BATCH = 5000

@@ -13,10 +13,18 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from adapters.http_fetch import FetchError, PoliteFetcher
-from adapters.page_watch import PageSnapshot, PageWatcher, PageWatchError, chromium_missing
-from adapters.shopify import Product, ShopifyError, ShopifyTarget, cart_link, classify, parse_product_js, parse_url
 from bot.monitors.sources import FetchStats, observe_listing, product_from_page
+from bot.monitors.sources.http_fetch import FetchError, PoliteFetcher
+from bot.monitors.sources.page_watch import PageSnapshot, PageWatcher, PageWatchError, chromium_missing
+from bot.monitors.sources.shopify import (
+    Product,
+    ShopifyError,
+    ShopifyTarget,
+    cart_link,
+    classify,
+    parse_product_js,
+    parse_url,
+)
 from core.errors import BadArgument, UserError
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from adapters.shopify import Product, cart_link
 from bot.monitors.diff import Change
+from bot.monitors.sources.shopify import Product, cart_link
 from core.markup import clip
 from core.replies import Button, Reply, ReplyField
 

@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy import insert, select, update
 
-from adapters.http_fetch import FetchError
-from adapters.page_watch import PageWatchError
-from adapters.resale import PriceObservation
-from adapters.shopify import Product, ShopifyError, ShopifyTarget, parse_url
 from bot.monitors.diff import Change, diff
 from bot.monitors.filters import KeywordFilter, size_key, words
 from bot.monitors.models import Monitor, MonitorEvent, MonitorProduct
 from bot.monitors.prices import insert_new, row_for
 from bot.monitors.render import change_payload, store_payload
 from bot.monitors.sources import Observation, PageCache, observe_listing, observe_page, observe_product
+from bot.monitors.sources.http_fetch import FetchError
+from bot.monitors.sources.page_watch import PageWatchError
+from bot.monitors.sources.resale import PriceObservation
+from bot.monitors.sources.shopify import Product, ShopifyError, ShopifyTarget, parse_url
 from core.storage.types import utcnow
 
 if TYPE_CHECKING:

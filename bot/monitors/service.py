@@ -15,8 +15,6 @@ from typing import Any
 import structlog
 from sqlalchemy import delete, select, update
 
-from adapters.http_fetch import PoliteFetcher
-from adapters.page_watch import PageWatcher, parse_selectors
 from bot.monitors.config import MonitorsSection
 from bot.monitors.filters import KeywordFilter, parse_sizes
 from bot.monitors.hosts import HostGates
@@ -25,6 +23,8 @@ from bot.monitors.probe import Probe, inspect, probe_page, probe_shopify, shopif
 from bot.monitors.render import render
 from bot.monitors.runner import MonitorRunner, MonitorSpec, PollOutcome
 from bot.monitors.sources import FetchStats
+from bot.monitors.sources.http_fetch import PoliteFetcher
+from bot.monitors.sources.page_watch import PageWatcher, parse_selectors
 from core.engine import Engine
 from core.errors import BadArgument, NotFound, UserError
 from core.geo import parse_lat_lon

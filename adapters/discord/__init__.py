@@ -1,0 +1,1 @@
+"""The discord frontend: connection, rendering and guided forms for this platform."""

@@ -1,0 +1,521 @@
+"""The Discord frontend: slash commands built from the command registry, replies as embeds, feed posts.
+
+Commands are declared once in core; this module only translates. Each ``Command`` becomes an
+``app_commands.Command`` whose callback has a generated signature (so discord.py derives the option
+types, choices, ranges and autocomplete itself) and which hands the raw values to ``Engine.dispatch``:
+validation, permissions and error messages stay in core, identical on every platform.
+
+Multi-word names become groups: ``feed bind`` is group ``feed``, subcommand ``bind``; three words use a
+subcommand group. The module is not called ``discord.py`` so it never shadows the library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import inspect
+import keyword
+import math
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+import discord
+import discord.gateway
+import discord.http
+import structlog
+import yarl
+from discord import app_commands
+
+from adapters.discord.forms import form_submission, modal_for
+from adapters.discord.render import ActionButton, render
+from core.commands import Command, Param, ParamType, Permission
+from core.engine import Engine
+from core.errors import ConfigError
+from core.frontend import DeliveryRefused, request_slot
+from core.identity import Caller
+from core.replies import Reply
+from core.targets import DiscordChannel, ShellConsole, TelegramChat
+
+log = structlog.get_logger(__name__)
+
+#: Discord closes an interaction that gets no answer within 3 s; past this we defer and answer later.
+DEFAULT_DEFER_AFTER = 2.0
+#: Discord error codes meaning "this user cannot be messaged": retrying will not help.
+_UNREACHABLE_USER_CODES = {50007, 50278, 10013}
+_OPTION_DESCRIPTION_LIMIT = 100
+_CHOICES_LIMIT = 25
+_DM_CACHE_SIZE = 200_000
+#: discord.py sleeps through rate limits up to this long, and raises ``RateLimited`` past it
+MAX_RATELIMIT_WAIT = 30.0
+#: Discord checks an enforced nonce for uniqueness "in the past few minutes"; we count on two
+NONCE_WINDOW_S = 120.0
+#: the longest nonce Discord accepts
+_NONCE_LENGTH = 25
+_Completer = Callable[[discord.Interaction[Any], str], Coroutine[Any, Any, list[app_commands.Choice[Any]]]]
+
+
+def platform_role(
+    member: discord.abc.User,
+    permissions: discord.Permissions | None,
+    *,
+    admin_roles: list[str],
+    mod_roles: list[str],
+) -> Permission:
+    """What Discord says this person may do: server managers are admins, message managers are mods.
+
+    Role names from config count too, so a server can grant bot rights without Discord permissions.
+    """
+    if not isinstance(member, discord.Member):
+        return Permission.MEMBER
+    names = {role.name.casefold() for role in member.roles}
+    perms = permissions or member.guild_permissions
+    if perms.administrator or perms.manage_guild or names & {n.casefold() for n in admin_roles}:
+        return Permission.ADMIN
+    if perms.manage_messages or names & {n.casefold() for n in mod_roles}:
+        return Permission.MOD
+    return Permission.MEMBER
+
+
+def message_nonce(idempotency_key: str) -> str:
+    """A Discord message nonce for a key of any length: Discord takes at most 25 characters, so a hash
+    (24 hex digits, 96 bits: two keys colliding within the dedupe window is not a real risk)."""
+    return hashlib.blake2b(idempotency_key.encode(), digest_size=_NONCE_LENGTH // 2).hexdigest()
+
+
+def origin_of(channel: Any) -> dict[str, object] | None:
+    """Where an interaction happened, as a serialised target (a thread keeps its parent channel)."""
+    if channel is None or getattr(channel, "id", None) is None:
+        return None
+    if isinstance(channel, discord.Thread | app_commands.AppCommandThread):
+        return DiscordChannel(channel_id=channel.parent_id, thread_id=channel.id).model_dump()
+    return DiscordChannel(channel_id=channel.id).model_dump()
+
+
+def _python_name(param: Param, index: int) -> str:
+    """Discord option names may be Python keywords or contain ``-``; generated signatures can't."""
+    name = param.name
+    if name.isidentifier() and not keyword.iskeyword(name) and name != "interaction":
+        return name
+    return f"option_{index}"
+
+
+def _annotation(param: Param, member_as_user: bool) -> Any:
+    """The type discord.py turns into the option: string/integer/number/boolean/user, with ranges."""
+    base: Any
+    if param.type is ParamType.INTEGER:
+        low = math.ceil(param.min_value) if param.min_value is not None else None
+        high = math.floor(param.max_value) if param.max_value is not None else None
+        base = app_commands.Range[int, low, high] if (low, high) != (None, None) else int
+    elif param.type is ParamType.NUMBER:
+        low_f = float(param.min_value) if param.min_value is not None else None
+        high_f = float(param.max_value) if param.max_value is not None else None
+        base = app_commands.Range[float, low_f, high_f] if (low_f, high_f) != (None, None) else float
+    elif param.type is ParamType.BOOLEAN:
+        base = bool
+    elif param.type is ParamType.MEMBER and member_as_user:
+        base = discord.User
+    else:
+        limit = param.max_length if param.max_length and param.max_length <= 6000 else None
+        base = app_commands.Range[str, None, limit] if limit else str
+    return base | None if not param.required else base
+
+
+def _raw_value(value: Any) -> Any:
+    """Discord's typed value → what ``Command.bind`` accepts (a user becomes a mention it can resolve)."""
+    if isinstance(value, discord.abc.Snowflake) and not isinstance(value, int):
+        return f"<@{value.id}>"
+    return value
+
+
+def _log_gateway_end(task: asyncio.Task[None]) -> None:
+    """discord.py reconnects by itself; if it gives up (bad token, intents refused), say so loudly."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("discord.gateway_stopped", error=repr(task.exception()))
+
+
+class SnpdCommandTree(app_commands.CommandTree[Any]):
+    """Logs library-level failures (stale commands, bad payloads) and still answers the user."""
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+            message = "This command changed since Discord last synced it. Try again in a minute."
+        else:
+            message = "Something went wrong on our side."
+        log.error("discord.command_error", error=repr(error), command=getattr(interaction.command, "name", None))
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=True)
+            else:
+                await interaction.response.send_message(message, ephemeral=True)
+
+
+class SnpdClient(discord.Client):
+    """discord.Client that routes action-button presses to the frontend."""
+
+    def __init__(self, frontend: DiscordFrontend, **options: Any) -> None:
+        super().__init__(**options)
+        self.frontend = frontend
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ActionButton)
+
+    async def on_snpd_action(self, interaction: discord.Interaction[Any], action: str) -> None:
+        await self.frontend.run_action(interaction, action)
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        await self.frontend.run_form(interaction)
+
+
+class DiscordFrontend:
+    """Implements ``core.frontend.Frontend`` on the real discord.py."""
+
+    name = "discord"
+    #: ``KeyedSends``: how long Discord drops a repeated nonce
+    idempotency_window_s = NONCE_WINDOW_S
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        defer_after: float = DEFAULT_DEFER_AFTER,
+        guild_ready_timeout: float = 2.0,
+        ready_timeout: float = 60.0,
+        member_option: str = "user",
+    ) -> None:
+        """``member_option`` is ``user`` (Discord's member picker) or ``string`` (also accepts ``#42``)."""
+        self.engine = engine
+        self.settings = engine.config.discord
+        self.defer_after = defer_after
+        self.ready_timeout = ready_timeout
+        self.member_as_user = member_option == "user"
+        intents = discord.Intents.default()
+        intents.message_content = False
+        self.client = SnpdClient(
+            self,
+            intents=intents,
+            guild_ready_timeout=guild_ready_timeout,
+            allowed_mentions=discord.AllowedMentions.none(),  # user text never pings; feed posts opt in
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+        )
+        self.tree = SnpdCommandTree(self.client)
+        self._task: asyncio.Task[None] | None = None
+        self._saved_endpoints: tuple[str, yarl.URL] | None = None
+        #: (command, Python parameter name) → the declared parameter name
+        self._names: dict[tuple[str, str], str] = {}
+        self._dm_channels: dict[int, int] = {}
+        self.build_tree()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Log in, point at ``api_base`` if set, sync commands, connect, and wait for READY."""
+        secret = self.engine.config.secrets.DISCORD_TOKEN
+        if secret is None:
+            raise ConfigError("DISCORD_TOKEN is not set")
+        if self.settings.api_base:
+            self._saved_endpoints = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+            discord.http.Route.BASE = self.settings.api_base.rstrip("/")
+        await self.client.login(secret.get_secret_value())
+        if self.settings.api_base:
+            # Plain Client never asks /gateway/bot; an overridden API must also supply its gateway.
+            _shards, url, _limits = await self.client.http.get_bot_gateway()
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        try:
+            await self.sync_commands()
+        except discord.HTTPException as exc:
+            # Commands synced earlier keep working; a failed sync must not keep the bot offline.
+            log.error("discord.commands_sync_failed", status=exc.status, code=exc.code, error=exc.text)
+        self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
+        self._task.add_done_callback(_log_gateway_end)
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        done, _ = await asyncio.wait({ready, self._task}, timeout=self.ready_timeout, return_when="FIRST_COMPLETED")
+        if ready not in done:
+            ready.cancel()
+            if self._task in done:
+                self._task.result()  # raises the connection error
+            raise TimeoutError(f"Discord gateway not ready after {self.ready_timeout:.0f} s")
+        log.info("discord.ready", user=str(self.client.user), guilds=len(self.client.guilds))
+
+    async def stop(self) -> None:
+        await self.client.close()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, 10)
+            self._task = None
+        if self._saved_endpoints is not None:
+            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self._saved_endpoints
+            self._saved_endpoints = None
+
+    async def sync_commands(self) -> list[app_commands.AppCommand]:
+        """Per configured guild (instant), else globally (Discord may take a while to show them)."""
+        synced: list[app_commands.AppCommand] = []
+        if self.settings.guild_ids:
+            for guild_id in self.settings.guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced += await self.tree.sync(guild=guild)
+        else:
+            synced = await self.tree.sync()
+        log.info("discord.commands_synced", count=len(synced), guilds=self.settings.guild_ids or "global")
+        return synced
+
+    # ------------------------------------------------------------------ building the tree
+
+    def build_tree(self) -> None:
+        """Every command the registry offers on Discord, grouped by its leading words."""
+        groups: dict[tuple[str, ...], app_commands.Group] = {}
+        for command in self.engine.registry.all(frontend=self.name):
+            path = command.path
+            parent: app_commands.Group | None = None
+            for depth in range(1, len(path)):
+                key = path[:depth]
+                if key not in groups:
+                    groups[key] = app_commands.Group(
+                        name=key[-1],
+                        description=f"{' '.join(key).capitalize()} commands",
+                        parent=parent,
+                    )
+                    if parent is None:  # a nested Group adds itself to its parent
+                        self.tree.add_command(groups[key])
+                parent = groups[key]
+            slash = self._slash_command(command, parent)
+            if parent is None:
+                self.tree.add_command(slash)
+            else:
+                parent.add_command(slash)
+
+    def _slash_command(
+        self, command: Command, parent: app_commands.Group | None
+    ) -> app_commands.Command[Any, ..., None]:
+        async def callback(interaction: discord.Interaction[Any], **values: Any) -> None:
+            await self.run_command(interaction, command, values)
+
+        signature = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        descriptions: dict[str, str] = {}
+        renames: dict[str, str] = {}
+        choices: dict[str, list[app_commands.Choice[Any]]] = {}
+        completers: dict[str, _Completer] = {}
+        for index, param in enumerate(command.params):
+            py_name = _python_name(param, index)
+            self._names[(command.name, py_name)] = param.name
+            signature.append(
+                inspect.Parameter(
+                    py_name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=_annotation(param, self.member_as_user),
+                    default=inspect.Parameter.empty if param.required else None,
+                )
+            )
+            descriptions[py_name] = param.description[:_OPTION_DESCRIPTION_LIMIT] or param.name
+            if py_name != param.name:
+                renames[py_name] = param.name
+            typed = param.type in (ParamType.STRING, ParamType.INTEGER, ParamType.NUMBER) or (
+                param.type is ParamType.MEMBER and not self.member_as_user
+            )
+            if param.choices and len(param.choices) <= _CHOICES_LIMIT and param.type is ParamType.STRING:
+                choices[py_name] = [app_commands.Choice(name=c[:100], value=c) for c in param.choices]
+            elif typed and (param.autocomplete is not None or param.choices):
+                completers[py_name] = self._completer(command, param)
+        callback.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+        if descriptions:
+            app_commands.describe(**descriptions)(callback)
+        if renames:
+            app_commands.rename(**renames)(callback)
+        if choices:
+            app_commands.choices(**choices)(callback)
+        if completers:
+            app_commands.autocomplete(**completers)(callback)
+        return app_commands.Command(
+            name=command.path[-1],
+            description=command.description[:100] or command.name,
+            callback=callback,
+            parent=parent,
+            extras={"snpd": command.name},
+        )
+
+    def _completer(self, command: Command, param: Param) -> _Completer:
+        async def complete(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
+            suggestions = await self.engine.autocomplete(self.caller(interaction), command.name, param.name, current)
+            result: list[app_commands.Choice[Any]] = []
+            for text in suggestions[:_CHOICES_LIMIT]:
+                value: Any = text[:100]
+                if param.type is ParamType.INTEGER:
+                    value = int(text) if text.lstrip("-").isdigit() else None
+                elif param.type is ParamType.NUMBER:
+                    try:
+                        value = float(text)
+                    except ValueError:
+                        value = None
+                if value is not None:
+                    result.append(app_commands.Choice(name=text[:100], value=value))
+            return result
+
+        return complete
+
+    # ------------------------------------------------------------------ interactions
+
+    def caller(self, interaction: discord.Interaction[Any]) -> Caller:
+        user = interaction.user
+        role = platform_role(
+            user,
+            interaction.permissions if interaction.guild_id else None,
+            admin_roles=self.settings.admin_role_names,
+            mod_roles=self.settings.mod_role_names,
+        )
+        return Caller(
+            platform=self.name,
+            external_id=str(user.id),
+            display_name=user.display_name,
+            platform_role=role,
+            is_bot=user.bot,
+            origin=origin_of(interaction.channel),
+        )
+
+    async def run_command(
+        self, interaction: discord.Interaction[Any], command: Command, values: dict[str, Any]
+    ) -> None:
+        raw = {
+            self._names[(command.name, py_name)]: _raw_value(value)
+            for py_name, value in values.items()
+            if value is not None
+        }
+        caller = self.caller(interaction)
+        if not raw and command.guide is not None and command.permission <= self.engine.identity.role_for(caller):
+            await interaction.response.send_modal(modal_for(command))  # a guided command asks for its fields
+            return
+        await self._answer(interaction, self.engine.dispatch(caller, command.name, raw), private=command.private)
+
+    async def run_form(self, interaction: discord.Interaction[Any]) -> None:
+        """A submitted guided form (see ``adapters.discord.forms``) runs its command exactly as the same
+        values given as options would."""
+        submitted = form_submission(interaction)
+        if submitted is None:
+            return
+        name, raw = submitted
+        declared = next((c for c in self.engine.registry.all(frontend=self.name) if c.name == name), None)
+        work = self.engine.dispatch(self.caller(interaction), name, raw)
+        await self._answer(interaction, work, private=declared is None or declared.private)
+
+    async def run_action(self, interaction: discord.Interaction[Any], action: str) -> None:
+        """A pressed action button: its command line runs as the presser, and only they see the answer
+        (a button on a shared post is pressed by many people; public answers would flood the channel)."""
+        caller = self.caller(interaction)
+        try:
+            await self._answer(interaction, self.engine.dispatch_line(caller, action), private=True, force_private=True)
+        except Exception:
+            # discord.py would only log this; the presser would see "interaction failed" and nothing else
+            log.exception("discord.action_failed", action=action)
+            with contextlib.suppress(discord.HTTPException):
+                error = Reply.error("Something went wrong on our side.")
+                if interaction.response.is_done():
+                    await interaction.followup.send(**render(error).kwargs(), ephemeral=True)
+                else:
+                    await interaction.response.send_message(**render(error).kwargs(), ephemeral=True)
+
+    async def _answer(
+        self,
+        interaction: discord.Interaction[Any],
+        work: Awaitable[Reply],
+        *,
+        private: bool,
+        force_private: bool = False,
+    ) -> None:
+        """Reply within Discord's 3 s window: directly if the engine is quick, else defer and follow up."""
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=self.defer_after)
+        deferred = False
+        if not done:
+            await interaction.response.defer(ephemeral=private, thinking=True)
+            deferred = True
+        reply = await task
+        if force_private and not reply.ephemeral:
+            reply = reply.model_copy(update={"ephemeral": True})
+        rendered = render(reply)
+        if not deferred:
+            await interaction.response.send_message(**rendered.kwargs(), ephemeral=reply.ephemeral)
+        elif reply.ephemeral == private:
+            await interaction.edit_original_response(**rendered.kwargs())
+        else:
+            # the "thinking" message has the wrong visibility: replace it
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+            await interaction.followup.send(**rendered.kwargs(), ephemeral=reply.ephemeral)
+
+    # ------------------------------------------------------------------ Frontend: posting
+
+    async def post(self, target: DiscordChannel | TelegramChat | ShellConsole, item: Reply) -> None:
+        """A feed item in a channel or thread; a bound role is mentioned (and only that role pings)."""
+        if not isinstance(target, DiscordChannel):
+            raise TypeError(f"the Discord frontend cannot post to {target.describe()}")
+        channel = self.client.get_partial_messageable(target.thread_id or target.channel_id)
+        roles = list(dict.fromkeys(r for r in (target.role_id, item.mention_role_id) if r is not None))
+        mention = " ".join(f"<@&{role}>" for role in roles) or None
+        allowed = discord.AllowedMentions(
+            everyone=False, users=False, roles=[discord.Object(id=role) for role in roles] if roles else False
+        )
+        rendered = render(item, mention=mention)
+        try:
+            await channel.send(**rendered.kwargs(), allowed_mentions=allowed)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise DeliveryRefused(self.name, f"{target.describe()}: {exc.text or exc}") from exc
+
+    def requests_for(self, external_id: str) -> int:
+        """A DM to someone whose DM channel we have not opened yet costs a second request."""
+        return 1 if external_id.isdigit() and int(external_id) in self._dm_channels else 2
+
+    async def send_direct(self, external_id: str, reply: Reply, *, idempotency_key: str | None = None) -> None:
+        """A DM. Closed DMs, no shared server or an unknown user raise ``DeliveryRefused``.
+
+        With an ``idempotency_key`` the message carries a nonce made from it, and discord.py sends it
+        with ``enforce_nonce``: Discord answers a repeat within a few minutes with the first message
+        instead of posting a second. Each request is made inside ``request_slot`` (our rate limits).
+
+        Discord-side rate limits shorter than ``max_ratelimit_timeout`` are waited out by discord.py;
+        longer ones raise ``discord.RateLimited``, whose ``retry_after`` the delivery worker honours.
+        """
+        rendered = render(reply)
+        user_id = int(external_id)
+        extra: dict[str, Any] = {} if idempotency_key is None else {"nonce": message_nonce(idempotency_key)}
+        try:
+            channel_id = self._dm_channels.get(user_id)
+            if channel_id is None:
+                async with request_slot():
+                    channel_id = (await self.client.create_dm(discord.Object(id=user_id))).id
+                self._remember_dm(user_id, channel_id)
+            channel = self.client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
+            async with request_slot():
+                await channel.send(**rendered.kwargs(), **extra)
+        except discord.HTTPException as exc:
+            if exc.code in _UNREACHABLE_USER_CODES or isinstance(exc, discord.Forbidden):
+                raise DeliveryRefused(self.name, exc.text or "cannot message this user") from exc
+            if isinstance(exc, discord.DiscordServerError):
+                raise DeliveryRefused(self.name, "Discord is failing; try later", permanent=False) from exc
+            raise
+
+    # ------------------------------------------------------------------ RoleManager (shop roles)
+
+    async def add_role(self, user_id: str, role_id: int, *, reason: str) -> None:
+        await self._change_role("add_role", user_id, role_id, reason)
+
+    async def remove_role(self, user_id: str, role_id: int, *, reason: str) -> None:
+        await self._change_role("remove_role", user_id, role_id, reason)
+
+    async def _change_role(self, method: str, user_id: str, role_id: int, reason: str) -> None:
+        """Finds the server that has the role; any Discord refusal becomes ``DeliveryRefused``."""
+        guild = next((g for g in self.client.guilds if g.get_role(role_id) is not None), None)
+        if guild is None:
+            raise DeliveryRefused(self.name, "that role no longer exists on the server")
+        try:
+            await getattr(self.client.http, method)(guild.id, int(user_id), role_id, reason=reason)
+        except discord.HTTPException as exc:
+            raise DeliveryRefused(self.name, f"Discord refused the role change ({exc.text or exc})") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryRefused(self.name, f"Discord unreachable ({exc})", permanent=False) from exc
+
+    def _remember_dm(self, user_id: int, channel_id: int) -> None:
+        """A user's DM channel id never changes; caching it halves the requests of a DM fan-out."""
+        if len(self._dm_channels) >= _DM_CACHE_SIZE:
+            self._dm_channels.pop(next(iter(self._dm_channels)))
+        self._dm_channels[user_id] = channel_id

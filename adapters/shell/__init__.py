@@ -1,0 +1,1 @@
+"""The shell frontend: connection, rendering and guided forms for this platform."""

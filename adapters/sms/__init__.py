@@ -1,0 +1,1 @@
+"""The sms frontend: connection, rendering and guided forms for this platform."""

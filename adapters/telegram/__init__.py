@@ -1,0 +1,1 @@
+"""The telegram frontend: connection, rendering and guided forms for this platform."""

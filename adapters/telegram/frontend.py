@@ -1,0 +1,434 @@
+"""The Telegram frontend: python-telegram-bot v22 long polling in front of the engine.
+
+Why it looks the way it does:
+
+* Commands are text. ``/feed bind drops`` reaches the ``feed`` CommandHandler and the whole line goes
+  to ``Engine.dispatch_line``, which resolves sub-commands, validates and turns errors into replies, so
+  Telegram answers exactly like the shell and SMS. Unknown commands fall through to a catch-all that
+  lets the engine say "Unknown command" (except ``/cmd@other_bot``, which is not ours).
+* Action buttons carry their command line as ``callback_data``; a press dispatches it for the presser.
+* A guided command sent bare (``/alerts add``) becomes a conversation, run by
+  ``adapters.telegram.conversations``: its buttons (``guide:…``) and plain-text answers in private chats
+  go there, as does ``/cancel``.
+* Telegram has no ephemeral messages. An ephemeral reply to a command sent in a group goes to the
+  caller by DM with a short note in the group. If the DM fails (the user never pressed Start, or
+  blocked the bot): for commands declared ``private`` the group only gets a hint to start a chat with
+  the bot; any other ephemeral reply (errors, confirmations) carries no private data and is posted in
+  the group as a reply. For button presses a short ephemeral reply is shown as an alert that only the
+  presser sees.
+* Group admins (``getChatMember`` status creator/administrator, cached for a minute) act as
+  ``Permission.ADMIN``; admins and mods listed in the config are applied by the engine.
+* Sends retry after a 429 for the ``retry_after`` Telegram asks for; a 403 (blocked, kicked) becomes
+  ``DeliveryRefused`` so callers can fall back to another channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeChat,
+    Chat,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+    User,
+)
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from adapters.telegram.conversations import TelegramConversations
+from adapters.telegram.render import OutgoingMessage, html_to_text, render
+from core.commands import Command, Permission
+from core.errors import ConfigError, UserError
+from core.frontend import DeliveryRefused, request_slot
+from core.identity import Caller
+from core.markup import clip, to_plain
+from core.replies import Reply
+from core.targets import DiscordChannel, ShellConsole, TelegramChat
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+
+log = structlog.get_logger(__name__)
+
+#: what Telegram accepts as a command name; others stay reachable through the catch-all handler
+_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+#: answerCallbackQuery text limit
+_ALERT_LIMIT = 200
+#: the user id Telegram puts on messages an anonymous admin sends "as the group"
+_ANONYMOUS_ADMIN = 1087968824
+_ADMIN_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
+_GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
+
+AnyTarget = DiscordChannel | TelegramChat | ShellConsole
+
+
+def api_urls(api_base: str) -> tuple[str, str] | None:
+    """``(base_url, base_file_url)`` for PTB from ``[telegram] api_base``, or ``None`` for Telegram's own.
+
+    Accepts a server root (``http://127.0.0.1:8081``) or PTB's prefix form (``…/bot``); PTB appends
+    the token and then ``/method``.
+    """
+    base = api_base.strip().rstrip("/")
+    if not base:
+        return None
+    root = base.removesuffix("/bot")
+    return f"{root}/bot", f"{root}/file/bot"
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """``RetryAfter.retry_after`` is an int today and a timedelta in PTB 23; accept both quietly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramFrontend:
+    name = "telegram"
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_retries: int = 3,
+        max_retry_wait: float = 60.0,
+        admin_cache_seconds: float = 60.0,
+        concurrent_updates: int = 16,
+    ) -> None:
+        token = engine.config.secrets.TELEGRAM_TOKEN
+        if token is None or not token.get_secret_value():
+            raise ConfigError("TELEGRAM_TOKEN is not set: the Telegram frontend needs a bot token")
+        self._engine = engine
+        self._poll_timeout = engine.config.telegram.poll_timeout
+        self._max_retries = max_retries
+        self._max_retry_wait = max_retry_wait
+        self._admin_cache_seconds = admin_cache_seconds
+        self._admin_cache: dict[tuple[int, int], tuple[float, bool]] = {}
+        builder = ApplicationBuilder().token(token.get_secret_value()).concurrent_updates(concurrent_updates)
+        urls = api_urls(engine.config.telegram.api_base)
+        if urls is not None:
+            builder = builder.base_url(urls[0]).base_file_url(urls[1])
+        self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self._started = False
+        #: guided commands (``/alerts add`` with no arguments), asked step by step
+        self.conversations = TelegramConversations(engine, self.deliver)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Register handlers for the commands known now (slices register before frontends start),
+        publish the command menu, then start long polling."""
+        names = self._top_level_names()
+        if names:
+            self.app.add_handler(CommandHandler(names, self._on_command, filters=filters.UpdateType.MESSAGE))
+        self.app.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self._on_unknown))
+        answers = filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+        self.app.add_handler(MessageHandler(answers, self._on_text))
+        self.app.add_handler(CallbackQueryHandler(self._on_button))
+        self.app.add_error_handler(self._on_error)
+        await self.app.initialize()
+        await self._publish_commands()
+        await self.app.start()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            poll_interval=0,
+            timeout=timedelta(seconds=self._poll_timeout),
+            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+        )
+        self._started = True
+        log.info("telegram.started", bot=self.app.bot.username, commands=len(names))
+
+    async def stop(self) -> None:
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+        self._started = False
+
+    # ------------------------------------------------------------------ Frontend protocol
+
+    async def post(self, target: AnyTarget, item: Reply) -> None:
+        """Post a feed item to a chat, or to a forum topic when the target has one."""
+        if not isinstance(target, TelegramChat):
+            raise ValueError(f"the Telegram frontend cannot post to {target.describe()}")
+        await self.deliver(target.chat_id, target.topic_id, item)
+
+    async def send_direct(self, external_id: str, reply: Reply, *, idempotency_key: str | None = None) -> None:
+        """A private message. ``idempotency_key`` is not used: the Bot API has no idempotency key and a
+        bot cannot read back what it sent, so a send in doubt can only be repeated or dropped (the
+        delivery worker's ``resend_in_doubt``)."""
+        try:
+            chat_id = int(external_id)
+        except ValueError:
+            raise DeliveryRefused(self.name, f"not a Telegram user id: {external_id!r}") from None
+        await self.deliver(chat_id, None, reply)
+
+    # ------------------------------------------------------------------ incoming
+
+    def _top_level_names(self) -> list[str]:
+        names = {command.path[0] for command in self._engine.registry.all(frontend=self.name)}
+        valid = sorted(name for name in names if _COMMAND_NAME.match(name))
+        for skipped in sorted(names - set(valid)):
+            log.warning("telegram.command_name_invalid", command=skipped)
+        return valid
+
+    async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None or not message.text:
+            return
+        caller = await self._caller(user, message.chat, _topic_of(message), message.sender_chat)
+        if await self.conversations.on_command(caller, message.chat, user, message.text):
+            return
+        reply = await self._engine.dispatch_line(caller, message.text)
+        await self._answer(message.chat, _topic_of(message), user, reply, message.text, message.message_id)
+
+    async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Plain text in a private chat: an answer in a guided conversation, or nothing to us."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None or not message.text:
+            return
+        await self.conversations.on_text(message.chat, user, message.text)
+
+    async def _on_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Commands no handler took. ``/cmd@other_bot`` belongs to another bot: stay quiet."""
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        first = message.text.split(maxsplit=1)[0]
+        _, at, addressee = first.partition("@")
+        if at and addressee.lower() != (self.app.bot.username or "").lower():
+            return
+        await self._on_command(update, context)
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Dispatch the button's command line for the presser, then answer the query so the button's
+        spinner stops (always, even if delivery failed)."""
+        query = update.callback_query
+        if query is None:
+            return
+        alert: str | None = None
+        try:
+            if not query.data:
+                return
+            user = query.from_user
+            message = query.message
+            chat: Chat = message.chat if message is not None else Chat(user.id, ChatType.PRIVATE)
+            topic = _topic_of(message) if isinstance(message, Message) else None
+            caller = await self._caller(user, chat, topic, None)
+            if self.conversations.owns(query.data):
+                alert = await self.conversations.on_button(caller, chat, user, query.data)
+                return
+            line = query.data if query.data.startswith("/") else f"/{query.data}"
+            reply = await self._engine.dispatch_line(caller, line)
+            shown = to_plain(reply.plain_text())
+            if reply.ephemeral and not self._is_private(line) and len(shown) <= _ALERT_LIMIT:
+                alert = shown  # only the presser sees an alert: Telegram's one real "ephemeral"
+            else:
+                await self._answer(chat, topic, user, reply, line, None)
+        finally:
+            await self._call(query.answer, text=alert, show_alert=alert is not None)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram.handler_failed", exc_info=context.error)
+
+    async def _caller(self, user: User, chat: Chat, topic_id: int | None, sender_chat: Chat | None) -> Caller:
+        role = Permission.MEMBER
+        if chat.type in _GROUP_TYPES:
+            as_group = sender_chat is not None and sender_chat.id == chat.id  # anonymous admin
+            if as_group or await self._is_group_admin(chat.id, user.id):
+                role = Permission.ADMIN
+        return Caller(
+            platform=self.name,
+            external_id=str(user.id),
+            display_name=user.username or user.full_name,
+            platform_role=role,
+            is_bot=user.is_bot or user.id == _ANONYMOUS_ADMIN,
+            origin=TelegramChat(chat_id=chat.id, topic_id=topic_id).model_dump(),
+        )
+
+    async def _is_group_admin(self, chat_id: int, user_id: int) -> bool:
+        now = time.monotonic()
+        cached = self._admin_cache.get((chat_id, user_id))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            member = await self.app.bot.get_chat_member(chat_id, user_id)
+        except TelegramError as exc:
+            log.warning("telegram.admin_check_failed", chat=chat_id, error=str(exc))
+            return False
+        is_admin = member.status in _ADMIN_STATUSES
+        self._admin_cache[(chat_id, user_id)] = (now + self._admin_cache_seconds, is_admin)
+        return is_admin
+
+    def _is_private(self, line: str) -> bool:
+        try:
+            command, _, _ = self._engine.registry.parse(line)
+        except UserError:
+            return False
+        return command.private
+
+    async def _answer(
+        self, chat: Chat, topic: int | None, user: User, reply: Reply, line: str, reply_to: int | None
+    ) -> None:
+        """Answer where the command came from; ephemeral replies from groups go by DM (see module doc)."""
+        if chat.type not in _GROUP_TYPES or not reply.ephemeral:
+            await self.deliver(chat.id, topic, reply, reply_to=reply_to if chat.type in _GROUP_TYPES else None)
+            return
+        mention = f'<a href="tg://user?id={user.id}">{html.escape(user.first_name, quote=False)}</a>'
+        try:
+            await self.deliver(user.id, None, reply)
+        except DeliveryRefused:
+            if not self._is_private(line):
+                await self.deliver(chat.id, topic, reply, reply_to=reply_to)
+                return
+            bot = html.escape(self.app.bot.username or "the bot", quote=False)
+            note = (
+                f"🔒 {mention}, that answer is private and I can't message you yet. "
+                f"Open a chat with @{bot}, press Start, then try again."
+            )
+        else:
+            note = f"📬 {mention}, I sent you the answer in a private chat."
+        await self._send(chat.id, topic, OutgoingMessage(note), reply_to=reply_to)
+
+    # ------------------------------------------------------------------ outgoing
+
+    async def deliver(self, chat_id: int, topic_id: int | None, reply: Reply, *, reply_to: int | None = None) -> None:
+        """Send ``reply`` as one or more messages (paginated under 4,096 characters). A photo Telegram
+        cannot fetch falls back to text with a link to the image."""
+        messages = render(reply)
+        if messages[0].photo is not None:
+            try:
+                await self._send(chat_id, topic_id, messages[0], reply_to=reply_to)
+                return
+            except BadRequest as exc:
+                log.warning("telegram.photo_failed", chat=chat_id, error=exc.message)
+                messages = render(reply, photo=False)
+        for index, message in enumerate(messages):
+            await self._send(chat_id, topic_id, message, reply_to=reply_to if index == 0 else None)
+
+    async def _send(
+        self, chat_id: int, topic_id: int | None, message: OutgoingMessage, *, reply_to: int | None = None
+    ) -> None:
+        bot = self.app.bot
+        common: dict[str, Any] = {
+            "chat_id": chat_id,
+            "message_thread_id": topic_id,
+            "reply_markup": message.keyboard,
+            "parse_mode": ParseMode.HTML,
+            "reply_parameters": (
+                ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to is not None else None
+            ),
+        }
+        if message.photo is not None:
+            await self._call(bot.send_photo, photo=message.photo, caption=message.html, **common)
+            return
+        preview = (
+            LinkPreviewOptions(url=message.preview_url, prefer_large_media=True, show_above_text=True)
+            if message.preview_url
+            else LinkPreviewOptions(is_disabled=True)
+        )
+        try:
+            await self._call(bot.send_message, text=message.html, link_preview_options=preview, **common)
+        except BadRequest as exc:
+            if "parse entities" not in exc.message.lower():
+                raise
+            # Our renderer produced HTML Telegram refused: say it plainly rather than not at all.
+            log.error("telegram.html_rejected", error=exc.message)
+            common["parse_mode"] = None
+            await self._call(bot.send_message, text=html_to_text(message.html), link_preview_options=preview, **common)
+
+    async def _call(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
+        """One Bot API call with Telegram's error contract applied: wait out 429s, follow a group that
+        became a supergroup, and turn "will not deliver" answers into ``DeliveryRefused``."""
+        attempt = 0
+        while True:
+            try:
+                async with request_slot():
+                    return await method(**kwargs)
+            except RetryAfter as exc:
+                wait = retry_seconds(exc)
+                attempt += 1
+                if attempt > self._max_retries or wait > self._max_retry_wait:
+                    raise DeliveryRefused(self.name, f"rate limited for {wait:.0f}s", permanent=False) from exc
+                log.warning("telegram.rate_limited", retry_after=wait, attempt=attempt)
+                await asyncio.sleep(wait)
+            except ChatMigrated as exc:
+                attempt += 1
+                if "chat_id" not in kwargs or attempt > self._max_retries:
+                    raise
+                kwargs["chat_id"] = exc.new_chat_id
+            except Forbidden as exc:
+                raise DeliveryRefused(self.name, exc.message, permanent=True) from exc
+            except BadRequest as exc:
+                if "chat not found" in exc.message.lower() or "user not found" in exc.message.lower():
+                    raise DeliveryRefused(self.name, exc.message, permanent=True) from exc
+                raise
+
+    # ------------------------------------------------------------------ command menu
+
+    async def _publish_commands(self) -> None:
+        """The ``/`` menu: member commands for everyone, everything for group admins and for the
+        admins listed in the config (in their private chat). A failure here is logged, not fatal."""
+        registry = self._engine.registry
+        everyone = _menu(registry.all(frontend=self.name, role=Permission.MEMBER))
+        admins = _menu(registry.all(frontend=self.name, role=Permission.ADMIN))
+        bot = self.app.bot
+        try:
+            await self._call(bot.set_my_commands, commands=everyone)
+            await self._call(bot.set_my_commands, commands=admins, scope=BotCommandScopeAllChatAdministrators())
+        except (TelegramError, DeliveryRefused) as exc:
+            log.warning("telegram.set_commands_failed", error=str(exc))
+            return
+        for entry in self._engine.config.permissions.admins:
+            platform, _, ident = entry.partition(":")
+            if platform != self.name or not ident.lstrip("-").isdigit():
+                continue
+            try:
+                await self._call(bot.set_my_commands, commands=admins, scope=BotCommandScopeChat(int(ident)))
+            except (TelegramError, DeliveryRefused) as exc:  # the admin never started the bot
+                log.info("telegram.admin_menu_skipped", admin=ident, error=str(exc))
+
+
+def _menu(commands: list[Command]) -> list[BotCommand]:
+    """One menu entry per top-level name; groups (``feed bind``/``feed list``) list their sub-commands."""
+    grouped: dict[str, list[Command]] = {}
+    for command in commands:
+        if _COMMAND_NAME.match(command.path[0]):
+            grouped.setdefault(command.path[0], []).append(command)
+    entries = []
+    for name, members in sorted(grouped.items()):
+        if len(members) == 1 and members[0].name == name:
+            description = members[0].description
+        else:
+            description = "Sub-commands: " + ", ".join(" ".join(c.path[1:]) for c in members)
+        entries.append(BotCommand(name, clip(to_plain(description), 256)))
+    return entries[:100]
+
+
+def _topic_of(message: Message) -> int | None:
+    """Only forum topics count: in ordinary groups ``message_thread_id`` marks a reply thread."""
+    return message.message_thread_id if message.is_topic_message else None

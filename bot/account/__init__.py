@@ -1,0 +1,10 @@
+"""The account slice."""
+
+from __future__ import annotations
+
+from bot.account.commands import COMMANDS
+from core.engine import Engine
+
+
+def register(engine: Engine) -> None:
+    engine.registry.add(*COMMANDS)

@@ -1,0 +1,291 @@
+"""Alert commands and fan-out on both databases: validation, one notice per event and member, quiet
+hours, the daily cap and the digest, linked accounts, /alerts test and /admin deadletters."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.alerts import runtime_for
+from bot.alerts.deals import MedianDealScorer
+from bot.alerts.matcher import prepare_event
+from bot.alerts.models import AlertNotice
+from core.delivery.models import DEAD, PENDING, OutboxMessage
+from core.engine import Engine
+from core.identity import Caller
+from core.storage.types import utcnow
+from tests.paths import SHARED_DATA
+
+ALICE = Caller("discord", "1001", "alice")
+BOB = Caller("discord", "1002", "bob")
+CAROL = Caller("discord", "1003", "carol")
+ALICE_TG = Caller("telegram", "5001", "alice_tg")
+ADMIN = Caller("shell", "local", "admin")
+
+
+def restock(event_id: str = "e1", title: str = "Air Jordan 4 Retro Bred", **extra: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "event_id": event_id,
+        "kind": "restock",
+        "monitor_id": 1,
+        "store": "kith.com",
+        "product": {"id": 7, "title": title, "handle": "aj4", "brand": "Jordan", "url": "https://kith.com/p/aj4",
+                    "image": None, "tags": []},
+        "sizes": ["9", "10", "11"],
+        "sizes_in_stock": ["US 10", "US 11"],
+        "price": 210.0,
+        "old_price": None,
+        "currency": "USD",
+        "cart_links": {"US 10": "https://kith.com/cart/10"},
+        "occurred_at": "2026-11-21T10:00:00+00:00",
+    }
+    payload.update(extra)
+    return payload
+
+
+async def run(engine: Engine, caller: Caller, line: str) -> Any:
+    reply = await engine.dispatch_line(caller, line)
+    return reply
+
+
+async def ok(engine: Engine, caller: Caller, line: str) -> Any:
+    reply = await run(engine, caller, line)
+    assert not reply.title.startswith("⚠️"), reply.text
+    return reply
+
+
+async def publish(engine: Engine, payload: dict[str, Any]) -> None:
+    await engine.bus.publish("monitor.event", payload)
+    await engine.bus.drain()
+
+
+async def outbox(engine: Engine) -> list[OutboxMessage]:
+    async with engine.db.read() as session:
+        return list((await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
+
+
+async def notices(engine: Engine) -> list[AlertNotice]:
+    async with engine.db.read() as session:
+        return list((await session.execute(select(AlertNotice).order_by(AlertNotice.id))).scalars())
+
+
+async def member_id(engine: Engine, caller: Caller) -> int:
+    return (await engine.identity.resolve(caller)).id
+
+
+async def test_bad_rules_and_settings_get_errors_naming_the_field(engine: Engine) -> None:
+    cases = {
+        "/alerts add": "at least one criterion",
+        "/alerts add nike min_price:300 max_price:200": "`max_price`: 200 is below min_price 300",
+        '/alerts add nike sizes:"AU 10"': "`sizes`: `AU 10`: unknown size system",
+        "/alerts add nike kinds:restocks": "`kinds`",
+        "/alerts add nike radius:5": "`radius`",
+        "/alerts add nike near:95,10": "`near`",
+        "/alerts add bred exclude:bred": "`exclude`",
+        "/alerts add nike channels:fax": "`channels`",
+        "/quiet 25:00-08:00": "`hours`",
+        "/quiet 22:00-22:00": "`hours`",
+        "/quiet late": "`hours`",
+        "/digest hourly": "`mode`",
+        "/cap -1": "`limit`",
+        "/alerts pause 99": "no alert #99",
+    }
+    for line, expected in cases.items():
+        reply = await run(engine, ALICE, line)
+        assert reply.title.startswith("⚠️"), line
+        assert expected in reply.text, (line, reply.text)
+    assert await outbox(engine) == []
+
+
+async def test_a_restock_reaches_each_matching_member_once(engine: Engine) -> None:
+    await ok(engine, ALICE, '/alerts add jordan 4 bred sizes:"10, EU 44" max_price:250')
+    await ok(engine, ALICE, "/alerts add any:bred|chicago brands:jordan")  # a second match for alice
+    await ok(engine, BOB, "/alerts add jordan 4 priority:high")
+    await ok(engine, CAROL, "/alerts add jordan 4 sizes:9")  # size 9 is not in stock
+    await ok(engine, CAROL, "/alerts add bred exclude:retro")
+    await publish(engine, restock())
+    await publish(engine, restock())  # a replayed event changes nothing
+    await runtime_for(engine).fan_out(restock())
+    rows = await outbox(engine)
+    alice, bob = await member_id(engine, ALICE), await member_id(engine, BOB)
+    assert [(row.member_id, row.channel) for row in rows] == [(bob, "discord"), (alice, "discord")]
+    bob_row, alice_row = rows
+    assert bob_row.priority > alice_row.priority and bob_row.key == f"alert:e1:{bob}:discord"
+    assert alice_row.payload["title"] == "🔔 Restock: Air Jordan 4 Retro Bred"
+    assert {"label": "Cart US 10", "url": "https://kith.com/cart/10"} in alice_row.payload["buttons"]
+    assert [n.member_id for n in await notices(engine)] == [bob, alice]
+
+
+async def test_paused_edited_and_deleted_rules_update_the_index(engine: Engine) -> None:
+    await ok(engine, ALICE, "/alerts add jordan 4 bred")
+    await ok(engine, ALICE, "/alerts pause 1")
+    await publish(engine, restock("e1"))
+    await ok(engine, ALICE, "/alerts resume 1")
+    await ok(engine, ALICE, "/alerts edit 1 max_price:100")
+    await publish(engine, restock("e2"))
+    await ok(engine, ALICE, "/alerts edit 1 max_price:0 stores:kith.com")
+    await publish(engine, restock("e3"))
+    await ok(engine, ALICE, "/alerts delete 1")
+    await publish(engine, restock("e4"))
+    assert [row.key.split(":")[1] for row in await outbox(engine)] == ["e3"]
+    reply = await run(engine, BOB, "/alerts edit 1 max_price:5")
+    assert "no alert #1" in reply.text, "members only see their own rules"
+
+
+async def test_quiet_hours_hold_normal_alerts_but_not_high_priority(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    start, end = (now - timedelta(hours=1)), (now + timedelta(hours=2))
+    window = f"{start:%H:%M}-{end:%H:%M}"
+    for caller in (ALICE, BOB):
+        await ok(engine, caller, "/settings timezone:UTC")
+        await ok(engine, caller, f"/quiet {window}")
+    await ok(engine, ALICE, "/alerts add jordan 4")
+    await ok(engine, BOB, "/alerts add jordan 4 priority:high")
+    await publish(engine, restock())
+    rows = {row.member_id: row for row in await outbox(engine)}
+    held = rows[await member_id(engine, ALICE)].next_attempt_at
+    expected_end = end.replace(second=0, microsecond=0)
+    assert abs((held - expected_end).total_seconds()) < 61
+    assert rows[await member_id(engine, BOB)].next_attempt_at <= utcnow()
+
+
+async def test_quiet_hours_use_the_members_timezone(engine: Engine) -> None:
+    await ok(engine, ALICE, "/settings timezone:Pacific/Kiritimati")  # UTC+14
+    local = datetime.now(UTC) + timedelta(hours=14)
+    await ok(engine, ALICE, f"/quiet {local - timedelta(minutes=30):%H:%M}-{local + timedelta(minutes=30):%H:%M}")
+    await ok(engine, ALICE, "/alerts add jordan 4")
+    await publish(engine, restock())
+    (row,) = await outbox(engine)
+    assert row.next_attempt_at > utcnow() + timedelta(minutes=20)
+
+
+async def test_the_cap_rolls_extra_alerts_into_one_digest(engine: Engine) -> None:
+    await ok(engine, ALICE, "/alerts add jordan")
+    await ok(engine, ALICE, "/cap 2")
+    await ok(engine, ALICE, "/digest daily 0")
+    for n in range(5):
+        await publish(engine, restock(f"e{n}", title=f"Air Jordan {n} Retro"))
+    rows = await outbox(engine)
+    assert [row.key.split(":")[1] for row in rows] == ["e0", "e1"]
+    assert [n.status for n in await notices(engine)] == ["queued", "queued", "digest", "digest", "digest"]
+    runtime = runtime_for(engine)
+    assert await runtime.send_digests() == 1
+    assert await runtime.send_digests() == 0, "one digest per period"
+    digest = (await outbox(engine))[-1]
+    assert digest.source == "digest" and digest.payload["title"].startswith("🗞️ Your alert digest")
+    assert digest.payload["text"].count("• ") == 3 and "Air Jordan 4 Retro" in digest.payload["text"]
+    assert {n.status for n in await notices(engine)} == {"queued", "digested"}
+
+
+async def test_the_cap_resets_at_the_members_midnight(engine: Engine) -> None:
+    await ok(engine, ALICE, "/alerts add jordan")
+    await ok(engine, ALICE, "/cap 1")
+    await publish(engine, restock("e1"))
+    async with engine.db.transaction() as session:  # yesterday, in the member's calendar
+        for notice in (await session.execute(select(AlertNotice))).scalars():
+            notice.local_day = "2000-01-01"
+    await publish(engine, restock("e2"))
+    assert [row.key.split(":")[1] for row in await outbox(engine)] == ["e1", "e2"]
+
+
+async def test_linked_accounts_get_one_alert_per_event(engine: Engine) -> None:
+    await ok(engine, ALICE, "/alerts add jordan 4")
+    await ok(engine, ALICE_TG, "/alerts add bred")
+    code = (await ok(engine, ALICE, "/link")).text.split("**")[1]
+    await ok(engine, ALICE_TG, f"/link {code}")
+    await publish(engine, restock())
+    (row,) = await outbox(engine)
+    assert row.member_id == await member_id(engine, ALICE)
+    assert row.channel == "discord" and row.fallbacks == ["telegram"]
+
+
+async def test_alerts_test_explains_recent_events(engine: Engine) -> None:
+    await publish(engine, restock("e1"))
+    await publish(engine, restock("e2", title="Nike Dunk Low Panda", price=110.0))
+    await ok(engine, ALICE, "/alerts add jordan 4 max_price:300")
+    reply = await ok(engine, ALICE, "/alerts test 1")
+    assert reply.title == "🧪 Alert #1: 1 of the last 2 events match"
+    assert "✅ Restock: Air Jordan 4 Retro Bred" in reply.text
+    assert "✗ Restock: Nike Dunk Low Panda at kith.com $110 — missing keyword 4, jordan" in reply.text
+    listed = await ok(engine, ALICE, "/alerts list")
+    assert listed.fields[0].name == "#1 jordan 4"
+
+
+async def test_admins_list_and_retry_dead_letters(engine: Engine) -> None:
+    await ok(engine, ALICE, "/alerts add jordan 4")
+    await publish(engine, restock())
+    async with engine.db.transaction() as session:
+        row = (await session.execute(select(OutboxMessage))).scalar_one()
+        row.status, row.last_error, row.attempts = DEAD, "gave up after 6 attempts: HTTP 503", 6
+    reply = await run(engine, ALICE, "/admin deadletters")
+    assert reply.title.startswith("⚠️"), "admins only"
+    listed = await ok(engine, ADMIN, "/admin deadletters")
+    assert "HTTP 503" in listed.fields[0].value and "discord" in listed.fields[0].name
+    await ok(engine, ADMIN, f"/admin deadletters retry {row.id}")
+    (row,) = await outbox(engine)
+    assert row.status == PENDING and row.attempts == 0
+
+
+def _stockx_sales() -> list[tuple[str, str, float]]:
+    path = SHARED_DATA / "stockx-sales-2017-09_2018-10.csv"
+    if not path.exists():
+        pytest.skip("StockX sales data not present")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [
+            (row["SneakerName"], row["ShoeSize"], float(row["SalePrice"].replace("$", "").replace(",", "")))
+            for row in csv.DictReader(handle)
+        ]
+
+
+async def test_min_deal_compares_with_the_resale_median(engine: Engine) -> None:
+    runtime_for(engine).deals = MedianDealScorer(_stockx_sales())  # size 10 Beluga 2.0 resold at a $386 median
+    await ok(engine, ALICE, "/alerts add yeezy beluga 2pt0 sizes:10 min_deal:30")
+    await ok(engine, BOB, "/alerts add yeezy beluga 2pt0 sizes:10 min_deal:50")
+    await publish(
+        engine,
+        restock(title="Adidas Yeezy Boost 350 V2 Beluga 2pt0", price=220.0, sizes_in_stock=["10"], cart_links={}),
+    )
+    (row,) = await outbox(engine)
+    assert row.member_id == await member_id(engine, ALICE)
+    assert {"name": "Deal", "value": "43% under resale"} in [
+        {"name": f["name"], "value": f["value"]} for f in row.payload["fields"]
+    ]
+    reply = await ok(engine, BOB, "/alerts test 2")
+    assert "deal 43% below 50%" in reply.text
+
+
+async def test_a_rule_saved_in_one_process_reaches_the_other_processes_index(
+    engine: Engine, make_config: Any
+) -> None:
+    """Two engines on one database and one event bus stand for two processes: a rule added, edited or
+    deleted through one is matched (or not) by the other's index, which it re-reads from storage."""
+    from snpd.app import build_engine
+
+    other = build_engine(make_config(), db=engine.db, bus=engine.bus)
+    await runtime_for(other).ensure_loaded()
+    await ok(engine, ALICE, "/alerts add jordan 4 bred")
+    await engine.bus.drain()
+    matched = runtime_for(other).index.match(prepare_event(restock()))
+    assert [rule.rule_id for rule in matched] == [1]
+    await ok(engine, ALICE, "/alerts edit 1 max_price:100")
+    await engine.bus.drain()
+    assert runtime_for(other).index.match(prepare_event(restock())) == []
+    await ok(engine, ALICE, "/alerts edit 1 max_price:0")
+    await ok(engine, ALICE, "/alerts delete 1")
+    await engine.bus.drain()
+    assert len(runtime_for(other).index) == 0
+
+
+async def test_a_rule_saved_while_the_index_loads_is_not_lost(engine: Engine) -> None:
+    runtime = runtime_for(engine)
+    loading = asyncio.ensure_future(runtime.ensure_loaded())
+    await asyncio.sleep(0)  # the load has begun reading the rules
+    await ok(engine, ALICE, "/alerts add jordan 4 bred")
+    await loading
+    await publish(engine, restock("e1"))
+    assert [row.key.split(":")[1] for row in await outbox(engine)] == ["e1"]
