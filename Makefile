@@ -1,15 +1,21 @@
-# Two entry points: `make run` and `make test`. Each builds .venv from pyproject.toml when it is missing or stale.
+# Two entry points: `make run` and `make test`. Each builds .venv from requirements.lock (exact versions, with hashes)
+# when it is missing or when the lock or pyproject.toml is newer than it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+# pip-tools version that writes the lock, pinned so the lock's format does not drift between machines
+PIP_TOOLS := pip-tools==7.6.2
+# extra pip-compile options for `make lock`, e.g. LOCK_ARGS=--upgrade or LOCK_ARGS="--upgrade-package aiohttp"
+LOCK_ARGS ?=
 
-.PHONY: run test demo lint typecheck clean
+.PHONY: run test demo lint ruff typecheck lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -21,9 +27,23 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+# ruff, then mypy strict over the packages named in pyproject.toml's [tool.mypy] files
+lint: ruff typecheck
+
+ruff: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy core
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# Regenerates the lock from pyproject.toml with pip-tools in a throwaway venv. Versions already in the lock are kept
+# unless pyproject.toml rules them out or LOCK_ARGS asks for upgrades.
+lock:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp" && \
+	"$$tmp/bin/pip" install --quiet "$(PIP_TOOLS)" && \
+	"$$tmp/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
+		--no-emit-index-url --no-emit-find-links --extra dev $(LOCK_ARGS) -o $(LOCK) pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
