@@ -10,6 +10,7 @@ a slice that does not parse back to that product) falls back to parsing the whol
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -185,14 +186,16 @@ def size_option(options: Any, variants: list[dict[str, Any]]) -> int | None:
     """Index (0-2) of the option that holds the size: the one named like a size, else the one whose
     values look like sizes; ``None`` for products without one."""
     names: list[str] = []
-    for option in options or ():
-        names.append(option.get("name", "") if isinstance(option, dict) else str(option))
+    for option in _list(options, "options"):
+        names.append(
+            _text(option.get("name"), "options.name") if isinstance(option, dict) else _text(option, "options")
+        )
     for index, name in enumerate(names[:3]):
         if _SIZE_NAME.search(name):
             return index
     for index in range(min(3, max(len(names), 1))):
-        values = [v.get(f"option{index + 1}") for v in variants]
-        present = [str(value) for value in values if value]
+        values = [_text(v.get(f"option{index + 1}"), "option") for v in variants]
+        present = [value for value in values if value]
         if present and sum(1 for value in present if looks_like_size(value)) >= 0.6 * len(present):
             return index
     return None
@@ -203,35 +206,77 @@ def looks_like_size(value: str) -> bool:
     return bool(_SIZE_VALUE.match(text)) or text.lower() in _LETTER_SIZES
 
 
+def _bad(field: str) -> ShopifyError:
+    return ShopifyError("bad_body", f"product data with a wrong type in `{field}`")
+
+
+def _text(value: Any, field: str) -> str:
+    """A JSON scalar as text (``None`` is empty); an object or list where text belongs is a bad body."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise _bad(field)
+
+
+def _list(value: Any, field: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _bad(field)
+    return value
+
+
+def _identifier(value: Any, field: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
+        raise _bad(field)
+    return str(value)
+
+
 def parse_product(raw: Mapping[str, Any], base_url: str, *, cents: bool = False) -> Product:
-    """A ``products.json`` entry (prices as "120.00") or a ``.js`` product (``cents=True``)."""
-    variants_raw: list[dict[str, Any]] = raw.get("variants") or []
+    """A ``products.json`` entry (prices as "120.00") or a ``.js`` product (``cents=True``). Every field
+    is type-checked: a store body with the wrong types raises ``ShopifyError('bad_body')``."""
+    variants_raw = _list(raw.get("variants"), "variants")
+    if not all(isinstance(variant, dict) for variant in variants_raw):
+        raise _bad("variants")
     size_index = size_option(raw.get("options"), variants_raw)
     other_options = _varying_options(variants_raw, size_index)
     variants = []
     for variant in variants_raw:
         if size_index is None:
-            title = str(variant.get("title") or "")
+            title = _text(variant.get("title"), "variants.title")
             size = "One Size" if title in ("", "Default Title") else title
         else:
-            size = str(variant.get(f"option{size_index + 1}") or "One Size")
-            extra = [str(variant.get(f"option{i + 1}")) for i in other_options if variant.get(f"option{i + 1}")]
-            if extra:
-                size = f"{size} ({' / '.join(extra)})"
+            size = _text(variant.get(f"option{size_index + 1}"), "option") or "One Size"
+            extra = [_text(variant.get(f"option{i + 1}"), "option") for i in other_options]
+            if any(extra):
+                size = f"{size} ({' / '.join(e for e in extra if e)})"
+        available = variant.get("available")
+        if available is not None and not isinstance(available, bool):
+            raise _bad("variants.available")
         variants.append(
-            Variant(str(variant["id"]), size, bool(variant.get("available")), _price(variant.get("price"), cents))
+            Variant(
+                _identifier(variant.get("id"), "variants.id"),
+                size,
+                bool(available),
+                _price(variant.get("price"), cents),
+            )
         )
-    handle = str(raw.get("handle") or "")
-    tags = raw.get("tags") or ()
-    if isinstance(tags, str):
-        tags = [t.strip() for t in tags.split(",") if t.strip()]
+    handle = _text(raw.get("handle"), "handle")
+    tags_raw = raw.get("tags")
+    if isinstance(tags_raw, str):
+        tags = [t.strip() for t in tags_raw.split(",") if t.strip()]
+    else:
+        tags = [_text(t, "tags") for t in _list(tags_raw, "tags")]
     return Product(
-        id=str(raw["id"]),
-        title=str(raw.get("title") or handle),
+        id=_identifier(raw.get("id"), "id"),
+        title=_text(raw.get("title"), "title") or handle,
         handle=handle,
-        vendor=str(raw.get("vendor") or ""),
-        product_type=str(raw.get("product_type") or raw.get("type") or ""),
-        tags=tuple(str(t) for t in tags),
+        vendor=_text(raw.get("vendor"), "vendor"),
+        product_type=_text(raw.get("product_type") or raw.get("type"), "product_type"),
+        tags=tuple(tags),
         image=_image(raw),
         url=f"{base_url}/products/{handle}",
         variants=tuple(variants),
@@ -241,30 +286,38 @@ def parse_product(raw: Mapping[str, Any], base_url: str, *, cents: bool = False)
 def _varying_options(variants: list[dict[str, Any]], size_index: int | None) -> list[int]:
     if size_index is None:
         return []
-    return [i for i in range(3) if i != size_index and len({v.get(f"option{i + 1}") for v in variants} - {None}) > 1]
+    return [
+        i
+        for i in range(3)
+        if i != size_index and len({_text(v.get(f"option{i + 1}"), "option") for v in variants} - {""}) > 1
+    ]
 
 
 def _price(value: Any, cents: bool) -> float | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _bad("variants.price")
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        return None
+    except ValueError:
+        raise _bad("variants.price") from None
+    if not math.isfinite(number):
+        raise _bad("variants.price")
     return round(number / 100, 2) if cents else number
 
 
 def _image(raw: Mapping[str, Any]) -> str | None:
     src: Any = raw.get("featured_image")
     if not src:
-        images = raw.get("images") or []
+        images = _list(raw.get("images"), "images")
         if images:
             src = images[0].get("src") if isinstance(images[0], dict) else images[0]
     if isinstance(src, dict):
         src = src.get("src")
-    if not src:
+    text = _text(src, "image")
+    if not text:
         return None
-    text = str(src)
     return "https:" + text if text.startswith("//") else text
 
 
