@@ -37,13 +37,17 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Regenerates the lock from pyproject.toml with pip-tools in a throwaway venv. Versions already in the lock are kept
-# unless pyproject.toml rules them out or LOCK_ARGS asks for upgrades.
+# unless pyproject.toml rules them out or LOCK_ARGS asks for upgrades. The file is replaced only when it changed, so an
+# unchanged lock does not make the next `make` reinstall the venv.
 lock:
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	$(PYTHON) -m venv "$$tmp" && \
-	"$$tmp/bin/pip" install --quiet "$(PIP_TOOLS)" && \
-	"$$tmp/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
-		--no-emit-index-url --no-emit-find-links --extra dev $(LOCK_ARGS) -o $(LOCK) pyproject.toml
+	$(PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/pip" install --quiet "$(PIP_TOOLS)" && \
+	if [ -f $(LOCK) ]; then cp $(LOCK) "$$tmp/lock"; fi && \
+	CUSTOM_COMPILE_COMMAND="make lock" "$$tmp/venv/bin/pip-compile" --quiet --generate-hashes --allow-unsafe \
+		--strip-extras --all-build-deps --no-emit-index-url --no-emit-find-links --extra dev $(LOCK_ARGS) \
+		-o "$$tmp/lock" pyproject.toml && \
+	if cmp -s "$$tmp/lock" $(LOCK); then echo "$(LOCK) unchanged"; else cp "$$tmp/lock" $(LOCK); fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
