@@ -163,7 +163,10 @@ def _config(tmp_path: Path, **overrides: dict[str, Any]) -> Config:
 
     load_slices()  # slices register their config sections on import
     os.environ.setdefault("SNPD_ENCRYPTION_KEY", TEST_FERNET_KEY)
-    base: dict[str, dict[str, Any]] = {"bot": {"data_dir": str(tmp_path / "data")}}
+    base: dict[str, dict[str, Any]] = {
+        "bot": {"data_dir": str(tmp_path / "data")},
+        "monitors": {"allow_private_addresses": True},  # the fake stores listen on loopback
+    }
     for section, values in overrides.items():
         base.setdefault(section, {}).update(values)
     return load_config(tmp_path / "bot.toml" if (tmp_path / "bot.toml").exists() else None, overrides=base)

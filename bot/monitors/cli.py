@@ -73,8 +73,15 @@ def cmd_monitor_test(args: argparse.Namespace) -> int:
     settings = config.section("monitors")
 
     async def main() -> dict[str, Any]:
-        fetcher = PoliteFetcher(timeout_s=settings.request_timeout_seconds)
-        watcher = PageWatcher(executable_path=settings.chromium_path, timeout_s=settings.page_timeout_seconds)
+        fetcher = PoliteFetcher(
+            timeout_s=settings.request_timeout_seconds, allow_private=settings.allow_private_addresses
+        )
+        watcher = PageWatcher(
+            executable_path=settings.chromium_path,
+            timeout_s=settings.page_timeout_seconds,
+            allow_private=settings.allow_private_addresses,
+            chromium_user=settings.chromium_user,
+        )
         try:
             return await inspect(
                 args.url,

@@ -20,6 +20,10 @@ class MonitorsSection(Section):
     default_feed: str = "restocks"
     max_cart_buttons: int = Field(default=25, ge=0, le=25)
     chromium_path: str = "/usr/bin/chromium"
+    #: run chromium as this unprivileged user (with its sandbox on) when the bot itself runs as root
+    chromium_user: str = ""
+    #: monitors may reach loopback and private networks: only for the local demo and tests
+    allow_private_addresses: bool = False
     page_timeout_seconds: float = Field(default=20.0, ge=1.0, le=120.0)
     report_cooldown_seconds: int = Field(default=120, ge=0, le=86400)
     events_retention_days: int = Field(default=30, ge=1, le=3650)

@@ -33,7 +33,11 @@ def demo_config(base: Config, data_dir: Path) -> Config:
     """The user's config with a throwaway database and a 1 s minimum for the local store."""
     overrides: dict[str, dict[str, Any]] = {
         "bot": {"data_dir": str(data_dir), "database_url": ""},
-        "monitors": {"host_min_interval": {"127.0.0.1": 1.0}, "flap_window_seconds": 0.0},
+        "monitors": {
+            "host_min_interval": {"127.0.0.1": 1.0},
+            "flap_window_seconds": 0.0,
+            "allow_private_addresses": True,
+        },
     }
     return load_config(base.path, overrides=overrides) if base.path else load_config(None, overrides=overrides)
 

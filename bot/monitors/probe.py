@@ -56,8 +56,13 @@ def shopify_target(url: str) -> ShopifyTarget:
 
 
 def _unreachable(host: str, exc: FetchError) -> UserError:
+    """Say what failed without saying how: the admin learns nothing about ports or internal hosts."""
+    if exc.kind == "refused":
+        return UserError(f"{host} is not a public internet address; monitors only watch public stores.")
+    if exc.kind == "too_large":
+        return UserError(f"{host} sent a response too large to be a store listing.")
     if exc.kind == "network":
-        return UserError(f"Couldn't reach {host}: {exc}.")
+        return UserError(f"Couldn't reach {host}.")
     if exc.kind in ("blocked", "rate_limited"):
         return UserError(f"{host} refused us ({exc}). Try again later.")
     return UserError(f"{host} answered HTTP {exc.status}: is it a Shopify store?")

@@ -47,7 +47,9 @@ class MonitorService:
     def __init__(self, engine: Engine, settings: MonitorsSection) -> None:
         self.engine = engine
         self.settings = settings
-        self.fetcher = PoliteFetcher(timeout_s=settings.request_timeout_seconds)
+        self.fetcher = PoliteFetcher(
+            timeout_s=settings.request_timeout_seconds, allow_private=settings.allow_private_addresses
+        )
         self.gates = HostGates(base_s=settings.backoff_base_seconds, max_s=settings.backoff_max_seconds)
         self.stats = FetchStats()
         self.runners: dict[int, MonitorRunner] = {}
@@ -57,7 +59,10 @@ class MonitorService:
     def page_watcher(self) -> PageWatcher:
         if self._page_watcher is None:
             self._page_watcher = PageWatcher(
-                executable_path=self.settings.chromium_path, timeout_s=self.settings.page_timeout_seconds
+                executable_path=self.settings.chromium_path,
+                timeout_s=self.settings.page_timeout_seconds,
+                allow_private=self.settings.allow_private_addresses,
+                chromium_user=self.settings.chromium_user,
             )
         return self._page_watcher
 

@@ -46,6 +46,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 async def test_cli_monitor_test_json(store: FakeShopifyStore, tmp_path: Path) -> None:
+    (tmp_path / "bot.toml").write_text("[monitors]\nallow_private_addresses = true\n")
     result = await asyncio.to_thread(run_cli, "monitor", "test", store.base_url, "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     seen = orjson.loads(result.stdout)

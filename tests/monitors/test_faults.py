@@ -23,7 +23,7 @@ FAULTS = [
     ("captcha", "blocked", "captcha page instead of products"),
     ("html", "error", "HTML instead of JSON"),
     ("truncated", "error", "truncated or invalid JSON"),
-    ("reset", "error", "connection reset"),
+    ("reset", "error", "no answer"),
     ("reset_body", "error", None),
 ]
 

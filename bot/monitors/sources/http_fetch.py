@@ -6,22 +6,36 @@ failed to parse (a truncated page) never becomes the baseline a later 304 or has
 
 Failures are raised as ``FetchError`` with a ``kind`` the monitor engine maps to health and back-off:
 ``rate_limited`` (429), ``blocked`` (403, 430), ``server`` (5xx), ``network`` (reset, timeout, DNS),
-``http`` (any other unexpected status).
+``http`` (any other unexpected status), ``too_large`` (a body past the size limit, counted after
+decompression while it streams in), ``refused`` (the host is not a public address; see ``netguard``).
+
+Redirects are followed here, not by aiohttp, so every hop's host is checked before it is dialled.
+Network failures read "no answer" (or "timed out", which the caller can time anyway): a caller must
+not learn whether a port was closed or spoke something other than HTTP.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import aiohttp
+import structlog
+from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDictProxy
+from yarl import URL
+
+from bot.monitors.sources.netguard import REFUSED, AddressPolicy, BlockedAddress, GuardedResolver, blocked_cause
+
+log = structlog.get_logger(__name__)
 
 USER_AGENT = "SNPD-monitor/0.1 (+polite; conditional requests)"
 RETRY_AFTER_CAP_S = 3600.0
+MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
+_CHUNK = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -111,15 +125,35 @@ def _header_bytes(status_reason: str | None, headers: CIMultiDictProxy[str]) -> 
 class PoliteFetcher:
     """One aiohttp session, created lazily, shared by every monitor of the process."""
 
-    def __init__(self, *, timeout_s: float = 15.0, user_agent: str = USER_AGENT, max_bytes: int = 32 << 20) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 15.0,
+        user_agent: str = USER_AGENT,
+        max_bytes: int = 32 << 20,
+        allow_private: bool = False,
+        also_allow: tuple[str, ...] = (),
+        max_redirects: int = MAX_REDIRECTS,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
+        """``allow_private`` lets monitors reach loopback and private networks (demo, tests);
+        ``also_allow`` names extra networks; ``resolver`` is the DNS lookup the guard wraps."""
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(timeout_s, 10.0))
         self._user_agent = user_agent
         self._max_bytes = max_bytes
+        self.policy = AddressPolicy.build(allow_private, also_allow)
+        self._resolver = resolver
+        self._max_redirects = max_redirects
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=64, limit_per_host=4, ttl_dns_cache=300)
+            connector = aiohttp.TCPConnector(
+                limit=64,
+                limit_per_host=4,
+                ttl_dns_cache=300,
+                resolver=GuardedResolver(self.policy, self._resolver),
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self._timeout, headers={"User-Agent": self._user_agent}
             )
@@ -138,34 +172,57 @@ class PoliteFetcher:
                 headers["If-None-Match"] = previous.etag
             if previous.last_modified:
                 headers["If-Modified-Since"] = previous.last_modified
-        try:
-            async with self._client().get(url, headers=headers, allow_redirects=True) as response:
-                wire = _header_bytes(response.reason, response.headers)
-                status = response.status
-                redirected = str(response.url) if response.history else None
-                if status == 304 and previous is not None:
-                    return FetchResult(
-                        url,
-                        status,
-                        None,
-                        "",
-                        previous,
-                        not_modified=True,
-                        unchanged=True,
-                        wire_bytes=wire,
-                        redirected_to=redirected,
+        current = URL(url)
+        wire = 0
+        for _hop in range(self._max_redirects + 1):
+            try:
+                self.policy.check_url(current)
+                async with self._client().get(current, headers=headers, allow_redirects=False) as response:
+                    wire += _header_bytes(response.reason, response.headers)
+                    location = response.headers.get("Location")
+                    if response.status in _REDIRECTS and location:
+                        current = response.url.join(URL(location))
+                        continue
+                    return await self._finish(
+                        url, response, previous, wire, str(current) if current != URL(url) else None
                     )
-                if status in (429, 430, 403) or status >= 500:
-                    raise _status_error(status, response.headers.get("Retry-After"))
-                if status != 200:
-                    raise FetchError("http", f"HTTP {status} from {response.url.host}", status=status)
-                if (response.content_length or 0) > self._max_bytes:
-                    raise FetchError("http", f"body over {self._max_bytes >> 20} MB", status=status)
-                body = await response.read()
-        except FetchError:
-            raise
-        except (TimeoutError, aiohttp.ClientError, ConnectionError, OSError) as exc:
-            raise FetchError("network", _describe_network(exc)) from None
+            except FetchError:
+                raise
+            except BlockedAddress:
+                raise FetchError("refused", REFUSED) from None
+            except (TimeoutError, aiohttp.ClientError, ConnectionError, OSError, ValueError) as exc:
+                if blocked_cause(exc) is not None:
+                    raise FetchError("refused", REFUSED) from None
+                log.info("fetch.network_error", host=current.host, error=repr(exc))
+                raise FetchError("network", "timed out" if isinstance(exc, TimeoutError) else "no answer") from None
+        raise FetchError("http", f"more than {self._max_redirects} redirects")
+
+    async def _finish(
+        self,
+        url: str,
+        response: aiohttp.ClientResponse,
+        previous: Validators | None,
+        wire: int,
+        redirected: str | None,
+    ) -> FetchResult:
+        status = response.status
+        if status == 304 and previous is not None:
+            return FetchResult(
+                url,
+                status,
+                None,
+                "",
+                previous,
+                not_modified=True,
+                unchanged=True,
+                wire_bytes=wire,
+                redirected_to=redirected,
+            )
+        if status in (429, 430, 403) or status >= 500:
+            raise _status_error(status, response.headers.get("Retry-After"))
+        if status != 200:
+            raise FetchError("http", f"HTTP {status} from {response.url.host}", status=status)
+        body = await self._read_capped(response)
         digest = body_hash(body)
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         fresh = Validators(
@@ -187,6 +244,22 @@ class PoliteFetcher:
             redirected_to=redirected,
         )
 
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        """The body as decoded (decompressed) bytes, refused as soon as it passes ``max_bytes``: a
+        chunked or compressed body has no trustworthy length up front."""
+        too_large = FetchError("too_large", f"body over {self._max_bytes >> 20} MB", status=response.status)
+        if (response.content_length or 0) > self._max_bytes:
+            raise too_large
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            size += len(chunk)
+            if size > self._max_bytes:
+                response.close()
+                raise too_large
+            parts.append(chunk)
+        return b"".join(parts)
+
 
 def _status_error(status: int, retry_after: str | None) -> FetchError:
     wait = parse_retry_after(retry_after)
@@ -195,15 +268,3 @@ def _status_error(status: int, retry_after: str | None) -> FetchError:
     if status in (430, 403):
         return FetchError("blocked", f"blocked by the store (HTTP {status})", status=status, retry_after=wait)
     return FetchError("server", f"store error (HTTP {status})", status=status, retry_after=wait)
-
-
-def _describe_network(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
-        return "timed out"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "connection cut mid-body"
-    if isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError):
-        return "connection reset"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect ({exc.os_error.strerror or exc.os_error})"
-    return type(exc).__name__

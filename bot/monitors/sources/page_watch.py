@@ -6,7 +6,12 @@ Stock and price come from the page's schema.org JSON-LD (``Product`` / ``Product
 disabled or "sold out" element is out of stock), ``price`` and ``title``.
 
 One browser is launched on first use and reused by every poll; each poll gets a fresh context (no
-cookies carried over) that blocks images, media and fonts, which the monitor never needs.
+cookies carried over) whose every request goes through ``BrowserGate``: only public addresses, checked
+where they are dialled, and no images, media or fonts, which the monitor never needs.
+
+Chromium keeps its sandbox. As root it has none (it needs ``--no-sandbox`` there), so with
+``chromium_user`` set the browser runs as that unprivileged user through ``setpriv``; as root without
+it the browser runs unsandboxed and a warning says so. Errors never carry the page's own text.
 """
 
 from __future__ import annotations
@@ -16,12 +21,19 @@ import contextlib
 import json
 import os
 import re
+import shutil
+import stat
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
+from aiohttp.abc import AbstractResolver
+
+from bot.monitors.sources.browser_gate import BrowserGate
+from bot.monitors.sources.netguard import AddressPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -32,11 +44,15 @@ CHROMIUM_ARGS = (
     "--disable-sync",
     "--no-first-run",
     "--disable-gpu",
+    # Anything that escapes route interception (a WebSocket, WebRTC, a preconnect) meets a dead proxy
+    # instead of the network: every request the monitor needs is fetched by ``BrowserGate``.
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 SELECTOR_KEYS = ("stock", "sizes", "price", "title")
 _IN_STOCK = {"instock", "limitedavailability", "onlineonly", "instoreonly"}
 _BLOCKED_TITLES = ("just a moment", "attention required", "access denied", "are you a robot", "captcha")
-_BLOCKED_RESOURCES = {"image", "media", "font"}
 _NUMBER = re.compile(r"\d[\d.,\s]*")
 
 _EXTRACT_JS = """
@@ -229,9 +245,23 @@ def offers_from_json_ld(texts: list[str]) -> tuple[dict[str, Any], list[Offer], 
 
 class PageWatcher:
     def __init__(
-        self, *, executable_path: str = DEFAULT_CHROMIUM, timeout_s: float = 20.0, settle_s: float = 3.0
+        self,
+        *,
+        executable_path: str = DEFAULT_CHROMIUM,
+        timeout_s: float = 20.0,
+        settle_s: float = 3.0,
+        allow_private: bool = False,
+        also_allow: tuple[str, ...] = (),
+        chromium_user: str = "",
+        resolver: AbstractResolver | None = None,
     ) -> None:
+        """``allow_private``/``also_allow`` widen the address policy (demo, tests); ``resolver`` is the
+        DNS lookup the guard wraps; ``chromium_user`` is who runs the browser when the bot is root."""
         self.executable_path = executable_path
+        self.chromium_user = chromium_user
+        self.gate = BrowserGate(AddressPolicy.build(allow_private, also_allow), timeout_s=timeout_s, resolver=resolver)
+        self.sandboxed = False
+        self._wrapper_dir: str | None = None
         self.timeout_ms = timeout_s * 1000
         self.settle_ms = settle_s * 1000
         self._playwright: Any = None
@@ -251,13 +281,18 @@ class PageWatcher:
             if self._playwright is None:
                 self._playwright = await async_playwright().start()
             args = list(CHROMIUM_ARGS)
+            executable = self.executable_path
+            self.sandboxed = True
             if hasattr(os, "geteuid") and os.geteuid() == 0:
-                args.insert(0, "--no-sandbox")
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=self.executable_path, headless=True, args=args
-            )
+                if self.chromium_user:
+                    executable = self._as_user(self.chromium_user)
+                else:
+                    args.insert(0, "--no-sandbox")
+                    self.sandboxed = False
+                    log.warning("page_watch.unsandboxed", hint="running as root: set [monitors] chromium_user")
+            self._browser = await self._playwright.chromium.launch(executable_path=executable, headless=True, args=args)
             self.launches += 1
-            log.info("page_watch.browser_launched", launches=self.launches)
+            log.info("page_watch.browser_launched", launches=self.launches, sandboxed=self.sandboxed)
             return self._browser
 
     async def snapshot(self, url: str, selectors: Mapping[str, str] | None = None) -> PageSnapshot:
@@ -265,14 +300,16 @@ class PageWatcher:
 
         chosen = {key: value for key, value in (selectors or {}).items() if key in SELECTOR_KEYS}
         browser = await self._ensure_browser()
-        context = await browser.new_context(user_agent=None, java_script_enabled=True)
+        refused_before = self.gate.refused
+        context = await browser.new_context(user_agent=None, java_script_enabled=True, service_workers="block")
         try:
-            await context.route("**/*", _block_heavy)
+            await context.route("**/*", self.gate.handle)
             page = await context.new_page()
             try:
                 response = await page.goto(url, wait_until="load", timeout=self.timeout_ms)
             except PlaywrightError as exc:
-                raise PageWatchError("network", _short(str(exc))) from None
+                log.info("page_watch.load_failed", error=_short(str(exc)))
+                raise PageWatchError("network", _load_failure(self.gate.refused > refused_before)) from None
             if response is not None:
                 _check_status(response.status)
             with contextlib.suppress(PlaywrightError):
@@ -283,7 +320,8 @@ class PageWatcher:
                     await page.wait_for_function(_READY_JS, arg=chosen, timeout=self.settle_ms)
                 data = await page.evaluate(_EXTRACT_JS, chosen)
         except PlaywrightError as exc:
-            raise PageWatchError("network", _short(str(exc))) from None
+            log.info("page_watch.browser_error", error=_short(str(exc)))
+            raise PageWatchError("network", "the browser could not read the page") from None
         finally:
             with contextlib.suppress(PlaywrightError):
                 await context.close()
@@ -299,6 +337,36 @@ class PageWatcher:
             await self._playwright.stop()
         self._browser = None
         self._playwright = None
+        await self.gate.close()
+        if self._wrapper_dir is not None:
+            shutil.rmtree(self._wrapper_dir, ignore_errors=True)
+            self._wrapper_dir = None
+
+    def _as_user(self, user: str) -> str:
+        """A launcher that hands the profile Playwright made to ``user`` and runs chromium as that
+        user, so the browser keeps its sandbox while the bot runs as root."""
+        import pwd
+
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            raise PageWatchError("network", f"browser unavailable: no user `{user}` (chromium_user)") from None
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            raise PageWatchError("network", "browser unavailable: setpriv is not installed (util-linux)")
+        if self._wrapper_dir is None:
+            self._wrapper_dir = tempfile.mkdtemp(prefix="snpd-chromium-")
+        script = Path(self._wrapper_dir) / "chromium-as-user"
+        script.write_text(
+            "#!/bin/sh\n"
+            'for arg in "$@"; do case "$arg" in --user-data-dir=*) '
+            f'chown -R {entry.pw_uid}:{entry.pw_gid} "${{arg#--user-data-dir=}}"; '
+            'profile="${arg#--user-data-dir=}";; esac; done\n'
+            f"exec {setpriv} --reuid={entry.pw_uid} --regid={entry.pw_gid} --clear-groups "
+            f'env HOME="$profile" {self.executable_path} "$@"\n'
+        )
+        script.chmod(stat.S_IRWXU)
+        return str(script)
 
 
 _READY_JS = """
@@ -307,11 +375,9 @@ _READY_JS = """
 """
 
 
-async def _block_heavy(route: Any) -> None:
-    if route.request.resource_type in _BLOCKED_RESOURCES:
-        await route.abort()
-    else:
-        await route.continue_()
+def _load_failure(refused: bool) -> str:
+    """One message per cause the admin can act on; never which port or how the connection failed."""
+    return "not a public internet address" if refused else "the page did not load"
 
 
 def _check_status(status: int) -> None:

@@ -114,7 +114,7 @@ async def site() -> AsyncIterator[LocalSite]:
 
 @pytest.fixture
 async def watcher() -> AsyncIterator[PageWatcher]:
-    browser = PageWatcher(timeout_s=15, settle_s=3)
+    browser = PageWatcher(timeout_s=15, settle_s=3, allow_private=True)
     yield browser
     await browser.close()
 
@@ -157,7 +157,7 @@ async def test_admin_css_selectors(site: LocalSite, watcher: PageWatcher) -> Non
 
 @needs_chromium
 async def test_captcha_status_and_missing_offers_are_typed_errors(site: LocalSite) -> None:
-    watcher = PageWatcher(timeout_s=15, settle_s=0.5)
+    watcher = PageWatcher(timeout_s=15, settle_s=0.5, allow_private=True)
     try:
         await _typed_errors(site, watcher)
     finally:
