@@ -42,10 +42,9 @@ STORE_PRODUCTS = 600
 
 
 def _config(tmp: Path) -> Any:
-    from bot.slices import load_slices
-    from core.config import load_config
+    from bot.slices import load_config, load_models
 
-    load_slices()
+    load_models()
     return load_config(
         None,
         overrides={
@@ -62,7 +61,7 @@ def _config(tmp: Path) -> Any:
 async def _throughput(tmp: Path) -> dict[str, Any]:
     from bot.monitors.models import Monitor
     from bot.monitors.runner import MonitorRunner
-    from bot.monitors.service import service_for
+    from bot.monitors.service import MonitorService
     from bot.monitors.sources import Observation
     from bot.monitors.sources.shopify import scan_page
     from core.storage.types import utcnow
@@ -70,7 +69,7 @@ async def _throughput(tmp: Path) -> dict[str, Any]:
     from tests.fakes.shopify_store import FakeShopifyStore
 
     engine = build_engine(_config(tmp / "throughput"))
-    service = service_for(engine)
+    service = engine.service(MonitorService)
     store = FakeShopifyStore()
     store.seed_catalogue(1000)
     base = "http://127.0.0.1:1"
@@ -156,14 +155,14 @@ async def _start_store() -> tuple[subprocess.Popen[str], str]:
 
 
 async def _latency(tmp: Path) -> dict[str, Any]:
-    from bot.monitors.service import service_for
+    from bot.monitors.service import MonitorService
     from core.feeds import FEED_TOPIC
     from snpd.app import build_engine
 
     store, base = await _start_store()
     engine = build_engine(_config(tmp / "latency"))
     await engine.start()
-    service = service_for(engine)
+    service = engine.service(MonitorService)
     posted: dict[str, list[float]] = {}
     events: list[dict[str, Any]] = []
 

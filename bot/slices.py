@@ -1,23 +1,47 @@
-"""The feature slices the app loads. A new feature adds its module name to ``SLICES``.
-
-Each slice module has ``register(engine)``, which declares its commands and subscriptions. Importing
-a slice registers its tables (``core.storage.metadata.register_models``) so migrations see them.
+"""The feature slices this bot runs: the one list that the engine, the config loader, the migration
+runner, the CLI and the command manifest all read. A new feature is a folder under ``bot/`` with a
+``SLICE`` (a ``core.slice.Slice``) and one line here.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from pathlib import Path
+from typing import Any
 
-from core.engine import Engine
+from bot.account import SLICE as ACCOUNT
+from bot.alerts import SLICE as ALERTS
+from bot.delivery import SLICE as DELIVERY
+from bot.economy import SLICE as ECONOMY
+from bot.feeds import SLICE as FEEDS
+from bot.general import SLICE as GENERAL
+from bot.monitors import SLICE as MONITORS
+from core.config import Config, Section
+from core.config import load_config as load_core_config
+from core.slice import Slice, in_dependency_order
 
-SLICES: tuple[str, ...] = ("bot.general", "bot.account", "bot.feeds", "bot.alerts", "bot.monitors", "bot.economy")
+SLICES: tuple[Slice[Any], ...] = (GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY)
 
 
-def load_slices() -> list[ModuleType]:
-    return [importlib.import_module(name) for name in SLICES]
+def ordered() -> list[Slice[Any]]:
+    return in_dependency_order(SLICES)
 
 
-def register_all(engine: Engine) -> None:
-    for module in load_slices():
-        module.register(engine)
+def config_sections() -> dict[str, type[Section]]:
+    return {item.name: item.config_model for item in SLICES if item.config_model is not None}
+
+
+def load_models() -> None:
+    """Import every slice's model modules, so their tables are in the metadata migrations compare."""
+    for item in SLICES:
+        for module in item.models:
+            importlib.import_module(module)
+
+
+def migration_locations() -> list[Path]:
+    return [item.migrations for item in ordered() if item.migrations is not None]
+
+
+def load_config(path: Path | str | None = None, *, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """bot.toml validated against core's sections and every slice's."""
+    return load_core_config(path, overrides=overrides, sections=config_sections())

@@ -1,16 +1,18 @@
 """Configuration: ``bot.toml`` for settings, the environment for secrets.
 
 Every section is a pydantic model with ``extra="forbid"`` so a typo is an error, not a silent default.
-Feature slices register their own section (``register_section``) so core never imports them, yet the
-whole file is still validated at load time and a bad key gets one message naming it.
+Feature slices bring their own sections (``Slice.config_model``, passed in by the composition root as
+``sections``) so core never imports them, yet the whole file is still validated at load time and a bad
+key gets one message naming it.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -105,7 +107,9 @@ class Secrets(BaseSettings):
     EBAY_CLIENT_SECRET: SecretStr | None = None
 
 
-_SECTIONS: dict[str, type[Section]] = {
+SectionT = TypeVar("SectionT", bound=Section)
+
+CORE_SECTIONS: dict[str, type[Section]] = {
     "bot": BotSection,
     "permissions": PermissionsSection,
     "discord": DiscordSection,
@@ -116,14 +120,6 @@ _SECTIONS: dict[str, type[Section]] = {
 }
 
 
-def register_section(name: str, model: type[Section]) -> None:
-    """Let a feature slice own a ``[name]`` table of bot.toml."""
-    existing = _SECTIONS.get(name)
-    if existing is not None and existing is not model:
-        raise ValueError(f"config section [{name}] is already registered")
-    _SECTIONS[name] = model
-
-
 class Config:
     """The validated config: one attribute per section, plus ``secrets``."""
 
@@ -132,8 +128,15 @@ class Config:
         self.secrets = secrets
         self.path = path
 
-    def section(self, name: str) -> Any:
+    def section(self, name: str) -> Section:
         return self._sections[name]
+
+    def get(self, model: type[SectionT]) -> SectionT:
+        """The section validated as ``model``: the typed way for a slice to read its settings."""
+        for section in self._sections.values():
+            if type(section) is model:
+                return section
+        raise LookupError(f"no config section is validated as {model.__name__}; is its slice in bot/slices.py?")
 
     @property
     def bot(self) -> BotSection:
@@ -184,9 +187,20 @@ class Config:
 
 
 def load_config(
-    path: Path | str | None = None, *, overrides: dict[str, dict[str, Any]] | None = None
+    path: Path | str | None = None,
+    *,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    sections: Mapping[str, type[Section]] | None = None,
 ) -> Config:
-    """Read and validate bot.toml. A missing default file is fine (all defaults); a bad one is not."""
+    """Read and validate bot.toml against core's sections plus the slices' ``sections``.
+
+    A missing default file is fine (all defaults); a bad one is not.
+    """
+    known = dict(CORE_SECTIONS)
+    for name, model in (sections or {}).items():
+        if name in known and known[name] is not model:
+            raise ConfigError(f"config section [{name}] is claimed twice")
+        known[name] = model
     file_path = Path(path) if path is not None else Path(os.environ.get("SNPD_CONFIG", DEFAULT_CONFIG_PATH))
     raw: dict[str, Any] = {}
     if file_path.exists():
@@ -198,13 +212,13 @@ def load_config(
         raise ConfigError(f"{file_path}: no such config file")
     for name, values in (overrides or {}).items():
         raw.setdefault(name, {}).update(values)
-    unknown = sorted(set(raw) - set(_SECTIONS))
+    unknown = sorted(set(raw) - set(known))
     if unknown:
         raise ConfigError(
-            f"{file_path}: unknown section [{unknown[0]}]; known sections: {', '.join(sorted(_SECTIONS))}"
+            f"{file_path}: unknown section [{unknown[0]}]; known sections: {', '.join(sorted(known))}"
         )
     sections: dict[str, Section] = {}
-    for name, model in _SECTIONS.items():
+    for name, model in known.items():
         table = raw.get(name, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{file_path}: [{name}] must be a table")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from core.commands import Permission
 from core.identity import Caller
@@ -11,6 +11,8 @@ from core.storage.models import Member
 
 if TYPE_CHECKING:
     from core.engine import Engine
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,3 +27,7 @@ class Context:
     @property
     def platform(self) -> str:
         return self.caller.platform
+
+    def service(self, kind: type[T]) -> T:
+        """A slice's services by type, e.g. ``ctx.service(AlertsRuntime)``."""
+        return self.engine.service(kind)

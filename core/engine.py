@@ -3,14 +3,19 @@
 Frontends call ``dispatch`` (typed values, e.g. from a Discord slash command) or ``dispatch_line``
 (text, from Telegram, SMS or the shell). Both run the same permission check, validation and error
 handling, so every platform answers the same way.
+
+The engine builds the feature slices it is given (``core.slice.Slice``) in dependency order, starts
+them after migrations, stops them in reverse, and hands out their services by type
+(``engine.service(EconomyServices)``).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import structlog
 
@@ -26,10 +31,17 @@ from core.identity import Caller, IdentityService
 from core.registry import CommandRegistry
 from core.replies import Reply
 from core.scheduler import EmbeddedScheduler, Scheduler
+from core.slice import Slice, in_dependency_order
 from core.storage.database import Database
 from core.storage.migrate import upgrade
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+
+class SliceStartError(Exception):
+    """A slice's ``start`` failed; the slices started before it have been stopped again."""
 
 
 class Engine:
@@ -40,6 +52,7 @@ class Engine:
         db: Database | None = None,
         bus: EventBus | None = None,
         scheduler: Scheduler | None = None,
+        slices: Sequence[Slice[Any]] = (),
     ) -> None:
         self.config = config
         self.db = db or Database(config.bot.resolved_database_url())
@@ -55,15 +68,51 @@ class Engine:
             default_timezone=config.bot.default_timezone,
             code_ttl=timedelta(seconds=config.link.code_ttl_seconds),
             vault=self.vault,
+            merge_hook=self._merge_members,
         )
         self.feeds = FeedService(self.db, self.bus, config.feeds.names)
         self.frontends: dict[str, Frontend] = {}
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._dispatcher = FeedDispatcher(self.feeds, self.frontends)
         self.bus.subscribe(FEED_TOPIC, self._dispatcher.handle)
+        self._services: dict[type, object] = {}
+        self._slices: list[tuple[Slice[Any], Any]] = []
+        self._started: list[tuple[Slice[Any], Any]] = []
+        for item in in_dependency_order(slices):
+            services = item.build(self)
+            if services is not None:
+                self._services[type(services)] = services
+            self._slices.append((item, services))
+
+    @property
+    def slice_names(self) -> list[str]:
+        """The slices this engine runs, in dependency order."""
+        return [item.name for item, _ in self._slices]
+
+    def migration_locations(self) -> list[Path]:
+        """Every slice's Alembic versions folder, for the migration runner."""
+        return [item.migrations for item, _ in self._slices if item.migrations is not None]
+
+    def service(self, kind: type[T]) -> T:
+        """The services object of type ``kind`` that a slice built: the one way to reach another
+        slice's (or your own) services."""
+        found = self._services.get(kind)
+        if found is None:
+            raise LookupError(f"{kind.__name__} is not available: its slice is not in bot/slices.py")
+        return found  # type: ignore[return-value]
+
+    def has_service(self, kind: type) -> bool:
+        return kind in self._services
 
     def attach(self, frontend: Frontend) -> None:
         self.frontends[frontend.name] = frontend
+        for item, services in self._slices:
+            item.frontend_attached(services, frontend.name)
+
+    async def _merge_members(self, session: Any, survivor_id: int, absorbed_id: int) -> None:
+        """Every slice moves its own per-member rows, inside the ``/link`` transaction."""
+        for item, services in self._slices:
+            await item.merge_members(services, session, survivor_id, absorbed_id)
 
     def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Let a slice release what it holds (HTTP sessions, a browser) when the engine stops.
@@ -75,14 +124,23 @@ class Engine:
 
     async def start(self, *, migrate: bool = True) -> None:
         if migrate:
-            heads = await upgrade(self.db)
+            heads = await upgrade(self.db, self.migration_locations())
             log.info("db.migrated", heads=heads)
+        for item, services in self._slices:
+            try:
+                await item.start(services)
+            except Exception as exc:
+                log.exception("slice.start_failed", slice=item.name)
+                await self._stop_slices()
+                raise SliceStartError(f"the {item.name} slice failed to start: {exc}") from exc
+            self._started.append((item, services))
         self.scheduler.start()
 
     async def stop_work(self) -> None:
         """Stop scheduled jobs and run the slices' stop callbacks, while frontends and storage are
         still up, so a delivery worker can finish the sends it has in flight."""
         await self.scheduler.stop()
+        await self._stop_slices()
         for callback in reversed(self._on_stop):
             try:
                 await callback()
@@ -90,6 +148,14 @@ class Engine:
                 log.exception("engine.stop_callback_failed", callback=getattr(callback, "__qualname__", "?"))
         self._on_stop.clear()
         await self.bus.drain()
+
+    async def _stop_slices(self) -> None:
+        while self._started:
+            item, services = self._started.pop()
+            try:
+                await item.stop(services)
+            except Exception:
+                log.exception("slice.stop_failed", slice=item.name)
 
     async def stop(self) -> None:
         """``stop_work``, then close storage."""

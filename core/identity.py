@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +21,12 @@ from core.storage.types import utcnow
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by hand
 CODE_LENGTH = 6
 CHANNELS = ("discord", "telegram", "sms")
+#: bus topic published after a /link merge commits: ``{"survivor_id", "absorbed_id"}``
+MEMBER_MERGED = "member.merged"
+
+
+#: moves every slice's per-member rows inside the /link transaction: (session, survivor_id, absorbed_id)
+MergeHook = Callable[[AsyncSession, int, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,10 @@ class IdentityService:
         default_timezone: str,
         code_ttl: timedelta,
         vault: AddressVault | None = None,
+        merge_hook: MergeHook | None = None,
     ) -> None:
         self._db = db
+        self._merge_hook = merge_hook
         self._admins = set(admins)
         self._mods = set(mods)
         self._default_timezone = default_timezone
@@ -219,6 +228,9 @@ class IdentityService:
             absorbed = await session.get(Member, member_id)
             if absorbed is not None:
                 absorbed.merged_into = code.member_id
+            if self._merge_hook is not None:
+                await session.flush()
+                await self._merge_hook(session, code.member_id, member_id)
             return LinkResult(
                 survivor_id=code.member_id,
                 absorbed_id=member_id,

@@ -54,7 +54,9 @@ class Slice(ABC, Generic[ServicesT]):
     async def stop(self, services: ServicesT) -> None:
         """Finish in-flight work and release what ``start`` took; frontends are still connected."""
 
-    async def merge_members(self, services: ServicesT, session: AsyncSession, survivor_id: int, absorbed_id: int) -> None:
+    async def merge_members(
+        self, services: ServicesT, session: AsyncSession, survivor_id: int, absorbed_id: int
+    ) -> None:
         """Move this slice's per-member rows from ``absorbed_id`` to ``survivor_id`` inside the
         ``/link`` transaction, so nothing a member owns is left on the absorbed member."""
 

@@ -8,7 +8,7 @@ from contextlib import suppress
 
 import structlog
 
-from bot.slices import register_all
+from bot.slices import SLICES, load_models
 from core.config import Config
 from core.engine import Engine
 from core.events import EventBus
@@ -19,9 +19,8 @@ log = structlog.get_logger(__name__)
 
 
 def build_engine(config: Config, *, db: Database | None = None, bus: EventBus | None = None) -> Engine:
-    engine = Engine(config, db=db, bus=bus)
-    register_all(engine)
-    return engine
+    load_models()
+    return Engine(config, db=db, bus=bus, slices=SLICES)
 
 
 def chat_frontends(engine: Engine) -> list[Frontend]:

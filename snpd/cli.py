@@ -1,7 +1,7 @@
 """The ``snpd`` command line: run, shell, config check, db upgrade, commands, bench, keygen.
 
-Feature slices add their own sub-commands (``snpd ledger verify``, ``snpd monitor test``) by
-providing a ``cli`` module with ``add_cli(subparsers)``; each sub-command sets ``func``.
+Feature slices add their own sub-commands (``snpd ledger verify``, ``snpd monitor test``) through
+``Slice.add_cli``, read from the one list in ``bot/slices.py``; each sub-command sets ``func``.
 """
 
 from __future__ import annotations
@@ -17,19 +17,15 @@ from typing import Any
 
 import orjson
 
+from bot.slices import load_config
 from core.commands import FRONTENDS
-from core.config import Config, load_config
+from core.config import Config
 from core.errors import ConfigError
 from core.logging import configure
 
-SLICE_CLIS = ("bot.economy.cli", "bot.monitors.cli", "bot.alerts.cli")
-
 
 def _load(args: argparse.Namespace) -> Config:
-    """Slices register their bot.toml sections on import, so they load before the file is read."""
-    from bot.slices import load_slices
-
-    load_slices()
+    """bot.toml validated against core's sections and every slice's (``bot/slices.py``)."""
     return load_config(args.config)
 
 
@@ -76,17 +72,17 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from bot.slices import load_slices
+    from bot.slices import load_models, migration_locations
     from core.storage.database import Database
     from core.storage.migrate import upgrade
 
     config = _config(args)
-    load_slices()  # registers every slice's tables
+    load_models()  # registers every slice's tables
 
     async def main() -> list[str]:
         db = Database(config.bot.resolved_database_url())
         try:
-            return await upgrade(db)
+            return await upgrade(db, migration_locations())
         finally:
             await db.dispose()
 
@@ -193,9 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(func=cmd_bench)
     sub.add_parser("keygen", help="print a new SNPD_ENCRYPTION_KEY").set_defaults(func=cmd_keygen)
-    for module_name in SLICE_CLIS:
-        if _module_exists(module_name):
-            importlib.import_module(module_name).add_cli(sub)
+    from bot.slices import SLICES
+
+    for item in SLICES:
+        item.add_cli(sub)
     return parser
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from core.config import Config, load_config
+from bot.slices import load_config
+from core.config import Config
 from core.engine import Engine
 from core.storage.database import Database
 
@@ -135,10 +136,10 @@ async def _drop_schema(name: str) -> None:
 @pytest.fixture(params=["sqlite", "postgres"])
 async def database(request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool) -> AsyncIterator[Database]:
     """An empty, migrated database on each engine. PostgreSQL gets a private schema per test."""
-    from bot.slices import load_slices
+    from bot.slices import load_models
     from core.storage.migrate import upgrade
 
-    load_slices()  # registers every slice's tables
+    load_models()  # registers every slice's tables
     if request.param == "sqlite":
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
         await upgrade(db)
@@ -159,9 +160,9 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path, postgres_avai
 
 
 def _config(tmp_path: Path, **overrides: dict[str, Any]) -> Config:
-    from bot.slices import load_slices
+    from bot.slices import load_models
 
-    load_slices()  # slices register their config sections on import
+    load_models()  # slices register their config sections on import
     os.environ.setdefault("SNPD_ENCRYPTION_KEY", TEST_FERNET_KEY)
     base: dict[str, dict[str, Any]] = {
         "bot": {"data_dir": str(tmp_path / "data")},

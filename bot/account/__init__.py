@@ -1,10 +1,35 @@
-"""The account slice."""
+"""Accounts: /link, /profile, /settings and phone verification (/sms verify|confirm).
+
+A member is one person across Discord, Telegram and SMS; this slice joins their identities and owns
+the per-member rows that prove a phone number.
+"""
 
 from __future__ import annotations
 
-from bot.account.commands import COMMANDS
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.account import commands, sms
+from bot.account.config import AccountSection
+from bot.account.models import SmsVerification
 from core.engine import Engine
+from core.slice import Slice
 
 
-def register(engine: Engine) -> None:
-    engine.registry.add(*COMMANDS)
+class AccountSlice(Slice[None]):
+    name = "account"
+    config_model = AccountSection
+    models = ("bot.account.models",)
+
+    def build(self, engine: Engine) -> None:
+        engine.registry.add(*commands.COMMANDS, *sms.COMMANDS)
+
+    async def merge_members(self, services: None, session: AsyncSession, survivor_id: int, absorbed_id: int) -> None:
+        # a code waiting on the absorbed member would confirm a number for a member that no longer
+        # answers; the survivor starts over with /sms verify
+        await session.execute(delete(SmsVerification).where(SmsVerification.member_id == absorbed_id))
+
+
+SLICE = AccountSlice()
+
+__all__ = ["SLICE", "AccountSlice"]

@@ -8,11 +8,9 @@ from zoneinfo import available_timezones
 from core.commands import Command, Param, ParamType
 from core.context import Context
 from core.crypto import mask_phone
-from core.identity import CHANNELS
+from core.identity import CHANNELS, MEMBER_MERGED
 from core.replies import Reply, ReplyField
 
-#: bus topic: a member was folded into another; slices that own per-member data move it
-MEMBER_MERGED = "member.merged"
 _PLATFORM_LABEL = {"discord": "Discord", "telegram": "Telegram", "sms": "Phone", "shell": "Shell"}
 
 

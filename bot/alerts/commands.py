@@ -1,30 +1,23 @@
-"""/alerts, /quiet, /digest, /cap, /sms verify|confirm and /admin deadletters."""
+"""/alerts, /quiet, /digest and /cap: what each member wants to hear about, and when."""
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts.matcher import prepare_event
-from bot.alerts.models import AlertPrefs, AlertRule, RecentEvent, SmsVerification
+from bot.alerts.models import AlertPrefs, AlertRule, RecentEvent
 from bot.alerts.render import summary
 from bot.alerts.rules import RuleInput, apply, compile_rule, describe
-from bot.alerts.service import runtime_for
+from bot.alerts.service import AlertsRuntime
 from bot.alerts.timing import parse_window, show_window
-from core.commands import Command, Guide, Param, ParamType, Permission
+from core.commands import Command, Guide, Param, ParamType
 from core.context import Context
-from core.crypto import mask_phone
-from core.delivery import dead_letters, retry_dead
-from core.errors import BadArgument, NotFound, UserError
-from core.frontend import DeliveryRefused
+from core.errors import NotFound, UserError
 from core.replies import Reply, ReplyField
-from core.storage.models import Identity, Member
 from core.storage.types import utcnow
 
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -42,7 +35,7 @@ async def _own_rule(ctx: Context, session: AsyncSession, rule_id: int) -> AlertR
 
 
 async def add(ctx: Context, **fields: Any) -> Reply:
-    settings = runtime_for(ctx.engine).settings
+    settings = ctx.service(AlertsRuntime).settings
     rule = AlertRule(
         member_id=ctx.member.id,
         name="",
@@ -64,7 +57,7 @@ async def add(ctx: Context, **fields: Any) -> Reply:
             raise UserError(f"You have {settings.max_rules_per_member} alerts already; delete one first.")
         session.add(rule)
         await session.flush()
-    await runtime_for(ctx.engine).rule_changed(rule)
+    await ctx.service(AlertsRuntime).rule_changed(rule)
     return Reply(
         title=f"🔔 Alert #{rule.id} added: {rule.name}",
         text=describe(rule),
@@ -80,7 +73,7 @@ async def edit(ctx: Context, id: int, **fields: Any) -> Reply:
         rule = await _own_rule(ctx, session, id)
         apply(rule, RuleInput(**fields))
         rule.updated_at = utcnow()
-    await runtime_for(ctx.engine).rule_changed(rule)
+    await ctx.service(AlertsRuntime).rule_changed(rule)
     return Reply(title=f"✏️ Alert #{rule.id} saved: {rule.name}", text=describe(rule), ephemeral=True)
 
 
@@ -88,7 +81,7 @@ async def _set_paused(ctx: Context, id: int, paused: bool) -> Reply:
     async with ctx.engine.db.transaction() as session:
         rule = await _own_rule(ctx, session, id)
         rule.paused = paused
-    await runtime_for(ctx.engine).rule_changed(rule)
+    await ctx.service(AlertsRuntime).rule_changed(rule)
     state = "paused" if paused else "active again"
     return Reply(title=f"{'⏸️' if paused else '▶️'} Alert #{id} {state}", text=rule.name, ephemeral=True)
 
@@ -105,7 +98,7 @@ async def delete(ctx: Context, id: int) -> Reply:
     async with ctx.engine.db.transaction() as session:
         rule = await _own_rule(ctx, session, id)
         await session.delete(rule)
-    await runtime_for(ctx.engine).rule_deleted(id)
+    await ctx.service(AlertsRuntime).rule_deleted(id)
     return Reply(title=f"🗑️ Alert #{id} deleted", text=rule.name, ephemeral=True)
 
 
@@ -136,7 +129,7 @@ async def list_rules(ctx: Context) -> Reply:
 
 
 async def test(ctx: Context, id: int) -> Reply:
-    runtime = runtime_for(ctx.engine)
+    runtime = ctx.service(AlertsRuntime)
     async with ctx.engine.db.read() as session:
         rule = await _own_rule(ctx, session, id)
         events = list(
@@ -179,7 +172,7 @@ async def _prefs(session: AsyncSession, member_id: int, default_hour: int) -> Al
 
 
 async def quiet(ctx: Context, hours: str) -> Reply:
-    default_hour = runtime_for(ctx.engine).settings.default_digest_hour
+    default_hour = ctx.service(AlertsRuntime).settings.default_digest_hour
     off = hours.strip().lower() in {"off", "none", "-"}
     window = None if off else parse_window(hours)
     async with ctx.engine.db.transaction() as session:
@@ -198,7 +191,7 @@ async def quiet(ctx: Context, hours: str) -> Reply:
 
 
 async def digest(ctx: Context, mode: str, hour: int | None = None) -> Reply:
-    default_hour = runtime_for(ctx.engine).settings.default_digest_hour
+    default_hour = ctx.service(AlertsRuntime).settings.default_digest_hour
     async with ctx.engine.db.transaction() as session:
         prefs = await _prefs(session, ctx.member.id, default_hour)
         prefs.digest = mode
@@ -216,7 +209,7 @@ async def digest(ctx: Context, mode: str, hour: int | None = None) -> Reply:
 
 
 async def cap(ctx: Context, limit: int) -> Reply:
-    default_hour = runtime_for(ctx.engine).settings.default_digest_hour
+    default_hour = ctx.service(AlertsRuntime).settings.default_digest_hour
     async with ctx.engine.db.transaction() as session:
         prefs = await _prefs(session, ctx.member.id, default_hour)
         prefs.daily_cap = limit or None
@@ -228,138 +221,6 @@ async def cap(ctx: Context, limit: int) -> Reply:
         title=f"📬 Daily cap: {limit}",
         text=f"After {limit} alerts in a day (your midnight resets it), the rest {rest}. High-priority alerts "
         "are never capped.",
-        ephemeral=True,
-    )
-
-
-# ---------------------------------------------------------------------------- SMS opt-in
-
-
-def _code_hash(member_id: int, code: str) -> str:
-    return hashlib.sha256(f"{member_id}:{code}".encode()).hexdigest()
-
-
-async def sms_verify(ctx: Context, phone: str) -> Reply:
-    number = re.sub(r"[\s().-]", "", phone)
-    if not _E164.match(number):
-        raise BadArgument("phone", "expected an international number like +14155550123")
-    vault = ctx.engine.vault
-    frontend = ctx.engine.frontends.get("sms")
-    if vault is None or frontend is None:
-        raise UserError("SMS is not set up on this server.")
-    lookup = vault.lookup_key(number)
-    async with ctx.engine.db.read() as session:
-        owner = (
-            await session.execute(
-                select(Identity.member_id).where(Identity.platform == "sms", Identity.external_id == lookup)
-            )
-        ).scalar_one_or_none()
-        mine = (
-            await session.execute(
-                select(Identity.id).where(Identity.platform == "sms", Identity.member_id == ctx.member.id)
-            )
-        ).first()
-    if owner == ctx.member.id:
-        return Reply(title="📱 Already verified", text=f"{mask_phone(number)} is yours already.", ephemeral=True)
-    if owner is not None:
-        raise UserError("That number already has an account here: link it with `/link` and text the code from it.")
-    if mine is not None:
-        raise UserError("You have a phone number already. One number per member.")
-    code = f"{secrets.randbelow(1_000_000):06d}"
-    ttl = runtime_for(ctx.engine).settings.sms_code_ttl_s
-    async with ctx.engine.db.transaction() as session:
-        pending = await session.get(SmsVerification, ctx.member.id)
-        if pending is None:
-            pending = SmsVerification(member_id=ctx.member.id)
-            session.add(pending)
-        pending.phone_secret = vault.encrypt(number)
-        pending.code_hash = _code_hash(ctx.member.id, code)
-        pending.attempts = 0
-        pending.expires_at = utcnow() + timedelta(seconds=ttl)
-    bot = ctx.engine.config.bot.name
-    try:
-        await frontend.send_direct(
-            number, Reply(text=f"{bot}: your code is {code}. Reply STOP to opt out, HELP for help.")
-        )
-    except DeliveryRefused as exc:
-        shown = mask_phone(number)
-        raise UserError(f"We could not text {shown}: {exc.reason}. If you sent STOP, text START.") from None
-    return Reply(
-        title="📱 Code sent",
-        text=f"We texted a 6-digit code to {mask_phone(number)}. Send `/sms confirm CODE` within {ttl // 60} minutes.",
-        ephemeral=True,
-    )
-
-
-async def sms_confirm(ctx: Context, code: str) -> Reply:
-    vault = ctx.engine.vault
-    if vault is None:
-        raise UserError("SMS is not set up on this server.")
-    typed = code.strip().replace(" ", "")
-    left = 0
-    number = ""
-    async with ctx.engine.db.transaction() as session:
-        pending = await session.get(SmsVerification, ctx.member.id)
-        if pending is None or pending.expires_at <= utcnow():
-            raise UserError("No code is waiting (or it expired). Start with `/sms verify +1...`.")
-        if pending.attempts >= MAX_CODE_ATTEMPTS:
-            raise UserError("Too many wrong codes. Start again with `/sms verify`.")
-        if not secrets.compare_digest(pending.code_hash, _code_hash(ctx.member.id, typed)):
-            pending.attempts += 1
-            left = MAX_CODE_ATTEMPTS - pending.attempts
-            # the failed attempt must count, so this transaction commits and the error goes after it
-            wrong = True
-        else:
-            wrong = False
-            number = vault.decrypt(pending.phone_secret)
-            session.add(
-                Identity(
-                    member_id=ctx.member.id,
-                    platform="sms",
-                    external_id=vault.lookup_key(number),
-                    handle=mask_phone(number),
-                    secret_address=pending.phone_secret,
-                )
-            )
-            member = await session.get(Member, ctx.member.id)
-            if member is not None:
-                member.sms_enabled = True
-            await session.delete(pending)
-    if wrong:
-        raise BadArgument("code", f"that is not the code we sent; {left} tries left")
-    return Reply(
-        title="✅ Phone verified",
-        text=f"{mask_phone(number)} is linked and SMS alerts are on (high-priority alerts only). "
-        "Text STOP at any time to end them.",
-        ephemeral=True,
-    )
-
-
-# ---------------------------------------------------------------------------- admin
-
-
-async def deadletters(ctx: Context, action: str = "list", id: int | None = None) -> Reply:
-    if action == "retry":
-        count = await retry_dead(ctx.engine.db, None if id is None else [id])
-        runtime_for(ctx.engine).worker.wake()
-        if not count:
-            raise NotFound("No such dead letter." if id is not None else "There are no dead letters.")
-        return Reply(title="♻️ Retrying", text=f"{count} notification(s) are back in the queue.", ephemeral=True)
-    rows = await dead_letters(ctx.engine.db, limit=20)
-    if not rows:
-        return Reply(title="📭 Dead letters", text="None. Everything was delivered.", ephemeral=True)
-    fields = [
-        ReplyField(
-            name=f"#{row.id} {row.status} · member #{row.member_id} · {row.channel} · {row.attempts} tries",
-            value=(row.last_error or "no reason recorded")[:200],
-            inline=False,
-        )
-        for row in rows
-    ]
-    return Reply(
-        title=f"📭 Dead letters (latest {len(rows)})",
-        fields=fields,
-        footer="Retry one with /admin deadletters retry ID, or all with /admin deadletters retry",
         ephemeral=True,
     )
 
@@ -411,13 +272,4 @@ COMMANDS = [
             private=True),
     Command("cap", "Most alerts per day (0: no cap); the rest roll into your digest.", cap,
             (Param("limit", "Alerts per day", type=ParamType.INTEGER, min_value=0, max_value=1000),), private=True),
-    Command("sms verify", "Text a code to your phone to turn on SMS alerts.", sms_verify,
-            (Param("phone", "Your number in international form, +1...", max_length=20),), private=True),
-    Command("sms confirm", "Confirm your phone with the texted code.", sms_confirm,
-            (Param("code", "The 6-digit code", max_length=10),), private=True),
-    Command("admin deadletters", "Notifications that could not be delivered; retry them.", deadletters,
-            (Param("action", "list or retry", required=False, default="list", choices=("list", "retry")),
-             Param("id", "Dead letter id (retry: all if omitted)", type=ParamType.INTEGER, required=False,
-                   min_value=1)),
-            permission=Permission.ADMIN, private=True),
 ]

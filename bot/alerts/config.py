@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from core.config import Section, register_section
+from core.config import Section
 
 
 class AlertsSection(Section):
@@ -22,8 +22,3 @@ class AlertsSection(Section):
     digest_items: int = Field(default=15, ge=1, le=100)
     #: how often the digest and recovery job runs, in seconds
     housekeeping_s: float = Field(default=60.0, ge=1, le=3600)
-    #: phone verification codes expire after this many seconds
-    sms_code_ttl_s: int = Field(default=600, ge=60, le=86_400)
-
-
-register_section("alerts", AlertsSection)

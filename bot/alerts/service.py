@@ -11,10 +11,8 @@ so a crash mid-fan-out is finished at the next start-up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +23,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.alerts.addresses import EngineAddressBook
 from bot.alerts.config import AlertsSection
 from bot.alerts.deals import DealScorer, NoDeals, deals_for
 from bot.alerts.matcher import MatchEvent, RuleRef, prepare_event
@@ -34,7 +31,8 @@ from bot.alerts.render import alert_reply, digest_reply, summary
 from bot.alerts.rule_index import RuleIndex
 from bot.alerts.rules import compile_rule
 from bot.alerts.timing import digest_period, local_day, quiet_until
-from core.delivery import DeliveryLimiter, DeliverySection, DeliveryWorker, NewMessage, enqueue, enqueue_claimed
+from bot.delivery.service import Delivery
+from core.delivery import DeliveryWorker, NewMessage, enqueue, enqueue_claimed
 from core.delivery.models import OutboxMessage
 from core.engine import Engine
 from core.storage.models import DEFAULT_CHANNEL_ORDER, Identity, Member
@@ -80,18 +78,16 @@ def channels_for(member: Member, platforms: Iterable[str], rule_channels: Sequen
 
 
 class AlertsRuntime:
-    def __init__(self, engine: Engine, *, deals: DealScorer | None = None) -> None:
+    def __init__(self, engine: Engine, delivery: Delivery, *, deals: DealScorer | None = None) -> None:
         self.engine = engine
-        self.settings: AlertsSection = engine.config.section("alerts")
-        delivery: DeliverySection = engine.config.section("delivery")
-        self.delivery_settings = delivery
+        self.delivery = delivery
+        self.settings = engine.config.get(AlertsSection)
+        self.delivery_settings = delivery.settings
         self.deals: DealScorer = deals or _observed_deals(engine)
         self.index = RuleIndex()
         self._rule_channels: dict[int, list[str]] = {}
         self._rule_names: dict[int, str] = {}
         self._rule_sizes: dict[int, list[str]] = {}
-        self.limiter = DeliveryLimiter(delivery.limits())
-        self.worker = self._new_worker()
         self._loaded = False
         self._load_lock = asyncio.Lock()
         #: rule changes that arrive while the index loads, applied once it has
@@ -100,7 +96,6 @@ class AlertsRuntime:
         self._origin = secrets.token_hex(8)
         self._rule_locks = [asyncio.Lock() for _ in range(64)]
         engine.bus.subscribe(RULE_TOPIC, self._on_rule_announced)
-        self._worker_started = False
         self._events_seen = 0
         #: events this process fanned out lately: a replay stops here without touching the database
         self._recent_ids: dict[str, None] = {}
@@ -109,24 +104,14 @@ class AlertsRuntime:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _new_worker(self) -> DeliveryWorker:
-        engine = self.engine
-        return DeliveryWorker(
-            engine.db,
-            engine.frontends,
-            EngineAddressBook(engine),
-            self.limiter,
-            self.delivery_settings.worker_settings(sms_sender=engine.config.sms.from_number),
-            publish=engine.bus.publish,
-        )
+    @property
+    def worker(self) -> DeliveryWorker:
+        """The delivery slice's worker, which this runtime's fan-outs hand their first rows to."""
+        return self.delivery.worker
 
     async def restart_worker(self) -> DeliveryWorker:
-        """Start a fresh worker in place of one that died (``kill``): what a process restart does.
-        Its rows come free when the dead worker's leases run out."""
-        self.worker = self._new_worker()
-        await self.worker.start()
-        self._worker_started = True
-        return self.worker
+        """Start a fresh delivery worker in place of one that died (what a process restart does)."""
+        return await self.delivery.restart_worker()
 
     async def ensure_loaded(self) -> None:
         if self._loaded:
@@ -153,27 +138,13 @@ class AlertsRuntime:
                 self.index.compile(event)
             log.info("alerts.index_loaded", rules=len(rules))
 
-    async def start_delivery(self) -> None:
-        """Start the worker (idempotent) and finish any fan-out a crash interrupted."""
+    async def start(self) -> None:
+        """Load the rule index and finish any fan-out a crash interrupted; delivery has started."""
         await self.ensure_loaded()
-        if not self._worker_started:
-            self._worker_started = True
-            await self.worker.start()
-            await self.resume_fanouts()
-
-    async def stop(self) -> None:
-        if self._worker_started:
-            self._worker_started = False
-            await self.worker.stop()
-
-    async def start_when_ready(self) -> None:
-        """Start delivery once a chat frontend is attached (a frequent, cheap scheduler job)."""
-        if not self._worker_started and any(name in self.engine.frontends for name in ("discord", "telegram", "sms")):
-            await self.start_delivery()
+        await self.resume_fanouts()
 
     async def housekeeping(self) -> None:
         """The scheduler's periodic job: send due digests."""
-        await self.start_when_ready()
         await self.send_digests()
 
     # ------------------------------------------------------------------ the index
@@ -192,6 +163,16 @@ class AlertsRuntime:
         async with self._rule_lock(rule.id):
             self._apply_rule(rule.id, rule)
         await self._announce(rule.id)
+
+    async def on_member_merged(self, _topic: str, payload: Mapping[str, Any]) -> None:
+        """Rules moved to the survivor in the /link transaction: re-read them so matches name the
+        member who owns them now."""
+        async with self.engine.db.read() as session:
+            owned = select(AlertRule).where(AlertRule.member_id == payload["survivor_id"])
+            moved = list((await session.execute(owned)).scalars())
+        for rule in moved:
+            async with self._rule_lock(rule.id):
+                self._apply_rule(rule.id, rule)
 
     async def rule_deleted(self, rule_id: int) -> None:
         async with self._rule_lock(rule_id):
@@ -299,7 +280,7 @@ class AlertsRuntime:
         for number, chunk in enumerate(chunks):
             if not chunk and not (record and number == 0):
                 continue
-            claim = number == 0 and self._worker_started
+            claim = number == 0 and self.delivery.running
             adopted, addresses, new_event = await self._write_chunk(
                 event_id, payload, event, dict(chunk), record=record and number == 0, fresh=fresh, claim=claim
             )
@@ -560,21 +541,3 @@ def _observed_deals(engine: Engine) -> DealScorer:
         return NoDeals()
     scorer: DealScorer = ObservedDeals(engine.db)
     return scorer
-
-
-_RUNTIMES: weakref.WeakKeyDictionary[Engine, AlertsRuntime] = weakref.WeakKeyDictionary()
-
-
-def runtime_for(engine: Engine) -> AlertsRuntime:
-    """The alerts runtime of an engine, created on first use."""
-    runtime = _RUNTIMES.get(engine)
-    if runtime is None:
-        runtime = _RUNTIMES[engine] = AlertsRuntime(engine)
-    return runtime
-
-
-async def stop_runtime(engine: Engine) -> None:
-    runtime = _RUNTIMES.get(engine)
-    if runtime is not None:
-        with contextlib.suppress(Exception):
-            await runtime.stop()

@@ -1,26 +1,64 @@
 """The LACES economy: a double-entry ledger, earn rules, tips, the shop, raffles and leaderboards.
 
 Other features award LACES by publishing ``laces.earn`` events (``{"kind", "member_id",
-"source_id"}``); they never write balances. ``runtime_for(engine)`` gives other slices read access
-(e.g. ``runtime_for(engine).shop.active(member_id, "premium_feed", "drops")``).
+"source_id"}``); they never write balances. They read it through ``engine.service(EconomyRuntime)``
+(e.g. ``.shop.active(member_id, "premium_feed", "drops")``).
 """
 
 from __future__ import annotations
 
-from bot.economy import config as _config  # noqa: F401  (registers the [economy] section)
+import argparse
+
+from sqlalchemy import and_, delete, exists, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.economy import cli
 from bot.economy.commands import all_commands
-from bot.economy.runtime import EconomyRuntime, runtime_for
+from bot.economy.config import EconomySection
+from bot.economy.models import Entitlement, Purchase, RaffleEntry
+from bot.economy.runtime import EconomyRuntime
 from bot.economy.service import EARN_TOPIC
 from core.engine import Engine
-from core.storage.metadata import register_models
-
-register_models("bot.economy.models")
-
-__all__ = ["EARN_TOPIC", "register", "runtime_for"]
+from core.slice import Slice
 
 
-def register(engine: Engine) -> None:
-    runtime = EconomyRuntime.build(engine)
-    engine.registry.add(*all_commands(runtime))
-    engine.bus.subscribe(EARN_TOPIC, runtime.economy.on_earn_event)
-    engine.scheduler.every("economy.sweep", runtime.economy.settings.sweep_seconds, runtime.sweep, jitter=2)
+class EconomySlice(Slice[EconomyRuntime]):
+    name = "economy"
+    config_model = EconomySection
+    models = ("bot.economy.models",)
+
+    def build(self, engine: Engine) -> EconomyRuntime:
+        runtime = EconomyRuntime.build(engine)
+        engine.registry.add(*all_commands(runtime))
+        engine.bus.subscribe(EARN_TOPIC, runtime.economy.on_earn_event)
+        engine.scheduler.every("economy.sweep", runtime.economy.settings.sweep_seconds, runtime.sweep, jitter=2)
+        return runtime
+
+    async def merge_members(
+        self, services: EconomyRuntime, session: AsyncSession, survivor_id: int, absorbed_id: int
+    ) -> None:
+        """Purchases, entitlements and raffle entries follow the member. The balance follows too, but
+        through the ledger (``Economy.wallet`` sweeps it in as a transfer), never by editing rows."""
+        await session.execute(update(Purchase).where(Purchase.member_id == absorbed_id).values(member_id=survivor_id))
+        await session.execute(
+            update(Entitlement).where(Entitlement.member_id == absorbed_id).values(member_id=survivor_id)
+        )
+        # both entered the same raffle: the survivor keeps one entry, as if they had entered once
+        kept = RaffleEntry.__table__.alias("kept")
+        await session.execute(
+            delete(RaffleEntry).where(
+                RaffleEntry.member_id == absorbed_id,
+                exists().where(and_(kept.c.member_id == survivor_id, kept.c.raffle_id == RaffleEntry.raffle_id)),
+            )
+        )
+        await session.execute(
+            update(RaffleEntry).where(RaffleEntry.member_id == absorbed_id).values(member_id=survivor_id)
+        )
+
+    def add_cli(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        cli.add_cli(subparsers)
+
+
+SLICE = EconomySlice()
+
+__all__ = ["EARN_TOPIC", "SLICE", "EconomyRuntime", "EconomySlice"]

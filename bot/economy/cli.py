@@ -41,10 +41,9 @@ def verify_url(url: str, schema: str | None = None) -> VerifyReport:
 def cmd_verify(args: argparse.Namespace) -> int:
     url = args.database_url
     if url is None:
-        from bot.slices import load_slices
-        from core.config import load_config
+        from bot.slices import load_config, load_models
 
-        load_slices()  # every slice's [section] must be known before bot.toml is validated
+        load_models()  # every slice's [section] must be known before bot.toml is validated
         url = load_config(args.config).bot.resolved_database_url()
     try:
         report = verify_url(url, args.schema)

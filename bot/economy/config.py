@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from core.config import Section, register_section
+from core.config import Section
 
 ItemKind = Literal["role", "raffle_entry", "premium_feed", "flair"]
 ITEM_KINDS: tuple[str, ...] = ("role", "raffle_entry", "premium_feed", "flair")
@@ -73,4 +73,3 @@ class EconomySection(Section):
         return self
 
 
-register_section("economy", EconomySection)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,9 +17,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-_RUNTIMES: weakref.WeakKeyDictionary[Engine, EconomyRuntime] = weakref.WeakKeyDictionary()
-
-
 @dataclass
 class EconomyRuntime:
     economy: Economy
@@ -32,9 +28,7 @@ class EconomyRuntime:
     @classmethod
     def build(cls, engine: Engine) -> EconomyRuntime:
         economy = Economy(engine)
-        runtime = cls(economy, Shop(economy, Fulfilment(engine)), Raffles(economy))
-        _RUNTIMES[engine] = runtime
-        return runtime
+        return cls(economy, Shop(economy, Fulfilment(engine)), Raffles(economy))
 
     async def sweep(self) -> None:
         """The periodic job: draw due raffles, end expired entitlements, finish interrupted purchases.
@@ -53,11 +47,3 @@ class EconomyRuntime:
                 await step()
             except Exception:
                 log.exception("economy.sweep_failed", step=name)
-
-
-def runtime_for(engine: Engine) -> EconomyRuntime:
-    """The economy of ``engine``, for other slices (e.g. checking premium feed access)."""
-    try:
-        return _RUNTIMES[engine]
-    except KeyError:
-        raise LookupError("the economy slice is not registered on this engine") from None

@@ -62,7 +62,7 @@ class Economy:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.db = engine.db
-        self.settings: EconomySection = engine.config.section("economy")
+        self.settings = engine.config.get(EconomySection)
         self.ledger = Ledger(engine.db)
 
     @property

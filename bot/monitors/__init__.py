@@ -1,28 +1,41 @@
 """Monitors: Shopify stores and rendered product pages watched for restocks, new products, sell-outs,
 price changes and password pages; resale price observations; member restock reports.
 
-``register(engine)`` adds the commands and starts the monitor engine once the scheduler runs.
+The slice publishes ``monitor.event`` on the bus; it knows nothing of who listens (alerts, feeds).
 """
 
 from __future__ import annotations
 
-from bot.monitors import config as _config  # registers the [monitors] section
-from bot.monitors.service import EVENT_TOPIC, MonitorService, service_for
+import argparse
+
+from bot.monitors import cli
+from bot.monitors.commands import COMMANDS
+from bot.monitors.config import MonitorsSection
+from bot.monitors.reports import COMMANDS as REPORT_COMMANDS
+from bot.monitors.service import EVENT_TOPIC, MonitorService
 from core.engine import Engine
-from core.storage.metadata import register_models
-from core.storage.types import utcnow
-
-register_models("bot.monitors.models")
-
-__all__ = ["EVENT_TOPIC", "MonitorService", "register", "service_for"]
+from core.slice import Slice
 
 
-def register(engine: Engine) -> MonitorService:
-    from bot.monitors.commands import COMMANDS
-    from bot.monitors.reports import COMMANDS as REPORT_COMMANDS
+class MonitorsSlice(Slice[MonitorService]):
+    name = "monitors"
+    config_model = MonitorsSection
+    models = ("bot.monitors.models",)
 
-    service = MonitorService(engine, engine.config.section(_config.SECTION))
-    engine.registry.add(*COMMANDS, *REPORT_COMMANDS)
-    engine.scheduler.once("monitors:boot", utcnow(), service.boot)
-    engine.on_stop(service.close)
-    return service
+    def build(self, engine: Engine) -> MonitorService:
+        engine.registry.add(*COMMANDS, *REPORT_COMMANDS)
+        return MonitorService(engine, engine.config.get(MonitorsSection))
+
+    async def start(self, services: MonitorService) -> None:
+        await services.boot()
+
+    async def stop(self, services: MonitorService) -> None:
+        await services.close()
+
+    def add_cli(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        cli.add_cli(subparsers)
+
+
+SLICE = MonitorsSlice()
+
+__all__ = ["EVENT_TOPIC", "SLICE", "MonitorService", "MonitorsSlice"]

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from bot.monitors.config import MonitorsSection
 from core.config import Config
 from core.errors import UserError
 
@@ -70,7 +71,7 @@ def cmd_monitor_test(args: argparse.Namespace) -> int:
     from bot.monitors.sources.page_watch import PageWatcher, parse_selectors
 
     config = _config(args, quiet=True)
-    settings = config.section("monitors")
+    settings = config.get(MonitorsSection)
 
     async def main() -> dict[str, Any]:
         fetcher = PoliteFetcher(
@@ -170,7 +171,7 @@ def cmd_prices_ebay(args: argparse.Namespace) -> int:
     from bot.monitors.sources.ebay import EbayBrowse, EbayError
 
     config = _config(args, quiet=True)
-    settings = config.section("monitors")
+    settings = config.get(MonitorsSection)
 
     async def main() -> dict[str, Any]:
         client = EbayBrowse(

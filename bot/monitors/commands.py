@@ -10,7 +10,7 @@ import orjson
 from bot.monitors.models import Monitor
 from bot.monitors.render import money
 from bot.monitors.runner import MonitorRunner
-from bot.monitors.service import service_for
+from bot.monitors.service import MonitorService
 from core.commands import Command, Param, ParamType, Permission
 from core.context import Context
 from core.markup import clip
@@ -37,7 +37,7 @@ async def add(
     css: str | None = None,
     near: str | None = None,
 ) -> Reply:
-    service = service_for(ctx.engine)
+    service = ctx.service(MonitorService)
     row, probe, outcome = await service.add(
         url,
         keywords=keywords,
@@ -104,7 +104,7 @@ def _health_line(row: Monitor, runner: MonitorRunner | None) -> str:
 
 
 async def list_monitors(ctx: Context) -> Reply:
-    entries = await service_for(ctx.engine).monitors()
+    entries = await ctx.service(MonitorService).monitors()
     if not entries:
         return Reply(title="👀 Monitors", text="None yet. Add one with `/monitor add URL`.")
     blocks = []
@@ -119,26 +119,26 @@ async def list_monitors(ctx: Context) -> Reply:
 
 
 async def remove(ctx: Context, id: int) -> Reply:
-    row = await service_for(ctx.engine).remove(id)
+    row = await ctx.service(MonitorService).remove(id)
     return Reply(title="🗑️ Monitor removed", text=f"#{row.id} `{row.url}` no longer runs.")
 
 
 async def pause(ctx: Context, id: int) -> Reply:
-    row = await service_for(ctx.engine).set_paused(id, True)
+    row = await ctx.service(MonitorService).set_paused(id, True)
     return Reply(
         title="⏸️ Monitor paused", text=f"#{row.id} `{row.url}` is paused. `/monitor resume {row.id}` restarts it."
     )
 
 
 async def resume(ctx: Context, id: int) -> Reply:
-    row = await service_for(ctx.engine).set_paused(id, False)
+    row = await ctx.service(MonitorService).set_paused(id, False)
     return Reply(title="▶️ Monitor resumed", text=f"#{row.id} `{row.url}` polls every {row.interval_s} s again.")
 
 
 async def test(
     ctx: Context, url: str, json: bool | None = None, render: bool | None = None, css: str | None = None
 ) -> Reply:
-    seen = await service_for(ctx.engine).inspect(url, render=bool(render), css=css)
+    seen = await ctx.service(MonitorService).inspect(url, render=bool(render), css=css)
     if json:
         text = orjson.dumps(seen).decode().replace("`", "'")
         return Reply(title=f"🔎 {seen['store']}", text=f"`{clip(text, TEXT_LIMIT, '…')}`", ephemeral=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from core.config import Section, register_section
+from core.config import Section
 
 
 class MonitorsSection(Section):
@@ -39,5 +39,3 @@ class MonitorsSection(Section):
         return self.min_interval_seconds
 
 
-SECTION = "monitors"
-register_section(SECTION, MonitorsSection)

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adapters.shell.frontend import ShellFrontend
-from bot.monitors.service import service_for
-from core.config import Config, load_config
+from bot.monitors.service import MonitorService
+from bot.slices import load_config
+from core.config import Config
 from snpd.app import build_engine
 from tests.fakes.shopify_store import FakeShopifyStore, demo_script
 
@@ -60,7 +61,7 @@ async def run_demo(
         await engine.start()
         shell = ShellFrontend(engine, stdin=stdin, stdout=stdout)
         engine.attach(shell)
-        service = service_for(engine)
+        service = engine.service(MonitorService)
         try:
             out = stdout or sys.stdout
             out.write(BANNER.format(store=store.base_url, interval=interval) + "\n")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.monitors.filters import size_key
 from bot.monitors.models import RestockReport
-from bot.monitors.service import service_for
+from bot.monitors.service import MonitorService
 from core.commands import Command, Param
 from core.context import Context
 from core.errors import BadArgument, UserError
@@ -35,7 +35,7 @@ async def report_restock(ctx: Context, store: str, item: str, size: str | None =
             "size", f'`{size}` is not a size. Put a many-word item in quotes: /report restock Kith "Jordan 4 Bred" 10'
         )
     feed = ctx.engine.feeds.check_name(REPORTS_FEED)
-    settings = service_for(ctx.engine).settings
+    settings = ctx.service(MonitorService).settings
     now = utcnow()
     cooldown = timedelta(seconds=settings.report_cooldown_seconds)
     async with ctx.engine.db.transaction() as session:

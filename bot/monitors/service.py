@@ -7,7 +7,6 @@ on the bus topic ``monitor.event`` and, as a ``Reply``, on the monitor's feed.
 
 from __future__ import annotations
 
-import weakref
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -33,14 +32,6 @@ from core.storage.types import utcnow
 log = structlog.get_logger(__name__)
 
 EVENT_TOPIC = "monitor.event"
-_SERVICES: weakref.WeakKeyDictionary[Engine, MonitorService] = weakref.WeakKeyDictionary()
-
-
-def service_for(engine: Engine) -> MonitorService:
-    service = _SERVICES.get(engine)
-    if service is None:
-        raise RuntimeError("the monitors slice is not registered on this engine")
-    return service
 
 
 class MonitorService:
@@ -54,7 +45,6 @@ class MonitorService:
         self.stats = FetchStats()
         self.runners: dict[int, MonitorRunner] = {}
         self._page_watcher: PageWatcher | None = None
-        _SERVICES[engine] = self
 
     def page_watcher(self) -> PageWatcher:
         if self._page_watcher is None:

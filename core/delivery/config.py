@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from core.config import Section, register_section
+from core.config import Section
 from core.delivery.limits import PlatformLimits
 from core.delivery.worker import WorkerSettings
 
@@ -44,5 +44,3 @@ class DeliverySection(Section):
             validity_s={"sms": float(self.sms_validity_s)},
         )
 
-
-register_section("delivery", DeliverySection)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.alerts import runtime_for
+from bot.alerts import AlertsRuntime
 from bot.alerts.deals import MedianDealScorer
 from bot.alerts.matcher import prepare_event
 from bot.alerts.models import AlertNotice
@@ -110,7 +110,7 @@ async def test_a_restock_reaches_each_matching_member_once(engine: Engine) -> No
     await ok(engine, CAROL, "/alerts add bred exclude:retro")
     await publish(engine, restock())
     await publish(engine, restock())  # a replayed event changes nothing
-    await runtime_for(engine).fan_out(restock())
+    await engine.service(AlertsRuntime).fan_out(restock())
     rows = await outbox(engine)
     alice, bob = await member_id(engine, ALICE), await member_id(engine, BOB)
     assert [(row.member_id, row.channel) for row in rows] == [(bob, "discord"), (alice, "discord")]
@@ -173,7 +173,7 @@ async def test_the_cap_rolls_extra_alerts_into_one_digest(engine: Engine) -> Non
     rows = await outbox(engine)
     assert [row.key.split(":")[1] for row in rows] == ["e0", "e1"]
     assert [n.status for n in await notices(engine)] == ["queued", "queued", "digest", "digest", "digest"]
-    runtime = runtime_for(engine)
+    runtime = engine.service(AlertsRuntime)
     assert await runtime.send_digests() == 1
     assert await runtime.send_digests() == 0, "one digest per period"
     digest = (await outbox(engine))[-1]
@@ -243,7 +243,8 @@ def _stockx_sales() -> list[tuple[str, str, float]]:
 
 
 async def test_min_deal_compares_with_the_resale_median(engine: Engine) -> None:
-    runtime_for(engine).deals = MedianDealScorer(_stockx_sales())  # size 10 Beluga 2.0 resold at a $386 median
+    # size 10 Beluga 2.0 resold at a $386 median
+    engine.service(AlertsRuntime).deals = MedianDealScorer(_stockx_sales())
     await ok(engine, ALICE, "/alerts add yeezy beluga 2pt0 sizes:10 min_deal:30")
     await ok(engine, BOB, "/alerts add yeezy beluga 2pt0 sizes:10 min_deal:50")
     await publish(
@@ -267,22 +268,22 @@ async def test_a_rule_saved_in_one_process_reaches_the_other_processes_index(
     from snpd.app import build_engine
 
     other = build_engine(make_config(), db=engine.db, bus=engine.bus)
-    await runtime_for(other).ensure_loaded()
+    await other.service(AlertsRuntime).ensure_loaded()
     await ok(engine, ALICE, "/alerts add jordan 4 bred")
     await engine.bus.drain()
-    matched = runtime_for(other).index.match(prepare_event(restock()))
+    matched = other.service(AlertsRuntime).index.match(prepare_event(restock()))
     assert [rule.rule_id for rule in matched] == [1]
     await ok(engine, ALICE, "/alerts edit 1 max_price:100")
     await engine.bus.drain()
-    assert runtime_for(other).index.match(prepare_event(restock())) == []
+    assert other.service(AlertsRuntime).index.match(prepare_event(restock())) == []
     await ok(engine, ALICE, "/alerts edit 1 max_price:0")
     await ok(engine, ALICE, "/alerts delete 1")
     await engine.bus.drain()
-    assert len(runtime_for(other).index) == 0
+    assert len(other.service(AlertsRuntime).index) == 0
 
 
 async def test_a_rule_saved_while_the_index_loads_is_not_lost(engine: Engine) -> None:
-    runtime = runtime_for(engine)
+    runtime = engine.service(AlertsRuntime)
     loading = asyncio.ensure_future(runtime.ensure_loaded())
     await asyncio.sleep(0)  # the load has begun reading the rules
     await ok(engine, ALICE, "/alerts add jordan 4 bred")

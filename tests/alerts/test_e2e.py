@@ -15,16 +15,16 @@ from sqlalchemy import select
 from adapters.discord.frontend import DiscordFrontend
 from adapters.sms.frontend import SmsFrontend
 from adapters.telegram.frontend import TelegramFrontend
-from bot.alerts import runtime_for
+from bot.alerts import AlertsRuntime
 from core.delivery.models import DEAD, REFUSED, SENT, OutboxMessage
 from core.engine import Engine
 from core.identity import Caller
 from snpd.app import build_engine
+from tests.alerts.test_alerts import restock
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.harness import free_port, serving
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, FakeTwilioAPI, inbound_params, post_webhook
-from tests.test_alerts import restock
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*attribute `retry_after`:DeprecationWarning")
 
@@ -118,7 +118,7 @@ async def test_a_restock_reaches_exactly_the_right_members_on_their_channels(wor
     sam = await engine.identity.resolve(sam_c)
     await engine.identity.update_settings(sam.id, sms_enabled=True)
 
-    await runtime_for(engine).start_delivery()
+    await engine.service(AlertsRuntime).start()
     await engine.bus.publish("monitor.event", restock())
     await engine.bus.drain()
 
@@ -149,7 +149,7 @@ async def test_stop_ends_sms_alerts(world: World) -> None:
     await world.say(sam_c, "/alerts add jordan priority:high")
     sam = await engine.identity.resolve(sam_c)
     await engine.identity.update_settings(sam.id, sms_enabled=True)
-    await runtime_for(engine).start_delivery()
+    await engine.service(AlertsRuntime).start()
     await engine.bus.publish("monitor.event", restock("e1"))
     await _until(lambda: _async(len(world.sms_to(SAM_PHONE)) == 1))
     await world.text(SAM_PHONE, "STOP")
@@ -162,10 +162,10 @@ async def test_stop_ends_sms_alerts(world: World) -> None:
 
 async def test_a_kill_mid_fan_out_then_restart_loses_and_doubles_nothing(world: World) -> None:
     engine = world.engine
-    runtime = runtime_for(engine)
+    runtime = engine.service(AlertsRuntime)
     # A running bot: its rule index is loaded before these members write their rules (a rule written
     # while the index is still loading is not this test's subject)
-    await runtime.start_delivery()
+    await runtime.start()
     members = [Caller("telegram", str(9000 + i), f"m{i}") for i in range(60)]
     members += [Caller("discord", str(world.discord.add_member(f"d{i}").user.id), f"d{i}") for i in range(40)]
     phones = [f"+1415555{1000 + i}" for i in range(12)]
@@ -235,8 +235,8 @@ async def test_429_storms_5xx_and_refusals_end_delivered_or_dead_lettered_with_a
     world.telegram.fail_next("sendMessage", times=3, retry_after=1)  # a 429 storm
     world.telegram.fail_next_with("sendMessage", 502, "Bad Gateway", times=2)
     world.twilio.fail_next(503, 429)
-    runtime = runtime_for(engine)
-    await runtime.start_delivery()
+    runtime = engine.service(AlertsRuntime)
+    await runtime.start()
     world.telegram.block_chat(7102)  # blocked the bot, and no other channel: a dead letter
     await engine.bus.publish("monitor.event", restock())
     await engine.bus.drain()

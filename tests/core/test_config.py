@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.slices import load_slices
-from core.config import load_config
+from bot.slices import load_config, load_models
 from core.errors import ConfigError
 from tests.paths import REPO
 
 
 def test_shipped_bot_toml_is_valid() -> None:
-    load_slices()  # the slices own [economy], [monitors], [alerts]...
+    load_models()  # the slices own [economy], [monitors], [alerts]...
     config = load_config(REPO / "bot.toml")
     assert config.bot.name == "SNPD"
     assert config.bot.resolved_database_url().startswith("sqlite+aiosqlite:///")

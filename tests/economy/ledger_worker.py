@@ -22,7 +22,7 @@ from sqlalchemy import select
 import bot.economy  # noqa: F401  (registers the economy's tables and config section)
 from bot.economy.ledger import TransferRequest
 from bot.economy.runtime import EconomyRuntime
-from core.config import load_config
+from bot.slices import load_config
 from core.engine import Engine
 from core.logging import configure
 from core.storage.database import Database

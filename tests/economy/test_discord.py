@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from adapters.discord.frontend import DiscordFrontend
-from bot.economy import runtime_for
+from bot.economy import EconomyRuntime
 from bot.economy.verify import verify
-from bot.slices import load_slices
+from bot.slices import load_models
 from core.engine import Engine
 from core.storage.types import utcnow
 from snpd.app import build_engine
@@ -36,7 +36,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 async def dc(fake: FakeDiscord, make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
     monkeypatch.setenv("DISCORD_TOKEN", fake.token)
-    load_slices()
+    load_models()
     og = fake.add_role("OG")
     shop = [
         {"sku": "og", "name": "OG role", "kind": "role", "price": 40, "value": str(og.id), "days": 30},
@@ -102,7 +102,7 @@ async def test_role_from_the_shop_double_click_expiry_and_refund(dc: Harness) ->
     assert dc.og.id in dc.fake.members[alice.user.id].roles
     assert "60 LACES" in _embed(await _say(dc, "laces balance", user=alice))["description"]
 
-    shop = runtime_for(dc.engine).shop
+    shop = dc.engine.service(EconomyRuntime).shop
     assert await shop.expire(utcnow() + timedelta(days=29)) == 0
     assert await shop.expire(utcnow() + timedelta(days=31)) == 1
     assert dc.og.id not in dc.fake.members[alice.user.id].roles

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from bot.economy import EARN_TOPIC, runtime_for
+from bot.economy import EARN_TOPIC, EconomyRuntime
 from bot.economy.ledger import TransferRequest
 from bot.economy.models import Purchase, Raffle, Transfer
 from bot.economy.verify import verify
@@ -60,7 +60,7 @@ async def run(engine: Engine, caller: Caller, line: str) -> Reply:
 
 async def balance(engine: Engine, caller: Caller) -> int:
     member = await engine.identity.resolve(caller)
-    return await runtime_for(engine).economy.balance(member.id)
+    return await engine.service(EconomyRuntime).economy.balance(member.id)
 
 
 async def posted(engine: Engine) -> int:
@@ -159,7 +159,7 @@ async def test_earn_events_pay_once_per_source(eco: Engine) -> None:
 
 async def test_daily_cap_pays_up_to_the_cap_then_nothing(eco: Engine) -> None:
     # legit_vote_won: 5 per event, 25 per day, 60 s cooldown; lift the cooldown to hit the cap
-    runtime_for(eco).economy.settings.earn["legit_vote_won"].cooldown_seconds = 0
+    eco.service(EconomyRuntime).economy.settings.earn["legit_vote_won"].cooldown_seconds = 0
     for n in range(7):
         await _earn(eco, "legit_vote_won", ALICE, f"vote-{n}")
     assert await balance(eco, ALICE) == 25
@@ -303,7 +303,7 @@ async def test_premium_feed_access_and_expiry(eco: Engine) -> None:
     await grant(eco, ALICE, 100)
     assert (await run(eco, ALICE, "/shop buy drops-plus")).title == "🛍️ Bought"
     alice = await eco.identity.resolve(ALICE)
-    shop = runtime_for(eco).shop
+    shop = eco.service(EconomyRuntime).shop
     assert [e["value"] for e in await shop.active(alice.id, "premium_feed")] == ["drops"]
     perks = (await run(eco, ALICE, "/laces balance")).fields
     assert perks[0].name == "Perks" and perks[0].value.startswith("Drops+ (until ")
@@ -391,7 +391,7 @@ async def test_due_raffles_draw_in_the_sweep_and_bad_input_is_refused(eco: Engin
     assert "admins only" in (await run(eco, ALICE, '/raffle create "Dunk" 5 1h')).text
     assert "No raffle is open" in (await run(eco, ALICE, "/raffle enter")).text
     await run(eco, ADMIN, '/raffle create "Dunk" 5 1h')
-    raffles = runtime_for(eco).raffles
+    raffles = eco.service(EconomyRuntime).raffles
     assert await raffles.draw_due(utcnow()) == 0
     assert await raffles.draw_due(utcnow() + timedelta(hours=2)) == 1
     assert (await raffles.get(1)).status == "drawn"
@@ -399,7 +399,7 @@ async def test_due_raffles_draw_in_the_sweep_and_bad_input_is_refused(eco: Engin
 
 async def _pending_purchase(engine: Engine, caller: Caller, sku: str, *, age: timedelta = timedelta(0)) -> int:
     """What a crash right after the charge leaves behind: paid into escrow, not yet delivered."""
-    runtime = runtime_for(engine)
+    runtime = engine.service(EconomyRuntime)
     member = await engine.identity.resolve(caller)
     item = await runtime.shop.find(sku)
     wallet = await runtime.economy.wallet(member.id)
@@ -443,7 +443,7 @@ async def test_raffle_ticket_from_the_shop_and_refund_when_the_raffle_closed(eco
     assert "already in raffle #1" in (await run(eco, ALICE, "/raffle enter 1")).text
     purchase_id = await _pending_purchase(eco, BOB, "ticket")
     await run(eco, ADMIN, "/raffle draw 1")  # the raffle closes between Bob's charge and the delivery
-    done = await runtime_for(eco).shop.complete(purchase_id)
+    done = await eco.service(EconomyRuntime).shop.complete(purchase_id)
     assert done.status == "refunded" and "closed" in (done.failure or "")
     assert await balance(eco, BOB) == 20
     await ledger_ok(eco)
@@ -474,7 +474,7 @@ async def test_pending_purchase_left_by_a_crash_is_finished_by_the_sweep(eco: En
     await grant(eco, ALICE, 50)
     await _pending_purchase(eco, ALICE, "fire", age=timedelta(minutes=5))
     await ledger_ok(eco)  # escrow holds exactly the pending purchase
-    runtime = runtime_for(eco)
+    runtime = eco.service(EconomyRuntime)
     await runtime.sweep()
     async with eco.db.read() as session:
         assert await session.scalar(select(Purchase.status)) == "fulfilled"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.economy import runtime_for
+from bot.economy import EconomyRuntime
 from bot.economy.ledger import TransferRequest
 from bot.economy.models import Purchase, Transfer
 from bot.economy.verify import verify
@@ -72,12 +72,12 @@ async def _no_key_applied_twice(database: Database) -> None:
 async def test_sigkill_at_random_points_then_restart(eco: Engine, database: Database) -> None:
     seed = int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
-    ledger = runtime_for(eco).economy.ledger
+    ledger = eco.service(EconomyRuntime).economy.ledger
     members = [
         await eco.identity.resolve(Caller("discord", f"{worker.MEMBER_PREFIX}{n}", f"{worker.MEMBER_PREFIX}{n}"))
         for n in range(worker.MEMBERS)
     ]
-    wallets = [await runtime_for(eco).economy.wallet(m.id) for m in members]
+    wallets = [await eco.service(EconomyRuntime).economy.wallet(m.id) for m in members]
     mint = await ledger.system_account("mint")
     await ledger.transfer_many([TransferRequest(f"fund:{w}", mint, w, FUNDS, "grant") for w in wallets])
 

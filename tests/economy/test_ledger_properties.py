@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.economy import runtime_for
+from bot.economy import EconomyRuntime
 from bot.economy.ledger import TransferRequest, TransferResult
 from bot.economy.models import Purchase, Transfer
 from bot.economy.verify import verify
@@ -85,7 +85,7 @@ def plans(draw: st.DrawFn) -> Plan:
 async def test_random_concurrent_mix_keeps_every_invariant(eco: Engine, plan: Plan) -> None:
     chosen, sends, batches, funding = plan
     example = next(_examples)
-    runtime = runtime_for(eco)
+    runtime = eco.service(EconomyRuntime)
     economy, shop, ledger = runtime.economy, runtime.shop, runtime.economy.ledger
     members = [
         await eco.identity.resolve(Caller("discord", f"{example}-{n}", f"p{example}x{n}")) for n in range(WALLETS)

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.telegram.frontend import TelegramFrontend
 from bot.economy.verify import verify
-from bot.slices import load_slices
+from bot.slices import load_models
 from snpd.app import build_engine
 from tests.fakes.harness import serving
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
@@ -26,7 +26,7 @@ GROUP_ID = -1002500
 async def tg(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTelegramAPI]:
     async with FakeTelegramAPI() as fake:
         monkeypatch.setenv("TELEGRAM_TOKEN", fake.token)
-        load_slices()
+        load_models()
         config = make_config(
             telegram={"api_base": f"http://127.0.0.1:{fake.port}", "poll_timeout": 2},
             permissions={"admins": [f"telegram:{OWNER.id}"]},

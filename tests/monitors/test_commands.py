@@ -9,14 +9,14 @@ import orjson
 import pytest
 from aiohttp import web
 
-from bot.monitors.service import service_for
+from bot.monitors.service import MonitorService
 from core.commands import Permission
 from core.engine import Engine
 from core.identity import Caller
 from core.storage.database import Database
 from tests.fakes.harness import free_port
 from tests.fakes.shopify_store import BusRecorder, FakeShopifyStore
-from tests.test_monitor_engine import start_engine, stop_engine
+from tests.monitors.test_engine import start_engine, stop_engine
 
 ADMIN = Caller(platform="discord", external_id="100", display_name="boss", platform_role=Permission.ADMIN)
 MEMBER = Caller(platform="discord", external_id="200", display_name="sneakerhead")
@@ -157,4 +157,4 @@ async def test_report_with_an_unquoted_item_explains_quotes(engine: Engine) -> N
 
 
 async def test_service_is_registered_per_engine(engine: Engine) -> None:
-    assert service_for(engine).engine is engine
+    assert engine.service(MonitorService).engine is engine

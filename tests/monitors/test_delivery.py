@@ -11,7 +11,7 @@ import pytest
 
 from adapters.discord.frontend import DiscordFrontend
 from adapters.telegram.frontend import TelegramFrontend
-from bot.monitors.service import MonitorService, service_for
+from bot.monitors.service import MonitorService
 from core.engine import Engine
 from core.targets import DiscordChannel, TelegramChat
 from snpd.app import build_engine
@@ -19,7 +19,7 @@ from tests.fakes.discord_api import FakeDiscord, RecordedMessage
 from tests.fakes.harness import serving
 from tests.fakes.shopify_store import FakeShopifyStore
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
-from tests.test_monitor_engine import FAST
+from tests.monitors.test_engine import FAST
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*attribute `retry_after`:DeprecationWarning")
 GROUP_ID = -1002200
@@ -71,7 +71,7 @@ async def rig(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
                     "restocks", DiscordChannel(channel_id=discord_fake.general.id, role_id=drops.id), by=None
                 )
                 await engine.feeds.bind("restocks", TelegramChat(chat_id=GROUP_ID), by=None)
-                service = service_for(engine)
+                service = engine.service(MonitorService)
                 rig = Rig(engine, service, store, discord_fake, telegram_fake, drops.id)
                 row, _probe, outcome = await service.add(store.base_url, interval=3600)
                 assert outcome.status == "baseline"

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.monitors.models import MonitorEvent, MonitorProduct, PriceObservation
-from bot.monitors.service import MonitorService, service_for
+from bot.monitors.service import MonitorService
 from core.engine import Engine
 from core.storage.database import Database
 from snpd.app import build_engine
@@ -45,7 +45,7 @@ PRODUCT_KEYS = {"id", "title", "handle", "brand", "url", "image", "tags"}
 class Harness:
     def __init__(self, engine: Engine, store: FakeShopifyStore) -> None:
         self.engine = engine
-        self.service: MonitorService = service_for(engine)
+        self.service: MonitorService = engine.service(MonitorService)
         self.store = store
         self.bus = BusRecorder(engine.bus)
 
@@ -71,7 +71,7 @@ async def stop_engine(engine: Engine) -> None:
     """Running polls finish (or are cancelled) before the HTTP session and the database close."""
     await engine.scheduler.stop()
     await engine.bus.drain()
-    await service_for(engine).close()
+    await engine.service(MonitorService).close()
 
 
 @pytest.fixture
@@ -261,7 +261,7 @@ async def test_unpublished_outbox_events_go_out_at_start(
     await stop_engine(first)
     second = build_engine(make_config(monitors=FAST), db=database)
     recorder = BusRecorder(second.bus)
-    await service_for(second).boot()
+    await second.service(MonitorService).boot()
     await second.bus.drain()
     try:
         assert [e["event_id"] for e in recorder.events] == [harness.bus.events[0]["event_id"]]

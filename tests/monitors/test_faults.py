@@ -12,7 +12,7 @@ import pytest
 
 from core.storage.database import Database
 from tests.fakes.shopify_store import FakeShopifyStore
-from tests.test_monitor_engine import Harness, last_product, out_of_stock_size, start_engine, stop_engine
+from tests.monitors.test_engine import Harness, last_product, out_of_stock_size, start_engine, stop_engine
 
 FAULTS = [
     ("429", "blocked", "rate limited (HTTP 429)"),
@@ -47,10 +47,10 @@ async def harness(make_config: Any, sqlite_database: Database, store: FakeShopif
 @pytest.fixture
 async def sqlite_database(tmp_path: Any) -> AsyncIterator[Database]:
     """Faults are about HTTP, not storage: SQLite is enough and keeps this file fast."""
-    from bot.slices import load_slices
+    from bot.slices import load_models
     from core.storage.migrate import upgrade
 
-    load_slices()
+    load_models()
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'faults.db'}")
     await upgrade(db)
     yield db

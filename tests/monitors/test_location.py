@@ -18,7 +18,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 
 from bot.monitors.models import Monitor, MonitorEvent
-from bot.monitors.service import service_for
+from bot.monitors.service import MonitorService
 from core.commands import Permission
 from core.delivery.models import OutboxMessage
 from core.engine import Engine
@@ -29,7 +29,7 @@ from core.storage.database import Database
 from core.storage.metadata import all_metadata
 from core.storage.migrate import alembic_config, upgrade
 from tests.fakes.shopify_store import BusRecorder, FakeShopifyStore
-from tests.test_monitor_engine import PAYLOAD_KEYS, start_engine, stop_engine
+from tests.monitors.test_engine import PAYLOAD_KEYS, start_engine, stop_engine
 
 ADMIN = Caller(platform="discord", external_id="100", display_name="boss", platform_role=Permission.ADMIN)
 NEARBY = Caller("discord", "1001", "alice")  # about 1 km from the shop
@@ -70,7 +70,7 @@ async def ok(engine: Engine, caller: Caller, line: str) -> Any:
 
 
 async def poll(engine: Engine, monitor_id: int) -> None:
-    outcome = await service_for(engine).poll(monitor_id)
+    outcome = await engine.service(MonitorService).poll(monitor_id)
     assert outcome.error is None, outcome.error
     await engine.bus.drain()
 
@@ -115,7 +115,7 @@ async def test_a_shops_monitor_puts_its_location_on_every_product_event(
     store.set_price(product["id"], float(product["variants"][0]["price"]) - 20)
     await poll(engine, 1)
     # a restart builds the runner from the stored row: the location survives it
-    service_for(engine).runners.clear()
+    engine.service(MonitorService).runners.clear()
     store.add_product("Jordan 4 Bred", available=["10"], vendor="Jordan")
     await poll(engine, 1)
 

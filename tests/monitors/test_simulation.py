@@ -16,7 +16,7 @@ import pytest
 
 from core.storage.database import Database
 from tests.fakes.shopify_store import FakeShopifyStore
-from tests.test_monitor_engine import Harness, start_engine, stop_engine
+from tests.monitors.test_engine import Harness, start_engine, stop_engine
 
 Snapshot = dict[str, dict[str, Any]]
 FAULTS = ("429", "503", "430", "captcha", "html", "truncated", "reset_body")
@@ -56,10 +56,10 @@ def expected_events(before: Snapshot, after: Snapshot) -> set[tuple[str, str, fr
 
 @pytest.fixture
 async def sqlite_database(tmp_path: Any) -> AsyncIterator[Database]:
-    from bot.slices import load_slices
+    from bot.slices import load_models
     from core.storage.migrate import upgrade
 
-    load_slices()
+    load_models()
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'walk.db'}")
     await upgrade(db)
     yield db

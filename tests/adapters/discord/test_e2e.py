@@ -23,7 +23,7 @@ from adapters.discord.render import (
     build_embed,
     render,
 )
-from bot.slices import load_slices
+from bot.slices import load_models
 from core.commands import Command, Param, ParamType, Permission
 from core.context import Context
 from core.engine import Engine
@@ -119,7 +119,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 async def dc(fake: FakeDiscord, make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
     monkeypatch.setenv("DISCORD_TOKEN", fake.token)
-    load_slices()  # slices register their config sections; the config must be read after that
+    load_models()  # slices register their config sections; the config must be read after that
     config = make_config(discord={"api_base": fake.api_base, "guild_ids": [fake.guild_id]})
     engine = build_engine(config)
     engine.registry.add(*TEST_COMMANDS)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from adapters.discord.forms import FORM_PREFIX, MODAL_FIELDS, form_params, label_for, modal_for
 from adapters.discord.frontend import DiscordFrontend
 from bot.alerts.models import AlertRule
-from bot.slices import load_slices
+from bot.slices import load_models
 from core.commands import Command, Guide, Param
 from core.engine import Engine
 from core.replies import Reply
@@ -34,7 +34,7 @@ class Harness:
 async def dc(database: Database, make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
     async with FakeDiscord() as fake:
         monkeypatch.setenv("DISCORD_TOKEN", fake.token)
-        load_slices()
+        load_models()
         config = make_config(discord={"api_base": fake.api_base, "guild_ids": [fake.guild_id]})
         engine = build_engine(config, db=database)
         await engine.start(migrate=False)

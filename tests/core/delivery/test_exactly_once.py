@@ -24,7 +24,7 @@ from adapters.discord.frontend import NONCE_WINDOW_S, DiscordFrontend, message_n
 from adapters.sms.frontend import READ_BACK_PAGE, SmsFrontend, TwilioHttpClient
 from adapters.sms.render import render_reply
 from adapters.telegram.frontend import TelegramFrontend
-from bot.alerts.addresses import EngineAddressBook
+from bot.delivery.addresses import EngineAddressBook
 from core.delivery import DeliveryLimiter, DeliveryWorker, NewMessage, PlatformLimits, WorkerSettings, enqueue
 from core.delivery.models import DEAD, EXPIRED, SENDING, SENT, OutboxMessage
 from core.delivery.outbox import counts

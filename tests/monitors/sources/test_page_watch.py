@@ -19,7 +19,7 @@ from bot.monitors.sources.page_watch import (
     parse_selectors,
 )
 from core.storage.database import Database
-from tests.test_monitor_engine import start_engine, stop_engine
+from tests.monitors.test_engine import start_engine, stop_engine
 
 MISSING = chromium_missing()
 needs_chromium = pytest.mark.skipif(MISSING is not None, reason=f"chromium unavailable: {MISSING}")
@@ -186,9 +186,9 @@ async def test_page_monitor_alerts_a_restock_end_to_end(make_config: Any, databa
 
     engine = await start_engine(make_config, database)
     try:
-        from bot.monitors.service import service_for
+        from bot.monitors.service import MonitorService
 
-        service = service_for(engine)
+        service = engine.service(MonitorService)
         recorder = BusRecorder(engine.bus)
         row, probe, outcome = await service.add(f"{site.base_url}/p/jordan-4", render=True, interval=3600)
         assert (row.kind, probe.status, outcome.status) == ("page", "ok", "baseline")

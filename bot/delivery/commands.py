@@ -1,0 +1,45 @@
+"""/admin deadletters: what could not be delivered, and a way to send it again."""
+
+from __future__ import annotations
+
+from bot.delivery.service import Delivery
+from core.commands import Command, Param, ParamType, Permission
+from core.context import Context
+from core.delivery import dead_letters, retry_dead
+from core.errors import NotFound
+from core.replies import Reply, ReplyField
+
+
+async def deadletters(ctx: Context, action: str = "list", id: int | None = None) -> Reply:
+    if action == "retry":
+        count = await retry_dead(ctx.engine.db, None if id is None else [id])
+        ctx.service(Delivery).wake()
+        if not count:
+            raise NotFound("No such dead letter." if id is not None else "There are no dead letters.")
+        return Reply(title="♻️ Retrying", text=f"{count} notification(s) are back in the queue.", ephemeral=True)
+    rows = await dead_letters(ctx.engine.db, limit=20)
+    if not rows:
+        return Reply(title="📭 Dead letters", text="None. Everything was delivered.", ephemeral=True)
+    fields = [
+        ReplyField(
+            name=f"#{row.id} {row.status} · member #{row.member_id} · {row.channel} · {row.attempts} tries",
+            value=(row.last_error or "no reason recorded")[:200],
+            inline=False,
+        )
+        for row in rows
+    ]
+    return Reply(
+        title=f"📭 Dead letters (latest {len(rows)})",
+        fields=fields,
+        footer="Retry one with /admin deadletters retry ID, or all with /admin deadletters retry",
+        ephemeral=True,
+    )
+
+
+COMMANDS = [
+    Command("admin deadletters", "Notifications that could not be delivered; retry them.", deadletters,
+            (Param("action", "list or retry", required=False, default="list", choices=("list", "retry")),
+             Param("id", "Dead letter id (retry: all if omitted)", type=ParamType.INTEGER, required=False,
+                   min_value=1)),
+            permission=Permission.ADMIN, private=True),
+]
