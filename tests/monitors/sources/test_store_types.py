@@ -2,7 +2,8 @@
 
 Hypothesis builds product-shaped JSON whose every field may hold any JSON value, and whole pages
 whose structure is random; whatever comes back must either parse into well-typed products or raise
-``ShopifyError('bad_body')``, which the runner turns into health and back-off.
+``ShopifyError('bad_body')``, which the runner turns into health and back-off (checked last, through
+the engine against the fake store on loopback).
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.monitors.models import Monitor
 from bot.monitors.sources.shopify import Product, ShopifyError, parse_product_js, scan_page
+from core.storage.database import Database
+from tests.fakes.shopify_store import FakeShopifyStore
+from tests.monitors.test_engine import Harness, start_engine, stop_engine
 
 BASE = "https://kith.com"
 
@@ -114,3 +119,25 @@ def _dumpable(value: Any) -> bool:
     except TypeError:
         return False
     return True
+
+
+async def test_a_store_serving_wrong_types_shows_in_health_and_backs_off(make_config: Any, database: Database) -> None:
+    store = FakeShopifyStore()
+    store.seed_catalogue(30)
+    await store.start()
+    engine = await start_engine(make_config, database, backoff_base_seconds=30.0, backoff_max_seconds=60.0)
+    try:
+        harness = Harness(engine, store)
+        monitor_id = await harness.add()
+        store.products[-1]["variants"] = "S,M,L"
+        store._touch()  # the fake store caches its pages until a change
+        failed = await harness.poll(monitor_id)
+        again = await harness.poll(monitor_id)
+        async with engine.db.read() as session:
+            row = await session.get(Monitor, monitor_id)
+    finally:
+        await stop_engine(engine)
+        await store.stop()
+    assert (failed.status, failed.error) == ("error", "product data with a wrong type in `variants`")
+    assert again.status == "backing_off"
+    assert row is not None and (row.status, row.last_error) == ("error", failed.error)
