@@ -217,16 +217,16 @@ def load_config(
         raise ConfigError(
             f"{file_path}: unknown section [{unknown[0]}]; known sections: {', '.join(sorted(known))}"
         )
-    sections: dict[str, Section] = {}
+    validated: dict[str, Section] = {}
     for name, model in known.items():
         table = raw.get(name, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{file_path}: [{name}] must be a table")
         try:
-            sections[name] = model.model_validate(table)
+            validated[name] = model.model_validate(table)
         except ValidationError as exc:
             raise ConfigError(_describe(file_path, name, exc)) from None
-    return Config(sections, Secrets(), file_path if file_path.exists() else None)
+    return Config(validated, Secrets(), file_path if file_path.exists() else None)
 
 
 def _describe(path: Path, section: str, exc: ValidationError) -> str:

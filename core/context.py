@@ -23,6 +23,10 @@ class Context:
     role: Permission
     #: short id shown to the user and logged with every line about this request
     reference: str
+    #: the platform's own id for this request, prefixed by the platform ("telegram:812345"); the same on
+    #: a redelivery, so it is what idempotency keys are built from. ``None`` where the platform has none
+    #: (the shell, autocomplete).
+    request_id: str | None = None
 
     @property
     def platform(self) -> str:

@@ -162,21 +162,30 @@ class Engine:
         await self.stop_work()
         await self.db.dispose()
 
-    async def dispatch(self, caller: Caller, name: str, raw: dict[str, Any]) -> Reply:
-        """Run a command with raw values keyed by parameter name."""
+    async def dispatch(
+        self, caller: Caller, name: str, raw: dict[str, Any], *, request_id: str | None = None
+    ) -> Reply:
+        """Run a command with raw values keyed by parameter name.
+
+        ``request_id`` is the platform's own id for this request (a Discord interaction id, a Telegram
+        ``update_id``, a Twilio ``MessageSid``): handlers key side effects on it, so a redelivery
+        cannot repeat them.
+        """
         reference = secrets.token_hex(4)
         try:
             command = self.registry.get(name)
-            return await self._run(command, caller, reference, lambda: command.bind(raw))
+            return await self._run(command, caller, reference, lambda: command.bind(raw), request_id)
         except UserError as exc:
             return Reply.error(str(exc))
 
-    async def dispatch_line(self, caller: Caller, line: str) -> Reply:
+    async def dispatch_line(self, caller: Caller, line: str, *, request_id: str | None = None) -> Reply:
         """Run a command typed as text: ``/laces tip @sam 5 thanks``."""
         reference = secrets.token_hex(4)
         try:
             command, words, named = self.registry.parse(line)
-            return await self._run(command, caller, reference, lambda: command.bind_words(words, named))
+            return await self._run(
+                command, caller, reference, lambda: command.bind_words(words, named), request_id
+            )
         except UserError as exc:
             return Reply.error(str(exc))
 
@@ -197,7 +206,9 @@ class Engine:
             log.exception("command.autocomplete_failed", command=name, param=param)
             return []
 
-    async def _run(self, command: Command, caller: Caller, reference: str, bind: Any) -> Reply:
+    async def _run(
+        self, command: Command, caller: Caller, reference: str, bind: Any, request_id: str | None = None
+    ) -> Reply:
         bound_log = log.bind(ref=reference, command=command.name, platform=caller.platform)
         role = self.identity.role_for(caller)
         if command.permission > role:
@@ -207,7 +218,8 @@ class Engine:
         values = bind()
         try:
             member = await self.identity.resolve(caller)
-            ctx = Context(self, caller, member, role, reference)
+            platform_id = f"{caller.platform}:{request_id}" if request_id else None
+            ctx = Context(self, caller, member, role, reference, platform_id)
             reply = await command.handler(ctx, **values)
         except UserError:
             raise

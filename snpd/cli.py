@@ -20,6 +20,7 @@ import orjson
 from bot.slices import load_config
 from core.commands import FRONTENDS
 from core.config import Config
+from core.engine import SliceStartError
 from core.errors import ConfigError
 from core.logging import configure
 
@@ -121,8 +122,9 @@ def cmd_commands(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps({"commands": manifest}, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        for entry in manifest:
-            print(f"/{entry['name']:<22} {entry['permission']:<7} {','.join(entry['frontends'])}")
+        for command in engine.registry.all():
+            frontends = ",".join(f for f in FRONTENDS if f in command.frontends)
+            print(f"/{command.name:<22} {command.permission.label:<7} {frontends}")
     return 0
 
 
@@ -203,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
+    except SliceStartError as exc:
+        print(f"start-up failed: {exc} (details in the log)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
