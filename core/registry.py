@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
+import re
 from collections.abc import Iterable
 
 from rapidfuzz import process
 
-from core.commands import Command, Permission
+from core.commands import FRONTENDS, Command, Permission
 from core.errors import BadArgument, UnknownCommand, UserError
 
 
@@ -56,10 +56,7 @@ class CommandRegistry:
         ``name:value`` or ``name=value`` tokens whose name is a parameter are taken as named values;
         everything else is positional. Quotes group words: ``/report restock "Kith NYC" "Jordan 4"``.
         """
-        try:
-            tokens = shlex.split(line.strip())
-        except ValueError:
-            raise BadArgument("input", "unbalanced quotes") from None
+        tokens = split_words(line)
         if not tokens:
             raise UnknownCommand("", None)
         tokens[0] = tokens[0].lstrip("/").split("@", 1)[0]
@@ -78,15 +75,74 @@ class CommandRegistry:
 
     @staticmethod
     def _split_named(command: Command, tokens: list[str]) -> tuple[list[str], dict[str, str]]:
+        """``name:value`` for a declared parameter is a named value; ``name:`` with nothing after it is
+        an error, not a word; an option-looking ``bogus:1`` is refused with the real option names.
+        Anything else (a time like 22:00, a URL, a ``discord:123`` target, a word ending in a colon) is
+        a positional word."""
         names = {param.name for param in command.params}
         positional: list[str] = []
         named: dict[str, str] = {}
         for token in tokens:
-            for separator in (":", "="):
-                key, found, value = token.partition(separator)
-                if found and key.lower() in names and value:
-                    named[key.lower()] = value
-                    break
+            match = None if isinstance(token, Quoted) else _OPTION.match(token)
+            if match is None:
+                positional.append(token)
+                continue
+            key, value = match.group(1).lower(), match.group(2)
+            if key in names:
+                if not value:
+                    raise BadArgument(key, "empty value")
+                named[key] = value
+            elif value and key not in FRONTENDS and not value.startswith("//") and names:
+                shown = ", ".join(sorted(names))
+                raise UserError(f"Unknown option `{key[:30]}` for /{command.name} (options: {shown}).")
             else:
                 positional.append(token)
         return positional, named
+
+
+#: ``name:value`` or ``name=value``, the name a plain identifier (so 22:00 and https://… are words)
+_OPTION = re.compile(r"^([A-Za-z_]{2,32})[:=](.*)$", re.S)
+_QUOTES = "\"'"
+
+
+class Quoted(str):
+    """A word the member put in quotes from its first character: always text, never ``name:value``."""
+
+    __slots__ = ()
+
+
+def split_words(line: str) -> list[str]:
+    """Split a typed command into words. Double or single quotes that open a word (or a value after
+    ``name:``) group words until the matching quote; an apostrophe inside a word (it's, Nike's) is
+    just a letter. An unclosed double quote is an error: the member meant to group something."""
+    words: list[str] = []
+    text = line.strip()
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        word: list[str] = []
+        quoted = False
+        starts_quoted = text[i] in _QUOTES
+        while i < n and not text[i].isspace():
+            char = text[i]
+            opens = char in _QUOTES and (not word or "".join(word).endswith((":", "=")))
+            if opens:
+                close = text.find(char, i + 1)
+                if close == -1:
+                    if char == '"':
+                        raise BadArgument("input", "unbalanced quotes")
+                    word.append(char)  # a lone leading apostrophe: 'sup
+                    i += 1
+                    continue
+                word.append(text[i + 1 : close])
+                quoted = True
+                i = close + 1
+                continue
+            word.append(char)
+            i += 1
+        if word or quoted:
+            joined = "".join(word)
+            words.append(Quoted(joined) if starts_quoted and quoted else joined)
+    return words

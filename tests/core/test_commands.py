@@ -128,3 +128,38 @@ async def test_help_hides_commands_above_the_callers_role(sqlite_engine: Engine)
 async def test_autocomplete_offers_timezones(sqlite_engine: Engine) -> None:
     assert "Europe/London" in await sqlite_engine.autocomplete(MEMBER, "settings", "timezone", "london")
     assert await sqlite_engine.autocomplete(MEMBER, "feed bind", "feed", "re") == ["restocks", "reports"]
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("/laces echo 5 it's Nike's don't", ["5", "it's", "Nike's", "don't"]),
+        ("/laces echo 5 'sup", ["5", "'sup"]),
+        ("/laces echo 5 \"re: bred\" 'for the W'", ["5", "re: bred", "for the W"]),
+        (
+            "/laces echo 5 22:00-08:00 https://kith.com discord:123",
+            ["5", "22:00-08:00", "https://kith.com", "discord:123"],
+        ),
+    ],
+)
+def test_apostrophes_inside_words_and_colons_in_values_are_just_text(line: str, words: list[str]) -> None:
+    registry = CommandRegistry()
+    registry.add(ECHO)
+    _command, parsed, named = registry.parse(line)
+    assert parsed == words and named == {}
+
+
+def test_an_option_with_nothing_after_it_is_an_empty_value_not_a_word() -> None:
+    registry = CommandRegistry()
+    registry.add(ECHO)
+    with pytest.raises(BadArgument, match="`note`: empty value"):
+        registry.parse("/laces echo 5 note:")
+    with pytest.raises(BadArgument, match="`note`: empty value"):
+        registry.parse('/laces echo 5 note:""')
+
+
+def test_an_unknown_option_names_the_real_ones() -> None:
+    registry = CommandRegistry()
+    registry.add(ECHO)
+    with pytest.raises(UserError, match=r"Unknown option `bogus` for /laces echo \(options: amount, note\)"):
+        registry.parse("/laces echo 5 bogus:1")
