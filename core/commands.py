@@ -223,6 +223,11 @@ class Command:
 
     def bind_words(self, words: Sequence[str], named: Mapping[str, str]) -> dict[str, Any]:
         """Map positional words (from a text frontend) onto parameters in order, then bind."""
+        return self.bind(self.raw_from_words(words, named))
+
+    def raw_from_words(self, words: Sequence[str], named: Mapping[str, str]) -> dict[str, Any]:
+        """Positional words mapped onto parameter names, unconverted: what a platform with typed
+        options (a Discord slash command) would send for the same line."""
         raw: dict[str, Any] = dict(named)
         positional = [param for param in self.params if param.name not in named]
         remaining = list(words)
@@ -237,7 +242,7 @@ class Command:
             raw[param.name] = remaining.pop(0)
         if remaining:
             raise BadArgument(remaining[0], f"unexpected extra argument. Usage: {self.usage}")
-        return self.bind(raw)
+        return raw
 
 
 def _num(value: float) -> str:

@@ -204,3 +204,89 @@ async def sqlite_engine(make_config: Any) -> AsyncIterator[Engine]:
     await built.start()
     yield built
     await built.stop()
+
+
+# --------------------------------------------------------------------------- test bots (tests/testbot.py)
+
+
+@pytest.fixture
+async def make_bot(make_config: Any, database: Database) -> AsyncIterator[Any]:
+    """``await make_bot(economy={...}, commands=[...])``: a started ``TestBot`` on each database."""
+    from contextlib import AsyncExitStack
+
+    from tests.testbot import neutral_bot
+
+    async with AsyncExitStack() as stack:
+
+        async def factory(**options: Any) -> Any:
+            return await stack.enter_async_context(neutral_bot(make_config, database, **options))
+
+        yield factory
+
+
+@pytest.fixture
+async def bot(make_bot: Any) -> Any:
+    """A ``TestBot`` with the default config: ``await bot.say(bot.member("alice"), "/ping")``."""
+    return await make_bot()
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[Any]:
+    from tests.fakes.discord_api import FakeDiscord
+
+    async with FakeDiscord() as server:
+        yield server
+
+
+@pytest.fixture
+async def make_discord_bot(fake_discord: Any, make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """``await make_discord_bot(economy={...}, commands=[...], frontend={...})``: real discord.py on the fake."""
+    from contextlib import AsyncExitStack
+
+    from tests.testbot import discord_bot
+
+    async with AsyncExitStack() as stack:
+
+        async def factory(**options: Any) -> Any:
+            return await stack.enter_async_context(
+                discord_bot(fake_discord, make_config, monkeypatch.setenv, **options)
+            )
+
+        yield factory
+
+
+@pytest.fixture
+async def discord_bot(make_discord_bot: Any) -> Any:
+    return await make_discord_bot()
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[Any]:
+    from tests.fakes.telegram_api import FakeTelegramAPI
+
+    async with FakeTelegramAPI() as server:
+        yield server
+
+
+@pytest.fixture
+async def make_telegram_bot(
+    fake_telegram: Any, make_config: Any, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Any]:
+    """``await make_telegram_bot(economy={...})``: real python-telegram-bot polling the fake Bot API."""
+    from contextlib import AsyncExitStack
+
+    from tests.testbot import telegram_bot
+
+    async with AsyncExitStack() as stack:
+
+        async def factory(**options: Any) -> Any:
+            return await stack.enter_async_context(
+                telegram_bot(fake_telegram, make_config, monkeypatch.setenv, **options)
+            )
+
+        yield factory
+
+
+@pytest.fixture
+async def telegram_bot(make_telegram_bot: Any) -> Any:
+    return await make_telegram_bot()

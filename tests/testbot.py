@@ -1,0 +1,389 @@
+"""A test bot in the style of errbot's ``testbot``: members say command lines, tests read the replies.
+
+``reply = await bot.say(alice, "/laces tip @bob 5")`` runs the line and returns a neutral ``Reply``.
+``TestBot`` dispatches straight into the engine; ``DiscordTestBot`` sends the line through the real
+discord.py client as an INTERACTION_CREATE from the fake gateway, and ``TelegramTestBot`` posts it as
+an update to the fake Bot API for real python-telegram-bot to poll. Both read back what their fake
+server received and turn it into a ``Heard`` (a ``Reply`` that also carries the raw message), so one
+assertion reads the same on every platform.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict, Field
+
+from adapters.discord.frontend import DiscordFrontend
+from adapters.telegram.frontend import TelegramFrontend
+from core.commands import Command, Param, ParamType, Permission
+from core.config import Config
+from core.engine import Engine
+from core.identity import Caller
+from core.replies import Button, Reply, ReplyField
+from core.storage.database import Database
+from core.storage.models import Member as MemberRow
+from snpd.app import build_engine
+from tests.fakes.discord_api import (
+    PERM_ADMINISTRATOR,
+    PERM_MANAGE_MESSAGES,
+    FakeChannel,
+    FakeDiscord,
+    FakeMember,
+    FakeRole,
+    RecordedMessage,
+)
+from tests.fakes.harness import serving
+from tests.fakes.telegram_api import FakeChat, FakeTelegramAPI, FakeUser, SentMessage
+
+ERROR_TITLE = Reply.error("").title or ""
+MakeConfig = Callable[..., Config]
+SetEnv = Callable[[str, str], None]
+
+#: Telegram has no per-user roles outside groups: these ids are listed in the bot's [permissions].
+TELEGRAM_ADMIN_IDS = tuple(range(9001, 9011))
+TELEGRAM_MOD_IDS = tuple(range(9101, 9111))
+
+
+@dataclass(frozen=True)
+class Member:
+    """A caller handle: who says a line, as the engine sees them and as their platform's fake knows them."""
+
+    name: str
+    caller: Caller
+    native: Any = None  # a FakeMember on Discord, a FakeUser on Telegram
+
+    @property
+    def platform(self) -> str:
+        return self.caller.platform
+
+    @property
+    def mention(self) -> str:
+        return f"@{self.name}"
+
+
+class Heard(Reply):
+    """A reply read back from a platform's fake server; ``raw`` is the message the server recorded."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    raw: Any = Field(default=None, exclude=True)
+
+
+def is_error(reply: Reply) -> bool:
+    """An error reply, whether neutral (its title) or read back as text from a platform."""
+    return reply.title == ERROR_TITLE or reply.plain_text().startswith(ERROR_TITLE)
+
+
+class TestBot:
+    """The engine with nothing in front of it: lines go to ``engine.dispatch_line``."""
+
+    __test__ = False  # not a test class, whatever its name
+    platform: ClassVar[str] = "shell"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.members: dict[str, Member] = {}
+        self._ids = itertools.count(1001)
+
+    def member(
+        self,
+        name: str,
+        platform: str | None = None,
+        role: Permission = Permission.MEMBER,
+        *,
+        is_bot: bool = False,
+        origin: Mapping[str, object] | None = None,
+    ) -> Member:
+        """A new caller called ``name``; on this bot's own platform it also exists on the fake server.
+
+        ``origin`` is where they speak from (a serialised target), for commands such as ``/feed bind``.
+        """
+        platform = platform or self.platform
+        if platform == self.platform and platform != "shell":
+            handle = self._native_member(name, role, is_bot=is_bot)
+        else:
+            caller = Caller(platform, str(next(self._ids)), name, platform_role=role, is_bot=is_bot)
+            handle = Member(name, caller)
+        if origin is not None:
+            handle = Member(name, replace(handle.caller, origin=dict(origin)), handle.native)
+        self.members[name] = handle
+        return handle
+
+    def __getitem__(self, name: str) -> Member:
+        """The member called ``name``, made earlier with ``member``."""
+        try:
+            return self.members[name]
+        except KeyError:
+            raise KeyError(f"no member {name!r}: make it first with bot.member({name!r})") from None
+
+    def _who(self, who: Member | str) -> Member:
+        return self[who] if isinstance(who, str) else who
+
+    def _native_member(self, name: str, role: Permission, *, is_bot: bool) -> Member:
+        raise NotImplementedError(f"{type(self).__name__} has no platform members")
+
+    async def say(self, who: Member | str, line: str) -> Reply:
+        """Run ``line`` as ``who`` (a handle, or the name of one) and return the reply."""
+        return await self.engine.dispatch_line(self._who(who).caller, line)
+
+    async def ok(self, who: Member | str, line: str) -> Reply:
+        """``say``, asserting the reply is not an error."""
+        reply = await self.say(who, line)
+        assert not is_error(reply), f"{line!r} failed: {reply.plain_text()}"
+        return reply
+
+    async def fails(self, who: Member | str, line: str, match: str | None = None) -> Reply:
+        """``say``, asserting the reply is an error whose text contains ``match`` (a plain substring)."""
+        reply = await self.say(who, line)
+        assert is_error(reply), f"{line!r} did not fail: {reply.plain_text()}"
+        if match is not None:
+            assert match in reply.plain_text(), f"{match!r} not in {reply.plain_text()!r}"
+        return reply
+
+    async def press(self, who: Member | str, reply: Reply, label: str) -> Reply:
+        """``who`` presses the action button labelled ``label`` under ``reply``."""
+        button = _button(reply, label)
+        assert button.action is not None, f"{label!r} is a link button"
+        return await self.engine.dispatch_line(self._who(who).caller, button.action)
+
+    async def join(self, *who: Member | str) -> None:
+        """Make members known to the engine (a member must have spoken before ``@name`` finds them)."""
+        for handle in who:
+            await self.engine.identity.resolve(self._who(handle).caller)
+
+    async def resolve(self, who: Member | str) -> MemberRow:
+        """The stored member behind a handle, created on first use as a frontend would."""
+        return await self.engine.identity.resolve(self._who(who).caller)
+
+    async def member_id(self, who: Member | str) -> int:
+        return (await self.resolve(who)).id
+
+
+def _button(reply: Reply, label: str) -> Button:
+    found = next((b for b in reply.buttons if b.label == label), None)
+    assert found is not None, f"no button {label!r} in {[b.label for b in reply.buttons]}"
+    return found
+
+
+def _discord_value(param: Param, value: Any, members: Mapping[str, Member]) -> Any:
+    """What Discord's client would send for a typed option; values it could not type go as text,
+    since the server must not trust the client anyway."""
+    if not isinstance(value, str):
+        return value
+    if param.type is ParamType.MEMBER and value.startswith("@"):
+        known = members.get(value[1:])
+        return known.native if known is not None and isinstance(known.native, FakeMember) else value
+    if param.type is ParamType.BOOLEAN and value.lower() in {"true", "yes", "on", "1", "false", "no", "off", "0"}:
+        return value.lower() in {"true", "yes", "on", "1"}
+    converters: dict[ParamType, Callable[[str], Any]] = {ParamType.INTEGER: int, ParamType.NUMBER: float}
+    convert = converters.get(param.type)
+    if convert is None:
+        return value
+    try:
+        return convert(value)
+    except ValueError:
+        return value
+
+
+def heard_on_discord(message: RecordedMessage) -> Heard:
+    """A Discord message read back as a neutral reply: embed title, description, fields and buttons."""
+    embed = message.embeds[0] if message.embeds else {}
+    buttons = [
+        Button.model_construct(label=b.get("label", ""), url=b["url"], action=None)
+        if b.get("url")
+        else Button.model_construct(
+            label=b.get("label", ""), url=None, action=str(b["custom_id"]).removeprefix("snpd:")
+        )
+        for b in message.buttons()
+    ]
+    return Heard(
+        title=embed.get("title"),
+        text=embed.get("description") or ("" if embed else message.content),
+        fields=[
+            ReplyField(name=f["name"], value=f["value"], inline=f.get("inline", True)) for f in embed.get("fields", [])
+        ],
+        footer=(embed.get("footer") or {}).get("text"),
+        url=embed.get("url"),
+        image_url=(embed.get("image") or {}).get("url"),
+        color=embed.get("color"),
+        ephemeral=message.ephemeral,
+        buttons=buttons,
+        raw=message,
+    )
+
+
+def heard_on_telegram(sent: SentMessage) -> Heard:
+    """A Telegram message read back as a neutral reply: a leading bold line is the title."""
+    title: str | None = None
+    text = sent.text
+    if sent.raw.startswith("<b>"):
+        title, _, text = sent.text.partition("\n")
+    buttons = [
+        Button.model_construct(label=b.get("text", ""), url=b["url"], action=None)
+        if b.get("url")
+        else Button.model_construct(label=b.get("text", ""), url=None, action=b.get("callback_data"))
+        for b in sent.buttons
+    ]
+    return Heard(title=title, text=text, buttons=buttons, raw=sent)
+
+
+class DiscordTestBot(TestBot):
+    """Lines become slash commands sent by the fake Discord gateway to the real discord.py client."""
+
+    platform: ClassVar[str] = "discord"
+
+    def __init__(self, engine: Engine, fake: FakeDiscord, frontend: DiscordFrontend) -> None:
+        super().__init__(engine)
+        self.fake = fake
+        self.frontend = frontend
+        self._roles: dict[Permission, FakeRole] = {}
+        #: the guild owner: an admin on Discord without any role
+        self.owner = Member("owner", Caller("discord", str(fake.owner.id), "owner"), fake.members[fake.owner.id])
+
+    def _native_member(self, name: str, role: Permission, *, is_bot: bool) -> Member:
+        roles = [] if role is Permission.MEMBER else [self._role(role)]
+        native = self.fake.add_member(name, roles=roles, bot=is_bot)
+        return Member(name, Caller("discord", str(native.user.id), name, platform_role=role, is_bot=is_bot), native)
+
+    def _role(self, role: Permission) -> FakeRole:
+        if role not in self._roles:
+            bits = PERM_ADMINISTRATOR if role is Permission.ADMIN else PERM_MANAGE_MESSAGES
+            self._roles[role] = self.fake.add_role(f"{role.label}s", bits)
+        return self._roles[role]
+
+    async def say(self, who: Member | str, line: str, *, channel: FakeChannel | None = None) -> Reply:
+        who = self._who(who)
+        if who.platform != self.platform:
+            return await super().say(who, line)
+        command, words, named = self.engine.registry.parse(line)
+        values = self._values(command, command.raw_from_words(words, named))
+        interaction = await self.fake.send_command(command.name, values, user=who.native, channel=channel)
+        return heard_on_discord(await self.fake.wait_for_reply(interaction))
+
+    def _values(self, command: Command, raw: Mapping[str, Any]) -> dict[str, Any]:
+        params = {p.name: p for p in command.params}
+        return {name: _discord_value(params[name], value, self.members) if name in params else value
+                for name, value in raw.items()}  # fmt: skip
+
+    async def press(self, who: Member | str, reply: Reply, label: str) -> Reply:
+        who = self._who(who)
+        if who.platform != self.platform or not isinstance(reply, Heard):
+            return await super().press(who, reply, label)
+        button = _button(reply, label)
+        press = await self.fake.press_button(reply.raw, f"snpd:{button.action}", user=who.native)
+        return heard_on_discord(await self.fake.wait_for_reply(press))
+
+
+class TelegramTestBot(TestBot):
+    """Lines become updates queued on the fake Bot API, polled by the real python-telegram-bot."""
+
+    platform: ClassVar[str] = "telegram"
+
+    def __init__(self, engine: Engine, fake: FakeTelegramAPI, frontend: TelegramFrontend) -> None:
+        super().__init__(engine)
+        self.fake = fake
+        self.frontend = frontend
+        self._reserved = {Permission.ADMIN: iter(TELEGRAM_ADMIN_IDS), Permission.MOD: iter(TELEGRAM_MOD_IDS)}
+
+    def _native_member(self, name: str, role: Permission, *, is_bot: bool) -> Member:
+        ids = self._reserved.get(role)
+        user_id = next(ids) if ids is not None else next(self._ids)
+        native = FakeUser(id=user_id, first_name=name.title(), username=name, is_bot=is_bot)
+        return Member(name, Caller("telegram", str(user_id), name, is_bot=is_bot), native)
+
+    async def say(
+        self, who: Member | str, line: str, *, chat: FakeChat | None = None, topic_id: int | None = None
+    ) -> Reply:
+        """Sent in ``who``'s private chat unless ``chat`` is given; the reply is read from the same chat."""
+        who = self._who(who)
+        if who.platform != self.platform:
+            return await super().say(who, line)
+        self.fake.command(who.native, line, chat=chat, topic_id=topic_id)
+        where = chat.id if chat is not None else who.native.id
+        return heard_on_telegram(await self.fake.wait_for_message(where, topic_id=topic_id))
+
+    async def press(self, who: Member | str, reply: Reply, label: str) -> Reply:
+        who = self._who(who)
+        if who.platform != self.platform or not isinstance(reply, Heard):
+            return await super().press(who, reply, label)
+        sent: SentMessage = reply.raw
+        self.fake.press_button(who.native, sent, _button(reply, label).action)
+        return heard_on_telegram(await self.fake.wait_for_message(sent.chat_id, topic_id=sent.topic_id))
+
+
+# ------------------------------------------------------------------------------- starting bots
+
+
+def _merge(sections: dict[str, dict[str, Any]], name: str, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``values`` under the test's own settings for section ``name`` (lists are extended)."""
+    given = dict(sections.get(name, {}))
+    merged = dict(values)
+    for key, value in given.items():
+        merged[key] = [*merged[key], *value] if isinstance(value, list) and isinstance(merged.get(key), list) else value
+    return {**sections, name: merged}
+
+
+@asynccontextmanager
+async def neutral_bot(
+    make_config: MakeConfig, database: Database, *, commands: Iterable[Command] = (), **sections: dict[str, Any]
+) -> AsyncIterator[TestBot]:
+    """A started engine on ``database`` (already migrated), with ``commands`` added to its registry."""
+    engine = build_engine(make_config(**sections), db=database)
+    engine.registry.add(*commands)
+    await engine.start(migrate=False)
+    try:
+        yield TestBot(engine)
+    finally:
+        await engine.stop_work()  # the database fixture disposes storage
+
+
+@asynccontextmanager
+async def discord_bot(
+    fake: FakeDiscord,
+    make_config: MakeConfig,
+    setenv: SetEnv,
+    *,
+    commands: Iterable[Command] = (),
+    frontend: Mapping[str, Any] | None = None,
+    **sections: dict[str, Any],
+) -> AsyncIterator[DiscordTestBot]:
+    """An engine on SQLite serving the real Discord frontend, connected to ``fake``."""
+    setenv("DISCORD_TOKEN", fake.token)
+    sections = _merge(sections, "discord", {"api_base": fake.api_base, "guild_ids": [fake.guild_id]})
+    engine = build_engine(make_config(**sections))
+    engine.registry.add(*commands)
+    await engine.start()
+    options = {"defer_after": 0.5, "guild_ready_timeout": 0.05} | dict(frontend or {})
+    front = DiscordFrontend(engine, **options)
+    async with serving(engine, [front]):
+        yield DiscordTestBot(engine, fake, front)
+
+
+@asynccontextmanager
+async def telegram_bot(
+    fake: FakeTelegramAPI,
+    make_config: MakeConfig,
+    setenv: SetEnv,
+    *,
+    commands: Iterable[Command] = (),
+    **sections: dict[str, Any],
+) -> AsyncIterator[TelegramTestBot]:
+    """An engine on SQLite serving the real Telegram frontend, polling ``fake``."""
+    setenv("TELEGRAM_TOKEN", fake.token)
+    sections = _merge(sections, "telegram", {"api_base": f"http://127.0.0.1:{fake.port}", "poll_timeout": 2})
+    roles = {
+        "admins": [f"telegram:{n}" for n in TELEGRAM_ADMIN_IDS],
+        "mods": [f"telegram:{n}" for n in TELEGRAM_MOD_IDS],
+    }
+    sections = _merge(sections, "permissions", roles)
+    engine = build_engine(make_config(**sections))
+    engine.registry.add(*commands)
+    await engine.start()
+    front = TelegramFrontend(engine)
+    async with serving(engine, [front]):
+        yield TelegramTestBot(engine, fake, front)
