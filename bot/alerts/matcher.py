@@ -203,7 +203,6 @@ def prepare_event(payload: Mapping[str, object], deals: Mapping[str, float] | No
         kind = "price_drop" if price is not None and old_price is not None and price < old_price else "price_rise"
     tags = product.get("tags") or []
     text = " ".join([str(product.get("title", "")), *(str(t) for t in tags if isinstance(tags, list))])
-    in_stock = payload.get("sizes_in_stock") or payload.get("sizes") or []
     location = payload.get("location")
     where: tuple[float, float] | None = None
     if isinstance(location, Mapping) and "lat" in location and "lon" in location:
@@ -214,11 +213,36 @@ def prepare_event(payload: Mapping[str, object], deals: Mapping[str, float] | No
         tokens=_tokens(text),
         brand=fold(str(product.get("brand") or "")),
         store=str(payload.get("store") or "").lower(),
-        sizes=frozenset(map(event_size, map(str, in_stock))) if isinstance(in_stock, list) else frozenset(),
+        sizes=event_sizes(kind, payload),
         price=price,
         deals=dict(deals) if deals else MappingProxyType({}),
         location=where,
     )
+
+
+def event_sizes(kind: str, payload: Mapping[str, object]) -> frozenset[str]:
+    """The sizes an event is news about, which is what a rule's ``sizes`` are checked against.
+
+    - ``restock``: the sizes that came back (a size-10 watcher hears when 10 returns, not when 9 does
+      while 10 merely stayed in stock);
+    - ``price_drop`` / ``price_rise``: the repriced sizes that are in stock (a cheaper size you can't
+      buy is no news);
+    - ``sold_out``: the sizes that sold out;
+    - anything else (new products, reports, reminders): the sizes in stock, or the sizes named.
+    """
+    changed = _canonical(payload.get("sizes"))
+    in_stock = _canonical(payload.get("sizes_in_stock"))
+    if kind in ("restock", "sold_out"):
+        return changed
+    if kind in ("price_drop", "price_rise"):
+        return changed & in_stock if in_stock else changed
+    return in_stock or changed
+
+
+def _canonical(sizes: object) -> frozenset[str]:
+    if not isinstance(sizes, list):
+        return frozenset()
+    return frozenset(event_size(str(size)) for size in sizes)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -36,7 +36,7 @@ def restock(event_id: str = "e1", title: str = "Air Jordan 4 Retro Bred", **extr
         "store": "kith.com",
         "product": {"id": 7, "title": title, "handle": "aj4", "brand": "Jordan", "url": "https://kith.com/p/aj4",
                     "image": None, "tags": []},
-        "sizes": ["9", "10", "11"],
+        "sizes": ["US 10", "US 11"],  # what came back
         "sizes_in_stock": ["US 10", "US 11"],
         "price": 210.0,
         "old_price": None,
@@ -119,6 +119,22 @@ async def test_a_restock_reaches_each_matching_member_once(engine: Engine) -> No
     assert alice_row.payload["title"] == "🔔 Restock: Air Jordan 4 Retro Bred"
     assert {"label": "Cart US 10", "url": "https://kith.com/cart/10"} in alice_row.payload["buttons"]
     assert [n.member_id for n in await notices(engine)] == [bob, alice]
+
+
+async def test_a_size_filter_hears_its_own_size_come_back_not_other_sizes(engine: Engine) -> None:
+    await ok(engine, ALICE, "/alerts add jordan 4 sizes:10 kinds:restock,price_drop")
+    alice = await member_id(engine, ALICE)
+    others_back = restock("e-others", sizes=["9", "9.5", "12"], sizes_in_stock=["9", "9.5", "10", "12"])
+    await engine.service(AlertsRuntime).fan_out(others_back)
+    assert await outbox(engine) == []  # size 10 merely stayed in stock
+    ten_back = restock("e-ten", sizes=["10"], sizes_in_stock=["9", "10"])
+    await engine.service(AlertsRuntime).fan_out(ten_back)
+    assert [row.member_id for row in await outbox(engine)] == [alice]
+    cheaper_but_gone = restock(
+        "e-drop", kind="price_change", price=150.0, old_price=210.0, sizes=["10", "11"], sizes_in_stock=["11"]
+    )
+    await engine.service(AlertsRuntime).fan_out(cheaper_but_gone)
+    assert len(await outbox(engine)) == 1  # a cheaper size 10 nobody can buy is no news
 
 
 async def test_paused_edited_and_deleted_rules_update_the_index(engine: Engine) -> None:
