@@ -290,3 +290,11 @@ async def make_telegram_bot(
 @pytest.fixture
 async def telegram_bot(make_telegram_bot: Any) -> Any:
     return await make_telegram_bot()
+
+
+@pytest.fixture
+def sqlite_bot(sqlite_engine: Engine) -> Any:
+    """A ``TestBot`` on ``sqlite_engine``, for command tests where the database engine doesn't matter."""
+    from tests.testbot import TestBot
+
+    return TestBot(sqlite_engine)

@@ -9,13 +9,17 @@ import structlog
 
 from core.commands import Command, Param, ParamType, Permission
 from core.context import Context
-from core.engine import Engine
 from core.errors import BadArgument, UnknownCommand, UserError
-from core.identity import Caller
 from core.registry import CommandRegistry
 from core.replies import Button, Reply
+from tests.testbot import TestBot
 
-MEMBER = Caller(platform="telegram", external_id="42", display_name="sam")
+
+@pytest.fixture
+def bot(sqlite_bot: TestBot) -> TestBot:
+    """Sam, a plain member on Telegram, talks to an engine on SQLite."""
+    sqlite_bot.member("sam", "telegram")
+    return sqlite_bot
 
 
 async def _echo(ctx: Context, amount: int, note: str | None = None) -> Reply:
@@ -87,23 +91,33 @@ def test_registry_parses_text_lines() -> None:
         registry.add(ECHO)
 
 
-async def test_engine_answers_every_failure_with_a_short_message(sqlite_engine: Engine) -> None:
-    assert (await sqlite_engine.dispatch_line(MEMBER, "/pign")).text == "Unknown command `/pign`. Did you mean `/ping`?"
-    denied = await sqlite_engine.dispatch_line(MEMBER, "/feed bind restocks")
+def test_words_map_onto_parameter_names_unconverted() -> None:
+    """What a platform with typed options would send for the same line."""
+    registry = CommandRegistry()
+    registry.add(ECHO)
+    command, words, named = registry.parse("/laces echo 1,000 for the W")
+    assert command.raw_from_words(words, named) == {"amount": "1,000", "note": "for the W"}
+    with pytest.raises(BadArgument, match="unexpected extra argument"):
+        command.raw_from_words(["5", "a"], {"note": "b"})
+
+
+async def test_engine_answers_every_failure_with_a_short_message(bot: TestBot) -> None:
+    assert (await bot.say("sam", "/pign")).text == "Unknown command `/pign`. Did you mean `/ping`?"
+    denied = await bot.say("sam", "/feed bind restocks")
     assert denied.ephemeral and denied.text == "This command is for admins only."
-    wrong = await sqlite_engine.dispatch_line(MEMBER, "/settings dm:maybe")
+    wrong = await bot.say("sam", "/settings dm:maybe")
     assert wrong.ephemeral and wrong.text == "`dm`: expected on/off (yes/no)"
-    typed = await sqlite_engine.dispatch(MEMBER, "settings", {"timezone": "Nowhere/Land"})
+    typed = await bot.engine.dispatch(bot["sam"].caller, "settings", {"timezone": "Nowhere/Land"})
     assert typed.ephemeral and "unknown timezone" in typed.text
 
 
-async def test_unexpected_error_shows_reference_and_logs_traceback(sqlite_engine: Engine) -> None:
+async def test_unexpected_error_shows_reference_and_logs_traceback(bot: TestBot) -> None:
     async def broken(ctx: Context) -> Reply:
         raise RuntimeError("database exploded")
 
-    sqlite_engine.registry.add(Command("broken", "always fails", broken))
+    bot.engine.registry.add(Command("broken", "always fails", broken))
     with structlog.testing.capture_logs() as logs:
-        reply = await sqlite_engine.dispatch_line(MEMBER, "/broken")
+        reply = await bot.say("sam", "/broken")
     assert reply.ephemeral
     found = re.search(r"Reference `([0-9a-f]{8})`", reply.text)
     assert found is not None and "exploded" not in reply.text
@@ -112,22 +126,22 @@ async def test_unexpected_error_shows_reference_and_logs_traceback(sqlite_engine
     assert failure["log_level"] == "error" and failure["exc_info"] is True
 
 
-async def test_private_commands_reply_ephemerally(sqlite_engine: Engine) -> None:
-    reply = await sqlite_engine.dispatch_line(MEMBER, "/profile")
+async def test_private_commands_reply_ephemerally(bot: TestBot) -> None:
+    reply = await bot.say("sam", "/profile")
     assert reply.ephemeral and reply.title == "👤 sam"
 
 
-async def test_help_hides_commands_above_the_callers_role(sqlite_engine: Engine) -> None:
-    member_help = (await sqlite_engine.dispatch_line(MEMBER, "/help")).text
-    admin = Caller(platform="telegram", external_id="1", display_name="boss", platform_role=Permission.ADMIN)
-    admin_help = (await sqlite_engine.dispatch_line(admin, "/help")).text
+async def test_help_hides_commands_above_the_callers_role(bot: TestBot) -> None:
+    member_help = (await bot.say("sam", "/help")).text
+    admin = bot.member("boss", "telegram", Permission.ADMIN)
+    admin_help = (await bot.say(admin, "/help")).text
     assert "/feed bind" not in member_help and "/feed bind" in admin_help
     assert "/profile" in member_help
 
 
-async def test_autocomplete_offers_timezones(sqlite_engine: Engine) -> None:
-    assert "Europe/London" in await sqlite_engine.autocomplete(MEMBER, "settings", "timezone", "london")
-    assert await sqlite_engine.autocomplete(MEMBER, "feed bind", "feed", "re") == ["restocks", "reports"]
+async def test_autocomplete_offers_timezones(bot: TestBot) -> None:
+    assert "Europe/London" in await bot.engine.autocomplete(bot["sam"].caller, "settings", "timezone", "london")
+    assert await bot.engine.autocomplete(bot["sam"].caller, "feed bind", "feed", "re") == ["restocks", "reports"]
 
 
 @pytest.mark.parametrize(

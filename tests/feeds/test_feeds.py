@@ -7,40 +7,40 @@ import io
 from adapters.shell.frontend import ShellFrontend
 from core.commands import Permission
 from core.engine import Engine
-from core.identity import Caller
 from core.replies import Button, Reply
 from core.targets import DiscordChannel, TelegramChat
-
-ADMIN_IN_CHANNEL = Caller(
-    platform="discord",
-    external_id="9",
-    display_name="boss",
-    platform_role=Permission.ADMIN,
-    origin=DiscordChannel(channel_id=555, thread_id=777).model_dump(),
-)
+from tests.testbot import Member, TestBot
 
 
-async def test_bind_here_with_role_then_list_and_unbind(engine: Engine) -> None:
-    bound = await engine.dispatch_line(ADMIN_IN_CHANNEL, "/feed bind restocks role:<@&31337>")
+def admin_in_channel(bot: TestBot) -> Member:
+    """A Discord admin speaking in thread 777 of channel 555."""
+    origin = DiscordChannel(channel_id=555, thread_id=777).model_dump()
+    return bot.member("boss", "discord", Permission.ADMIN, origin=origin)
+
+
+async def test_bind_here_with_role_then_list_and_unbind(bot: TestBot) -> None:
+    boss, engine = admin_in_channel(bot), bot.engine
+    bound = await bot.say(boss, "/feed bind restocks role:<@&31337>")
     assert bound.title == "📡 Feed bound" and "<@&31337>" in bound.text
     [(_feed, target)] = await engine.feeds.bindings("restocks")
     assert target == DiscordChannel(channel_id=555, thread_id=777, role_id=31337)
-    again = await engine.dispatch_line(ADMIN_IN_CHANNEL, "/feed bind restocks")
+    again = await bot.say(boss, "/feed bind restocks")
     assert again.ephemeral and "already posts" in again.text
-    await engine.dispatch_line(ADMIN_IN_CHANNEL, "/feed bind drops telegram:-100200:12")
-    listing = (await engine.dispatch_line(ADMIN_IN_CHANNEL, "/feed list")).text
+    await bot.say(boss, "/feed bind drops telegram:-100200:12")
+    listing = (await bot.say(boss, "/feed list")).text
     assert "**drops** → Telegram chat -100200 topic 12" in listing
-    gone = await engine.dispatch_line(ADMIN_IN_CHANNEL, "/feed unbind drops telegram:-100200:12")
+    gone = await bot.say(boss, "/feed unbind drops telegram:-100200:12")
     assert gone.title == "📡 Feed unbound"
     assert [t for _, t in await engine.feeds.bindings("drops")] == []
 
 
-async def test_bad_targets_get_specific_messages(engine: Engine) -> None:
-    unknown_feed = await engine.dispatch_line(ADMIN_IN_CHANNEL, "/feed bind nonsense")
+async def test_bad_targets_get_specific_messages(bot: TestBot) -> None:
+    boss, engine = admin_in_channel(bot), bot.engine
+    unknown_feed = await bot.say(boss, "/feed bind nonsense")
     assert "No feed called `nonsense`" in unknown_feed.text
-    bad_ids = await engine.dispatch_line(ADMIN_IN_CHANNEL, "/feed bind drops discord:general")
+    bad_ids = await bot.say(boss, "/feed bind drops discord:general")
     assert bad_ids.text.startswith("`target`: ids must be numbers")
-    role_on_telegram = await engine.dispatch_line(ADMIN_IN_CHANNEL, "/feed bind drops telegram:-1 role:123")
+    role_on_telegram = await bot.say(boss, "/feed bind drops telegram:-1 role:123")
     assert "role mentions only exist on Discord" in role_on_telegram.text
     assert await engine.feeds.bindings() == []
 
