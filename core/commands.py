@@ -48,6 +48,10 @@ Autocomplete = Callable[["Context", str], Awaitable[list[str]]]
 
 _TRUE = {"true", "yes", "on", "1", "y"}
 _FALSE = {"false", "no", "off", "0", "n"}
+#: what an INTEGER column holds on SQLite and PostgreSQL alike: ids and counts never go past it
+STORAGE_INT_MIN, STORAGE_INT_MAX = -(2**31), 2**31 - 1
+#: far beyond any price or distance, yet exact in a double and storable everywhere
+STORAGE_NUMBER_LIMIT = 1e12
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class Param:
             value = str(raw).strip()
             if not value:
                 raise BadArgument(self.name, "must not be empty")
+            if "\x00" in value:
+                raise BadArgument(self.name, "must not contain a NUL character")
             if self.max_length is not None and len(value) > self.max_length:
                 raise BadArgument(self.name, f"at most {self.max_length} characters")
         if self.choices:
@@ -87,11 +93,23 @@ class Param:
                 raise BadArgument(self.name, f"must be one of: {', '.join(self.choices)}")
             value = matches[0]
         if isinstance(value, int | float) and not isinstance(value, bool):
-            if self.min_value is not None and value < self.min_value:
-                raise BadArgument(self.name, f"must be at least {_num(self.min_value)}")
-            if self.max_value is not None and value > self.max_value:
-                raise BadArgument(self.name, f"must be at most {_num(self.max_value)}")
+            low, high = self.bounds()
+            if value < low:
+                raise BadArgument(self.name, f"must be at least {_num(low)}")
+            if value > high:
+                raise BadArgument(self.name, f"must be at most {_num(high)}")
         return value
+
+    def bounds(self) -> tuple[float, float]:
+        """The declared range, narrowed to what storage can hold, so an oversized id is a clear
+        refusal instead of a database error."""
+        if self.type is ParamType.INTEGER:
+            floor, ceiling = float(STORAGE_INT_MIN), float(STORAGE_INT_MAX)
+        else:
+            floor, ceiling = -STORAGE_NUMBER_LIMIT, STORAGE_NUMBER_LIMIT
+        low = floor if self.min_value is None else max(floor, self.min_value)
+        high = ceiling if self.max_value is None else min(ceiling, self.max_value)
+        return low, high
 
     def _to_int(self, raw: Any) -> int:
         if isinstance(raw, bool):
@@ -246,7 +264,7 @@ class Command:
 
 
 def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,}"
 
 
 def _clip(text: str, limit: int = 30) -> str:

@@ -41,7 +41,10 @@ def parse_ends(text: str, now: datetime, *, max_days: int = 90) -> datetime:
     raw = text.strip().lower()
     match = _DURATION.match(raw)
     if match:
-        ends = now + timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        if seconds > max_days * 86400:  # checked before adding: 3000000d would overflow the date
+            raise BadArgument("ends", f"must be within {max_days} days")
+        ends = now + timedelta(seconds=seconds)
     else:
         try:
             parsed = datetime.fromisoformat(text.strip())

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import statistics
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,10 +44,32 @@ def add_cli(subparsers: Any) -> None:
     ebay.add_argument("--limit", type=int, default=50)
     ebay.set_defaults(func=cmd_prices_ebay)
     median = prices.add_parser("median", help="recent median sale price of a product (name or SKU)")
-    median.add_argument("product")
-    median.add_argument("--size", default=None)
-    median.add_argument("--days", type=int, default=90)
+    median.add_argument("product", help="product name or SKU, as the price table holds it")
+    median.add_argument("--size", default=None, help="one size, e.g. 10 or 'US 10' (default: every size)")
+    median.add_argument(
+        "--days", type=_bounded_int(1, MAX_HISTORY_DAYS), default=90,
+        help=f"how many days back to look, 1 to {MAX_HISTORY_DAYS:,} (default 90)",
+    )
     median.set_defaults(func=cmd_prices_median)
+
+
+#: about 100 years: the sales history reaches back to 2017, and a date that far back still exists
+MAX_HISTORY_DAYS = 36_500
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], refused with the range otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:30]!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:,} to {high:,}, got {text[:30]}")
+        return value
+
+    return parse
 
 
 def _config(args: argparse.Namespace, *, quiet: bool = False) -> Config:
@@ -120,11 +143,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 async def _database(config: Config) -> Any:
+    from bot.slices import migration_locations
     from core.storage.database import Database
     from core.storage.migrate import upgrade
 
     db = Database(config.bot.resolved_database_url())
-    await upgrade(db)
+    await upgrade(db, migration_locations())
     return db
 
 
