@@ -156,13 +156,18 @@ async def _members(db: Database, count: int) -> list[int]:
         return [member.id for member in members]
 
 
-def _worker(db: Database, frontends: dict[str, EdgeFrontend], ids: Sequence[int], **settings: object) -> DeliveryWorker:
+def _worker(
+    db: Database,
+    frontends: dict[str, EdgeFrontend],
+    ids: Sequence[int],
+    limiter: DeliveryLimiter | None = None,
+    **settings: object,
+) -> DeliveryWorker:
     table = {(mid, ch): f"{ch[0]}{mid}" for mid in ids for ch in ("discord", "telegram", "sms")}
     base = {"backoff_base_s": 0.01, "backoff_max_s": 0.02, "max_attempts": 3, "lease_s": 0.3}
     base.update(settings)
-    return DeliveryWorker(
-        db, frontends, Addresses(table), DeliveryLimiter(PlatformLimits(scale=100.0)), WorkerSettings(**base)  # type: ignore[arg-type]
-    )
+    limiter = limiter or DeliveryLimiter(PlatformLimits(scale=100.0))
+    return DeliveryWorker(db, frontends, Addresses(table), limiter, WorkerSettings(**base))  # type: ignore[arg-type]
 
 
 async def _rows(db: Database) -> list[OutboxMessage]:
@@ -261,8 +266,8 @@ async def test_a_killed_worker_leaves_only_on_the_wire_rows_in_doubt(database: D
     async with database.transaction() as session:
         await enqueue(session, [_message(mid) for mid in ids])
     slow = HangingFrontend("discord")
-    first = _worker(database, {"discord": slow}, ids, max_in_flight=30, lease_s=0.2, send_timeout_s=1.0)
-    first._limiter = DeliveryLimiter(PlatformLimits(scale=0.2))  # ~10/s: most rows wait for a slot
+    slow_limits = DeliveryLimiter(PlatformLimits(scale=0.2))  # ~10/s: most rows wait for a slot
+    first = _worker(database, {"discord": slow}, ids, slow_limits, max_in_flight=30, lease_s=0.2, send_timeout_s=1.0)
     await first.start()
     await asyncio.sleep(0.35)
     first.kill()
