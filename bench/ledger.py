@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 import bot.economy  # noqa: F401  (registers the economy's tables and config section)
 from bot.economy.ledger import Ledger, TransferRequest
 from bot.economy.verify import verify
+from bot.slices import migration_locations
 from core.storage.database import Database
 from core.storage.migrate import upgrade
 from core.storage.models import Member
@@ -49,7 +50,7 @@ REPLAY_EVERY = 100  # one request in this many re-sends an earlier key: it must 
 
 
 async def _setup(db: Database, wallets: int) -> tuple[Ledger, list[int]]:
-    await upgrade(db)
+    await upgrade(db, migration_locations())
     now = utcnow()
     async with db.transaction() as session:
         await session.execute(

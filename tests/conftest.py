@@ -136,13 +136,13 @@ async def _drop_schema(name: str) -> None:
 @pytest.fixture(params=["sqlite", "postgres"])
 async def database(request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool) -> AsyncIterator[Database]:
     """An empty, migrated database on each engine. PostgreSQL gets a private schema per test."""
-    from bot.slices import load_models
+    from bot.slices import load_models, migration_locations
     from core.storage.migrate import upgrade
 
     load_models()  # registers every slice's tables
     if request.param == "sqlite":
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
-        await upgrade(db)
+        await upgrade(db, migration_locations())
         yield db
         await db.dispose()
         return
@@ -152,7 +152,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path, postgres_avai
     await _create_schema(schema)
     db = Database(POSTGRES_URL, schema=schema)
     try:
-        await upgrade(db)
+        await upgrade(db, migration_locations())
         yield db
     finally:
         await db.dispose()

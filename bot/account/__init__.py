@@ -6,6 +6,8 @@ the per-member rows that prove a phone number.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +22,7 @@ class AccountSlice(Slice[None]):
     name = "account"
     config_model = AccountSection
     models = ("bot.account.models",)
+    migrations = Path(__file__).parent / "migrations"
 
     def build(self, engine: Engine) -> None:
         engine.registry.add(*commands.COMMANDS, *sms.COMMANDS)

@@ -5,6 +5,8 @@ channels, within quiet hours, caps and digests. Alerts decide who gets what; del
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import and_, delete, exists, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +24,7 @@ class AlertsSlice(Slice[AlertsRuntime]):
     name = "alerts"
     config_model = AlertsSection
     models = ("bot.alerts.models",)
+    migrations = Path(__file__).parent / "migrations"
     depends_on = ("delivery",)
 
     def build(self, engine: Engine) -> AlertsRuntime:

@@ -6,6 +6,8 @@ writing an outbox row and waking ``Delivery``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.delivery.commands import COMMANDS
 from bot.delivery.service import Delivery
 from core.delivery import DeliverySection
@@ -17,7 +19,7 @@ class DeliverySlice(Slice[Delivery]):
     name = "delivery"
     config_model = DeliverySection
     models = ("core.delivery.models",)
-    migrations = None  # the outbox revisions still live in the shared migrations/ folder
+    migrations = Path(__file__).parent / "migrations"
 
     def build(self, engine: Engine) -> Delivery:
         engine.registry.add(*COMMANDS)

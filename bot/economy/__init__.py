@@ -8,6 +8,7 @@ Other features award LACES by publishing ``laces.earn`` events (``{"kind", "memb
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from sqlalchemy import and_, delete, exists, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,7 @@ class EconomySlice(Slice[EconomyRuntime]):
     name = "economy"
     config_model = EconomySection
     models = ("bot.economy.models",)
+    migrations = Path(__file__).parent / "migrations"
 
     def build(self, engine: Engine) -> EconomyRuntime:
         runtime = EconomyRuntime.build(engine)

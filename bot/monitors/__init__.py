@@ -7,6 +7,7 @@ The slice publishes ``monitor.event`` on the bus; it knows nothing of who listen
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bot.monitors import cli
 from bot.monitors.commands import COMMANDS
@@ -21,6 +22,7 @@ class MonitorsSlice(Slice[MonitorService]):
     name = "monitors"
     config_model = MonitorsSection
     models = ("bot.monitors.models",)
+    migrations = Path(__file__).parent / "migrations"
 
     def build(self, engine: Engine) -> MonitorService:
         engine.registry.add(*COMMANDS, *REPORT_COMMANDS)

@@ -47,12 +47,12 @@ async def harness(make_config: Any, sqlite_database: Database, store: FakeShopif
 @pytest.fixture
 async def sqlite_database(tmp_path: Any) -> AsyncIterator[Database]:
     """Faults are about HTTP, not storage: SQLite is enough and keeps this file fast."""
-    from bot.slices import load_models
+    from bot.slices import load_models, migration_locations
     from core.storage.migrate import upgrade
 
     load_models()
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'faults.db'}")
-    await upgrade(db)
+    await upgrade(db, migration_locations())
     yield db
     await db.dispose()
 

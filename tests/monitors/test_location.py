@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from bot.monitors.models import Monitor, MonitorEvent
 from bot.monitors.service import MonitorService
+from bot.slices import migration_locations
 from core.commands import Permission
 from core.delivery.models import OutboxMessage
 from core.engine import Engine
@@ -188,7 +189,7 @@ async def test_the_location_migration_goes_down_and_up_again(database: Database)
         return {column["name"] for column in inspect(connection).get_columns("monitors")}
 
     def downgrade(connection: Connection) -> list[str]:
-        cfg = alembic_config()
+        cfg = alembic_config(migration_locations())
         cfg.attributes["connection"] = connection
         command.downgrade(cfg, "0200_monitors")
         return sorted(MigrationContext.configure(connection).get_current_heads())
@@ -203,7 +204,7 @@ async def test_the_location_migration_goes_down_and_up_again(database: Database)
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return [d for d in compare_metadata(context, all_metadata()) if "monitor" in repr(d)]
 
-    assert "0201_monitor_location" in await upgrade(database)
+    assert "0201_monitor_location" in await upgrade(database, migration_locations())
     async with database.engine.connect() as connection:
         assert {"latitude", "longitude"} <= await connection.run_sync(columns)
         assert await connection.run_sync(model_drift) == []

@@ -56,12 +56,12 @@ def expected_events(before: Snapshot, after: Snapshot) -> set[tuple[str, str, fr
 
 @pytest.fixture
 async def sqlite_database(tmp_path: Any) -> AsyncIterator[Database]:
-    from bot.slices import load_models
+    from bot.slices import load_models, migration_locations
     from core.storage.migrate import upgrade
 
     load_models()
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'walk.db'}")
-    await upgrade(db)
+    await upgrade(db, migration_locations())
     yield db
     await db.dispose()
 

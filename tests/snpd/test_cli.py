@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
+from bot.slices import migration_locations
 from core.storage.migrate import alembic_config
 from tests.paths import REPO
 
@@ -71,7 +72,7 @@ def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
     first = _snpd(tmp_path, "db", "upgrade")
     second = _snpd(tmp_path, "db", "upgrade")
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    heads = ScriptDirectory.from_config(alembic_config(migration_locations())).get_heads()
     assert first.stdout.strip() == f"database at: {', '.join(sorted(heads))}"
     assert first.stdout == second.stdout
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bot.slices import migration_locations
 from core.storage.database import Database
 from core.storage.migrate import upgrade
 from core.storage.models import Member
@@ -36,7 +37,7 @@ WRITER = textwrap.dedent(
 async def test_parallel_writers_all_land(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     db = Database(url)
-    await upgrade(db)
+    await upgrade(db, migration_locations())
     repo = str(REPO)
     writers = [
         subprocess.Popen(
