@@ -18,6 +18,7 @@ from bot.general import SLICE as GENERAL
 from bot.monitors import SLICE as MONITORS
 from core.config import Config, Section
 from core.config import load_config as load_core_config
+from core.errors import ConfigError
 from core.slice import Slice, in_dependency_order
 
 SLICES: tuple[Slice[Any], ...] = (GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY)
@@ -43,5 +44,12 @@ def migration_locations() -> list[Path]:
 
 
 def load_config(path: Path | str | None = None, *, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
-    """bot.toml validated against core's sections and every slice's."""
-    return load_core_config(path, overrides=overrides, sections=config_sections())
+    """bot.toml validated against core's sections and every slice's, then across sections (feed
+    names and other cross-references), so ``snpd config check`` catches what would fail later."""
+    config = load_core_config(path, overrides=overrides, sections=config_sections())
+    where = f"{config.path}: " if config.path else ""
+    for item in SLICES:
+        problems = item.check_config(config)
+        if problems:
+            raise ConfigError(where + problems[0])
+    return config

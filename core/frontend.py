@@ -35,6 +35,10 @@ RequestGate = Callable[[], AbstractAsyncContextManager[None]]
 _gate: ContextVar[RequestGate | None] = ContextVar("snpd_request_gate", default=None)
 
 
+class FrontendRejected(Exception):
+    """The platform refused our credentials at start-up (a wrong token): retrying can't help."""
+
+
 class DeliveryRefused(Exception):
     """The platform will not deliver to this address (DMs closed, bot blocked, number opted out).
 

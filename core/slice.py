@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.config import Section
+from core.config import Config, Section
 
 if TYPE_CHECKING:
     from core.engine import Engine
@@ -62,6 +62,11 @@ class Slice(ABC, Generic[ServicesT]):
 
     def frontend_attached(self, services: ServicesT, platform: str) -> None:
         """A chat frontend can now carry messages (``engine.attach``); wake whatever waits on it."""
+
+    def check_config(self, config: Config) -> list[str]:
+        """Problems across sections that no single field can see (a feed name that isn't configured),
+        each naming the key, e.g. ``[economy] raffle_feed: no feed named 'nosuch' (feeds: …)``."""
+        return []
 
     def add_cli(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         """Add ``snpd`` sub-commands; each parser sets ``func(args) -> int``."""

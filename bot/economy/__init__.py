@@ -19,6 +19,7 @@ from bot.economy.config import EconomySection
 from bot.economy.models import Entitlement, Purchase, RaffleEntry
 from bot.economy.runtime import EconomyRuntime
 from bot.economy.service import EARN_TOPIC
+from core.config import Config
 from core.engine import Engine
 from core.slice import Slice
 
@@ -57,8 +58,22 @@ class EconomySlice(Slice[EconomyRuntime]):
             update(RaffleEntry).where(RaffleEntry.member_id == absorbed_id).values(member_id=survivor_id)
         )
 
+    def check_config(self, config: Config) -> list[str]:
+        settings, feeds = config.get(EconomySection), config.feeds.names
+        problems = []
+        if settings.raffle_feed not in feeds:
+            problems.append(f"[economy] raffle_feed: {_no_feed(settings.raffle_feed, feeds)}")
+        for item in settings.shop:
+            if item.kind == "premium_feed" and item.value not in feeds:
+                problems.append(f"[[economy.shop]] {item.sku} value: {_no_feed(item.value, feeds)}")
+        return problems
+
     def add_cli(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         cli.add_cli(subparsers)
+
+
+def _no_feed(name: str, feeds: list[str]) -> str:
+    return f"no feed named {name!r} (feeds: {', '.join(feeds)}; add it to [feeds] names)"
 
 
 SLICE = EconomySlice()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from core.config import Section
 
+SKU = re.compile(r"[a-z0-9][a-z0-9-]{0,23}")
 ItemKind = Literal["role", "raffle_entry", "premium_feed", "flair"]
 ITEM_KINDS: tuple[str, ...] = ("role", "raffle_entry", "premium_feed", "flair")
 
@@ -24,7 +26,14 @@ class EarnRule(Section):
 
 class ShopItemConfig(Section):
     #: short enough that a buy button's command line fits Telegram's 64-byte callback data
-    sku: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,23}$")
+    sku: str
+
+    @field_validator("sku")
+    @classmethod
+    def _short_id(cls, value: str) -> str:
+        if not SKU.fullmatch(value):
+            raise ValueError("use 1 to 24 lowercase letters, digits or dashes, not starting with a dash")
+        return value
     name: str = Field(min_length=1, max_length=100)
     kind: ItemKind
     price: int = Field(gt=0)

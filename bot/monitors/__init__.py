@@ -14,6 +14,7 @@ from bot.monitors.commands import COMMANDS
 from bot.monitors.config import MonitorsSection
 from bot.monitors.reports import COMMANDS as REPORT_COMMANDS
 from bot.monitors.service import EVENT_TOPIC, MonitorService
+from core.config import Config
 from core.engine import Engine
 from core.slice import Slice
 
@@ -33,6 +34,12 @@ class MonitorsSlice(Slice[MonitorService]):
 
     async def stop(self, services: MonitorService) -> None:
         await services.close()
+
+    def check_config(self, config: Config) -> list[str]:
+        feed, feeds = config.get(MonitorsSection).default_feed, config.feeds.names
+        if feed not in feeds:
+            return [f"[monitors] default_feed: no feed named {feed!r} (feeds: {', '.join(feeds)})"]
+        return []
 
     def add_cli(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         cli.add_cli(subparsers)
