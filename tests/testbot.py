@@ -37,7 +37,6 @@ from tests.fakes.discord_api import (
     FakeRole,
     RecordedMessage,
 )
-from tests.fakes.harness import serving
 from tests.fakes.telegram_api import FakeChat, FakeTelegramAPI, FakeUser, SentMessage
 
 ERROR_TITLE = Reply.error("").title or ""
@@ -299,11 +298,12 @@ class TelegramTestBot(TestBot):
     async def say(
         self, who: Member | str, line: str, *, chat: FakeChat | None = None, topic_id: int | None = None
     ) -> Reply:
-        """Sent in ``who``'s private chat unless ``chat`` is given; the reply is read from the same chat."""
+        """Sent in ``who``'s private chat unless ``chat`` is given; the reply is read from the same chat.
+        A line without a leading ``/`` is plain text, as a member answering a guided form types it."""
         who = self._who(who)
         if who.platform != self.platform:
             return await super().say(who, line)
-        self.fake.command(who.native, line, chat=chat, topic_id=topic_id)
+        self.fake.user_message(who.native, line, chat=chat, topic_id=topic_id)  # plain text answers a form
         where = chat.id if chat is not None else who.native.id
         return heard_on_telegram(await self.fake.wait_for_message(where, topic_id=topic_id))
 
@@ -314,6 +314,13 @@ class TelegramTestBot(TestBot):
         sent: SentMessage = reply.raw
         self.fake.press_button(who.native, sent, _button(reply, label).action)
         return heard_on_telegram(await self.fake.wait_for_message(sent.chat_id, topic_id=sent.topic_id))
+
+    async def restart(self) -> None:
+        """A new frontend object on the same engine and database, as after a process restart."""
+        await self.frontend.stop()
+        self.frontend = TelegramFrontend(self.engine)
+        self.engine.attach(self.frontend)
+        await self.frontend.start()
 
 
 # ------------------------------------------------------------------------------- starting bots
@@ -326,6 +333,28 @@ def _merge(sections: dict[str, dict[str, Any]], name: str, values: dict[str, Any
     for key, value in given.items():
         merged[key] = [*merged[key], *value] if isinstance(value, list) and isinstance(merged.get(key), list) else value
     return {**sections, name: merged}
+
+
+async def _started(config: Config, db: Database | None, commands: Iterable[Command]) -> Engine:
+    engine = build_engine(config, db=db)
+    engine.registry.add(*commands)
+    await engine.start(migrate=db is None)  # a database fixture arrives migrated
+    return engine
+
+
+@asynccontextmanager
+async def _serving(bot: DiscordTestBot | TelegramTestBot, db: Database | None) -> AsyncIterator[None]:
+    """Attach and start the bot's frontend; on exit shut down as ``snpd run`` does: slice workers
+    first, then the frontend (whichever one the bot has by then), then storage if the bot owns it."""
+    bot.engine.attach(bot.frontend)
+    await bot.frontend.start()
+    try:
+        yield
+    finally:
+        await bot.engine.stop_work()
+        await bot.frontend.stop()
+        if db is None:
+            await bot.engine.db.dispose()
 
 
 @asynccontextmanager
@@ -348,20 +377,20 @@ async def discord_bot(
     make_config: MakeConfig,
     setenv: SetEnv,
     *,
+    db: Database | None = None,
     commands: Iterable[Command] = (),
     frontend: Mapping[str, Any] | None = None,
     **sections: dict[str, Any],
 ) -> AsyncIterator[DiscordTestBot]:
-    """An engine on SQLite serving the real Discord frontend, connected to ``fake``."""
+    """An engine serving the real Discord frontend, connected to ``fake``; on its own SQLite file
+    unless ``db`` (a migrated database fixture) is given."""
     setenv("DISCORD_TOKEN", fake.token)
     sections = _merge(sections, "discord", {"api_base": fake.api_base, "guild_ids": [fake.guild_id]})
-    engine = build_engine(make_config(**sections))
-    engine.registry.add(*commands)
-    await engine.start()
+    engine = await _started(make_config(**sections), db, commands)
     options = {"defer_after": 0.5, "guild_ready_timeout": 0.05} | dict(frontend or {})
-    front = DiscordFrontend(engine, **options)
-    async with serving(engine, [front]):
-        yield DiscordTestBot(engine, fake, front)
+    bot = DiscordTestBot(engine, fake, DiscordFrontend(engine, **options))
+    async with _serving(bot, db):
+        yield bot
 
 
 @asynccontextmanager
@@ -370,10 +399,12 @@ async def telegram_bot(
     make_config: MakeConfig,
     setenv: SetEnv,
     *,
+    db: Database | None = None,
     commands: Iterable[Command] = (),
     **sections: dict[str, Any],
 ) -> AsyncIterator[TelegramTestBot]:
-    """An engine on SQLite serving the real Telegram frontend, polling ``fake``."""
+    """An engine serving the real Telegram frontend, polling ``fake``; on its own SQLite file
+    unless ``db`` is given."""
     setenv("TELEGRAM_TOKEN", fake.token)
     sections = _merge(sections, "telegram", {"api_base": f"http://127.0.0.1:{fake.port}", "poll_timeout": 2})
     roles = {
@@ -381,9 +412,7 @@ async def telegram_bot(
         "mods": [f"telegram:{n}" for n in TELEGRAM_MOD_IDS],
     }
     sections = _merge(sections, "permissions", roles)
-    engine = build_engine(make_config(**sections))
-    engine.registry.add(*commands)
-    await engine.start()
-    front = TelegramFrontend(engine)
-    async with serving(engine, [front]):
-        yield TelegramTestBot(engine, fake, front)
+    engine = await _started(make_config(**sections), db, commands)
+    bot = TelegramTestBot(engine, fake, TelegramFrontend(engine))
+    async with _serving(bot, db):
+        yield bot

@@ -90,7 +90,7 @@ async def test_tip_moves_laces_and_shows_balances(eco: TestBot) -> None:
         ("/laces tip @bob 0", "at least 1"),
         ("/laces tip @bob -5", "at least 1"),
         ("/laces tip @bob 2.5", "whole number"),
-        ("/laces tip @bob 100001", "at most 100000"),
+        ("/laces tip @bob 100001", "at most 100,000"),
         ("/laces tip @bob lots", "whole number"),
         ("/laces tip @nobody 5", "No member called `@nobody`"),
         ("/laces tip @bob 51", "Not enough LACES: you have 50 LACES"),

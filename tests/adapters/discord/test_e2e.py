@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import discord
 import pytest
 
-from adapters.discord.frontend import DiscordFrontend
 from adapters.discord.render import (
     BUTTONS_LIMIT,
     CONTENT_LIMIT,
@@ -23,14 +20,11 @@ from adapters.discord.render import (
     build_embed,
     render,
 )
-from bot.slices import load_models
 from core.commands import Command, Param, ParamType, Permission
 from core.context import Context
-from core.engine import Engine
 from core.frontend import DeliveryRefused
 from core.replies import Button, Reply, ReplyField
 from core.targets import DiscordChannel
-from snpd.app import build_engine
 from tests.fakes.discord_api import (
     PERM_MANAGE_MESSAGES,
     FakeDiscord,
@@ -38,7 +32,7 @@ from tests.fakes.discord_api import (
     RecordedMessage,
     validate_message_payload,
 )
-from tests.fakes.harness import serving
+from tests.testbot import DiscordTestBot
 
 
 async def _add(ctx: Context, a: int, b: float | None = None, loud: bool | None = None, who: str | None = None) -> Reply:
@@ -103,30 +97,10 @@ TEST_COMMANDS = [
 ]
 
 
-@dataclass
-class Harness:
-    fake: FakeDiscord
-    engine: Engine
-    frontend: DiscordFrontend
-
-
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-
-
-@pytest.fixture
-async def dc(fake: FakeDiscord, make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
-    monkeypatch.setenv("DISCORD_TOKEN", fake.token)
-    load_models()  # slices register their config sections; the config must be read after that
-    config = make_config(discord={"api_base": fake.api_base, "guild_ids": [fake.guild_id]})
-    engine = build_engine(config)
-    engine.registry.add(*TEST_COMMANDS)
-    await engine.start()
-    frontend = DiscordFrontend(engine, defer_after=0.15, guild_ready_timeout=0.05)
-    async with serving(engine, [frontend]):
-        yield Harness(fake, engine, frontend)
+async def dc(make_discord_bot: Any) -> DiscordTestBot:
+    bot: DiscordTestBot = await make_discord_bot(commands=TEST_COMMANDS, frontend={"defer_after": 0.15})
+    return bot
 
 
 def _command(fake: FakeDiscord, name: str) -> dict[str, Any]:
@@ -138,7 +112,7 @@ def _command(fake: FakeDiscord, name: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- commands
 
 
-async def test_commands_sync_to_the_guild_with_groups_and_typed_options(dc: Harness) -> None:
+async def test_commands_sync_to_the_guild_with_groups_and_typed_options(dc: DiscordTestBot) -> None:
     fake = dc.fake
     assert not fake.global_commands and fake.guild_commands[fake.guild_id]
     assert {"help", "ping", "feed", "calc", "slow"} <= {c["name"] for c in fake.guild_commands[fake.guild_id]}
@@ -159,41 +133,37 @@ async def test_commands_sync_to_the_guild_with_groups_and_typed_options(dc: Harn
     assert bind["options"][0]["max_length"] == 64
 
 
-async def test_ping_and_help_are_answered(dc: Harness) -> None:
-    fake = dc.fake
-    ping = await fake.send_command("ping")
-    reply = await fake.wait_for_reply(ping)
-    assert reply.embeds[0]["title"] == "🏓 Pong" and not reply.ephemeral
-    assert "Database answered" in reply.embeds[0]["description"]
+async def test_ping_and_help_are_answered(dc: DiscordTestBot) -> None:
+    reply = await dc.ok(dc.owner, "/ping")
+    assert reply.title == "🏓 Pong" and not reply.ephemeral
+    assert "Database answered" in reply.text
 
-    listing = await fake.wait_for_reply(await fake.send_command("help"))
-    assert "`/ping`" in listing.embeds[0]["description"]
-    explained = await fake.wait_for_reply(await fake.send_command("help", {"command": "calc add"}))
-    assert explained.embeds[0]["title"] == "/calc add"
-    assert [f["name"] for f in explained.embeds[0]["fields"]][:2] == ["a", "b (optional)"]
+    listing = await dc.ok(dc.owner, "/help")
+    assert "`/ping`" in listing.text
+    explained = await dc.ok(dc.owner, '/help "calc add"')
+    assert explained.title == "/calc add"
+    assert [f.name for f in explained.fields][:2] == ["a", "b (optional)"]
 
 
-async def test_typed_options_subcommands_and_member_option(dc: Harness) -> None:
-    fake = dc.fake
-    sam = fake.add_member("sam")
-    reply = await fake.wait_for_reply(await fake.send_command("calc add", {"a": 2, "b": 0.5, "loud": True, "who": sam}))
-    assert reply.content == f"2.5! for <@{sam.user.id}>"
-    deep = await fake.wait_for_reply(await fake.send_command("calc deep size", {"size": "medium"}))
-    assert deep.content == "size medium"
+async def test_typed_options_subcommands_and_member_option(dc: DiscordTestBot) -> None:
+    sam = dc.member("sam")
+    reply = await dc.say(dc.owner, "/calc add 2 0.5 yes @sam")
+    assert reply.text == f"2.5! for <@{sam.native.user.id}>"
+    deep = await dc.say(dc.owner, "/calc deep size medium")
+    assert deep.text == "size medium"
 
 
-async def test_wrong_arguments_get_an_ephemeral_error(dc: Harness) -> None:
-    fake = dc.fake
+async def test_wrong_arguments_get_an_ephemeral_error(dc: DiscordTestBot) -> None:
     # Discord's client would stop these; the server must not trust it.
-    out_of_range = await fake.wait_for_reply(await fake.send_command("calc add", {"a": 11}))
+    out_of_range = await dc.say(dc.owner, "/calc add 11")
     assert out_of_range.ephemeral
-    assert out_of_range.embeds[0]["title"] == "⚠️ Not done"
-    assert "`a`: must be at most 10" in out_of_range.embeds[0]["description"]
-    unknown = await fake.wait_for_reply(await fake.send_command("help", {"command": "pnig"}))
-    assert unknown.ephemeral and "Did you mean `/ping`?" in unknown.embeds[0]["description"]
+    assert out_of_range.title == "⚠️ Not done"
+    assert "`a`: must be at most 10" in out_of_range.text
+    unknown = await dc.fails(dc.owner, "/help pnig")
+    assert unknown.ephemeral and "Did you mean `/ping`?" in unknown.text
 
 
-async def test_autocomplete_uses_the_declared_completer(dc: Harness) -> None:
+async def test_autocomplete_uses_the_declared_completer(dc: DiscordTestBot) -> None:
     fake = dc.fake
     response = await fake.wait_for_response(await fake.send_autocomplete("help", {"command": "calc"}, "command"))
     assert response["type"] == 8
@@ -202,21 +172,23 @@ async def test_autocomplete_uses_the_declared_completer(dc: Harness) -> None:
     assert [c["name"] for c in sizes["data"]["choices"]] == ["small", "medium", "large"]
 
 
-async def test_roles_and_permissions_map_to_command_permissions(dc: Harness) -> None:
+async def test_roles_and_permissions_map_to_command_permissions(dc: DiscordTestBot) -> None:
     fake = dc.fake
-    plain = fake.add_member("plain")
+    plain = dc.member("plain")
     by_name = fake.add_member("named", roles=[fake.add_role("Moderator")])
     by_perm = fake.add_member("perm", roles=[fake.add_role("Helpers", PERM_MANAGE_MESSAGES)])
-    denied = await fake.wait_for_reply(await fake.send_command("modonly", user=plain))
-    assert denied.ephemeral and "for mods only" in denied.embeds[0]["description"]
+    denied = await dc.say(plain, "/modonly")
+    assert denied.ephemeral and "for mods only" in denied.text
     for member in (by_name, by_perm):
         ok = await fake.wait_for_reply(await fake.send_command("modonly", user=member))
         assert ok.content == "hello mod"
-    owner = await fake.wait_for_reply(await fake.send_command("modonly"))  # the guild owner
-    assert owner.content == "hello admin"
+    owner = await dc.say(dc.owner, "/modonly")  # the guild owner
+    assert owner.text == "hello admin"
+    admin = await dc.say(dc.member("boss", role=Permission.ADMIN), "/modonly")  # a role with Administrator
+    assert admin.text == "hello admin"
 
 
-async def test_slow_commands_are_deferred_then_edited(dc: Harness) -> None:
+async def test_slow_commands_are_deferred_then_edited(dc: DiscordTestBot) -> None:
     fake = dc.fake
     slow = await fake.send_command("slow")
     assert (await fake.wait_for_response(slow))["type"] == 5
@@ -230,7 +202,7 @@ async def test_slow_commands_are_deferred_then_edited(dc: Harness) -> None:
     assert private.content == "for your eyes only" and private.ephemeral
 
 
-async def test_action_button_runs_its_command_for_the_presser(dc: Harness) -> None:
+async def test_action_button_runs_its_command_for_the_presser(dc: DiscordTestBot) -> None:
     fake = dc.fake
     message = await fake.wait_for_reply(await fake.send_command("buttons"))
     buttons = message.buttons()
@@ -238,17 +210,16 @@ async def test_action_button_runs_its_command_for_the_presser(dc: Harness) -> No
         ("Ping it", "snpd:/ping", None),
         ("Shop", None, "https://example.com/j4"),
     ]
-    sam = fake.add_member("sam")
-    press = await fake.press_button(message, "snpd:/ping", user=sam)
-    answer = await fake.wait_for_reply(press)
-    assert answer.ephemeral and answer.embeds[0]["title"] == "🏓 Pong"
-    assert answer.payload["interaction_metadata"]["user"]["id"] == str(sam.user.id)
+    sam = dc.member("sam")
+    answer = await dc.press(sam, await dc.say(dc.owner, "/buttons"), "Ping it")
+    assert answer.ephemeral and answer.title == "🏓 Pong"
+    assert answer.raw.payload["interaction_metadata"]["user"]["id"] == str(sam.native.user.id)
 
 
 # ---------------------------------------------------------------------------- posting
 
 
-async def test_feed_bind_then_publish_reaches_the_channel_with_a_role_mention(dc: Harness) -> None:
+async def test_feed_bind_then_publish_reaches_the_channel_with_a_role_mention(dc: DiscordTestBot) -> None:
     fake = dc.fake
     drops = fake.add_role("Drops")
     bound = await fake.wait_for_reply(
@@ -265,7 +236,7 @@ async def test_feed_bind_then_publish_reaches_the_channel_with_a_role_mention(dc
     assert post.embeds[0]["title"] == "Jordan 4 Bred" and post.embeds[0]["url"] == "https://x.test/j4"
 
 
-async def test_post_to_a_thread_survives_a_rate_limit(dc: Harness) -> None:
+async def test_post_to_a_thread_survives_a_rate_limit(dc: DiscordTestBot) -> None:
     fake = dc.fake
     thread = fake.add_thread(fake.general, "restocks-chat")
     fake.rate_limit_next("POST /channels/{channel_id}/messages", retry_after=0.3)
@@ -276,12 +247,12 @@ async def test_post_to_a_thread_survives_a_rate_limit(dc: Harness) -> None:
     assert [r.status for r in fake.requests_to("POST /channels/*/messages")] == [429, 200]
 
 
-async def test_post_to_a_missing_channel_is_refused(dc: Harness) -> None:
+async def test_post_to_a_missing_channel_is_refused(dc: DiscordTestBot) -> None:
     with pytest.raises(DeliveryRefused):
         await dc.frontend.post(DiscordChannel(channel_id=123), Reply(text="nobody home"))
 
 
-async def test_direct_messages_and_refused_dms(dc: Harness) -> None:
+async def test_direct_messages_and_refused_dms(dc: DiscordTestBot) -> None:
     fake = dc.fake
     sam = fake.add_member("sam")
     await dc.frontend.send_direct(str(sam.user.id), Reply(title="Your raffle", text="You won!"))
@@ -301,7 +272,7 @@ async def test_direct_messages_and_refused_dms(dc: Harness) -> None:
 # ---------------------------------------------------------------------------- resilience
 
 
-async def test_gateway_drop_resumes_and_still_answers(dc: Harness) -> None:
+async def test_gateway_drop_resumes_and_still_answers(dc: DiscordTestBot) -> None:
     fake = dc.fake
     await fake.drop_gateway()
     missed = await fake.send_command("ping")  # sent while the bot is offline: replayed on RESUME
@@ -312,7 +283,7 @@ async def test_gateway_drop_resumes_and_still_answers(dc: Harness) -> None:
     assert fake.identifies == 1 and fake.resumes == 1
 
 
-async def test_rate_limited_interaction_callback_is_retried(dc: Harness) -> None:
+async def test_rate_limited_interaction_callback_is_retried(dc: DiscordTestBot) -> None:
     fake = dc.fake
     fake.rate_limit_next("POST /interactions/*", retry_after=0.2)
     reply = await fake.wait_for_reply(await fake.send_command("help", {"command": "ping"}))
@@ -375,7 +346,7 @@ def test_buttons_are_capped_and_labels_clipped() -> None:
     _fits(rendered)
 
 
-async def test_rendered_long_reply_is_accepted_by_discord(dc: Harness) -> None:
+async def test_rendered_long_reply_is_accepted_by_discord(dc: DiscordTestBot) -> None:
     fake = dc.fake
     await dc.frontend.post(
         DiscordChannel(channel_id=fake.general.id),
@@ -385,7 +356,7 @@ async def test_rendered_long_reply_is_accepted_by_discord(dc: Harness) -> None:
     assert TRIMMED in post.text()
 
 
-async def test_links_discord_would_reject_are_dropped_not_fatal(dc: Harness) -> None:
+async def test_links_discord_would_reject_are_dropped_not_fatal(dc: DiscordTestBot) -> None:
     fake = dc.fake
     item = Reply(
         title="Restock",
@@ -400,7 +371,7 @@ async def test_links_discord_would_reject_are_dropped_not_fatal(dc: Harness) -> 
     assert [b["url"] for b in post.buttons()] == ["https://shop.test/dunk"]
 
 
-async def test_a_long_rate_limit_surfaces_with_its_retry_after(dc: Harness) -> None:
+async def test_a_long_rate_limit_surfaces_with_its_retry_after(dc: DiscordTestBot) -> None:
     """Short limits are waited out inside discord.py; a long one reaches the delivery worker, which
     reads ``retry_after`` to pause the channel instead of blocking a send for minutes."""
     fake = dc.fake

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from adapters.telegram.frontend import TelegramFrontend, api_urls
+from adapters.telegram.frontend import api_urls
 from adapters.telegram.render import TEXT_LIMIT, TRIM_NOTE, html_to_text, paginate, render, split_html, utf16_len
-from core.engine import Engine
+from core.commands import Permission
 from core.frontend import DeliveryRefused
 from core.replies import Button, Reply, ReplyField
 from core.targets import TelegramChat
-from snpd.app import build_engine
-from tests.fakes.harness import serving
-from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, parse_html
+from tests.fakes.telegram_api import FakeUser, parse_html
+from tests.testbot import TELEGRAM_ADMIN_IDS, TelegramTestBot
 
 #: PTB itself reads the deprecated int ``retry_after`` while building ``RetryAfter``; not our warning.
 pytestmark = pytest.mark.filterwarnings("ignore:.*attribute `retry_after`:DeprecationWarning")
@@ -25,47 +22,25 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*attribute `retry_after`:Deprec
 ALICE = FakeUser(id=1001, first_name="Alice", username="alice")
 BOB = FakeUser(id=1002, first_name="Bob", username="bob")
 CAROL = FakeUser(id=1003, first_name="Carol <3", username="carol")
-OWNER = FakeUser(id=1009, first_name="Owner", username="owner")  # listed in [permissions] admins
+OWNER = FakeUser(id=TELEGRAM_ADMIN_IDS[0], first_name="Owner", username="owner")  # listed in [permissions] admins
 GROUP_ID = -1001500
 FORUM_ID = -1001600
 
 
-@dataclass
-class Harness:
-    fake: FakeTelegramAPI
-    engine: Engine
-    frontend: TelegramFrontend
-
-
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegramAPI]:
-    async with FakeTelegramAPI() as server:
-        yield server
-
-
-@pytest.fixture
-async def tg(fake: FakeTelegramAPI, make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
-    monkeypatch.setenv("TELEGRAM_TOKEN", fake.token)
-    config = make_config(
-        telegram={"api_base": f"http://127.0.0.1:{fake.port}", "poll_timeout": 2},
-        permissions={"admins": [f"telegram:{OWNER.id}"]},
-    )
-    engine = build_engine(config)
-    await engine.start()
-    frontend = TelegramFrontend(engine)
-    async with serving(engine, [frontend]):
-        yield Harness(fake, engine, frontend)
+async def tg(make_telegram_bot: Any) -> TelegramTestBot:
+    bot: TelegramTestBot = await make_telegram_bot()
+    return bot
 
 
 # ---------------------------------------------------------------------------- commands
 
 
-async def test_command_is_answered_and_menu_published(tg: Harness) -> None:
+async def test_command_is_answered_and_menu_published(tg: TelegramTestBot) -> None:
     fake = tg.fake
-    fake.command(ALICE, "/ping")
-    reply = await fake.wait_for_message(ALICE.id)
-    assert reply.text.startswith("🏓 Pong\nEngine up.")
-    assert reply.raw.startswith("<b>🏓 Pong</b>")
+    reply = await tg.ok(tg.member("alice"), "/ping")
+    assert reply.plain_text().startswith("🏓 Pong\nEngine up.")
+    assert reply.raw.raw.startswith("<b>🏓 Pong</b>")
 
     everyone = {c["command"]: c["description"] for c in fake.my_commands()}
     assert {"help", "ping", "link", "profile", "settings"} <= set(everyone)
@@ -75,27 +50,23 @@ async def test_command_is_answered_and_menu_published(tg: Harness) -> None:
     assert fake.my_commands({"type": "chat", "chat_id": OWNER.id})  # configured admin's private menu
 
 
-async def test_wrong_arguments_get_a_clear_escaped_error(tg: Harness) -> None:
+async def test_wrong_arguments_get_a_clear_escaped_error(tg: TelegramTestBot) -> None:
     fake = tg.fake
-    fake.command(ALICE, "/ping <b>now</b>")
-    error = await fake.wait_for_message(ALICE.id)
-    assert "<b>now</b>: unexpected extra argument. Usage: /ping" in error.text  # shown literally
-    assert "&lt;b&gt;now&lt;/b&gt;" in error.raw
+    alice = tg.member("alice")
+    error = await tg.fails(alice, "/ping <b>now</b>")
+    assert "<b>now</b>: unexpected extra argument. Usage: /ping" in error.plain_text()  # shown literally
+    assert "&lt;b&gt;now&lt;/b&gt;" in error.raw.raw
 
-    fake.command(ALICE, "/settings dm=maybe")
-    assert "dm: expected on/off (yes/no)" in (await fake.wait_for_message(ALICE.id)).text
-
-    fake.command(ALICE, "/pnig")
-    assert "Unknown command /pnig. Did you mean /ping?" in (await fake.wait_for_message(ALICE.id)).text
+    await tg.fails(alice, "/settings dm=maybe", match="dm: expected on/off (yes/no)")
+    await tg.fails(alice, "/pnig", match="Unknown command /pnig. Did you mean /ping?")
 
     group = fake.group(GROUP_ID)
-    fake.command(ALICE, "/ping@some_other_bot", chat=group)  # not ours: no answer
-    fake.command(ALICE, "/ping@snpd_test_bot", chat=group)
-    assert "Pong" in (await fake.wait_for_message(GROUP_ID)).text
+    fake.command(alice.native, "/ping@some_other_bot", chat=group)  # not ours: no answer
+    assert "Pong" in (await tg.say(alice, "/ping@snpd_test_bot", chat=group)).plain_text()
     assert fake.messages_to(GROUP_ID) and len(fake.messages_to(GROUP_ID)) == 1
 
 
-async def test_feed_item_reaches_a_chat_and_a_forum_topic(tg: Harness) -> None:
+async def test_feed_item_reaches_a_chat_and_a_forum_topic(tg: TelegramTestBot) -> None:
     fake = tg.fake
     group = fake.group(GROUP_ID, "Cooks")
     forum = fake.group(FORUM_ID, "Cook HQ", forum=True)
@@ -130,14 +101,13 @@ async def test_feed_item_reaches_a_chat_and_a_forum_topic(tg: Harness) -> None:
         assert posted.buttons == [{"text": "Cop", "url": "https://shop.example/j4/cart"}]
 
 
-async def test_configured_admin_is_admin_in_private_chat(tg: Harness) -> None:
-    tg.fake.command(OWNER, "/feed list")
-    assert "📡 Feeds" in (await tg.fake.wait_for_message(OWNER.id)).text
-    tg.fake.command(ALICE, "/feed list")
-    assert "mods only" in (await tg.fake.wait_for_message(ALICE.id)).text
+async def test_configured_admin_is_admin_in_private_chat(tg: TelegramTestBot) -> None:
+    owner = tg.member("owner", role=Permission.ADMIN)  # the bot lists its admins' ids in [permissions]
+    assert "📡 Feeds" in (await tg.ok(owner, "/feed list")).plain_text()
+    await tg.fails(tg.member("alice"), "/feed list", match="mods only")
 
 
-async def test_button_press_dispatches_and_answers_the_callback(tg: Harness) -> None:
+async def test_button_press_dispatches_and_answers_the_callback(tg: TelegramTestBot) -> None:
     fake = tg.fake
     group = fake.group(GROUP_ID)
     menu = Reply(
@@ -164,7 +134,7 @@ async def test_button_press_dispatches_and_answers_the_callback(tg: Harness) -> 
 # ---------------------------------------------------------------------------- privacy in groups
 
 
-async def test_private_reply_in_group_goes_by_dm(tg: Harness) -> None:
+async def test_private_reply_in_group_goes_by_dm(tg: TelegramTestBot) -> None:
     fake = tg.fake
     group = fake.group(GROUP_ID)
     fake.command(ALICE, "/profile", chat=group)
@@ -188,7 +158,7 @@ async def test_private_reply_in_group_goes_by_dm(tg: Harness) -> None:
 # ---------------------------------------------------------------------------- delivery errors
 
 
-async def test_blocked_bot_raises_delivery_refused(tg: Harness) -> None:
+async def test_blocked_bot_raises_delivery_refused(tg: TelegramTestBot) -> None:
     tg.fake.block_chat(BOB.id)
     with pytest.raises(DeliveryRefused) as refused:
         await tg.frontend.send_direct(str(BOB.id), Reply(text="your alert"))
@@ -199,7 +169,7 @@ async def test_blocked_bot_raises_delivery_refused(tg: Harness) -> None:
         await tg.frontend.post(TelegramChat(chat_id=GROUP_ID), Reply(text="restock"))
 
 
-async def test_rate_limit_waits_retry_after(tg: Harness) -> None:
+async def test_rate_limit_waits_retry_after(tg: TelegramTestBot) -> None:
     tg.fake.fail_next("sendMessage", retry_after=1)
     started = time.monotonic()
     await tg.frontend.post(TelegramChat(chat_id=GROUP_ID), Reply(text="restock"))
@@ -208,7 +178,7 @@ async def test_rate_limit_waits_retry_after(tg: Harness) -> None:
     assert (await tg.fake.wait_for_message(GROUP_ID)).text == "restock"
 
 
-async def test_unfetchable_photo_falls_back_to_text_with_link(tg: Harness) -> None:
+async def test_unfetchable_photo_falls_back_to_text_with_link(tg: TelegramTestBot) -> None:
     tg.fake.fail_next_with("sendPhoto", 400, "Bad Request: wrong file identifier/HTTP URL specified")
     await tg.frontend.post(TelegramChat(chat_id=GROUP_ID), Reply(title="Dunk", image_url="https://img.example/d.jpg"))
     sent = await tg.fake.wait_for_message(GROUP_ID)
@@ -219,7 +189,7 @@ async def test_unfetchable_photo_falls_back_to_text_with_link(tg: Harness) -> No
 # ---------------------------------------------------------------------------- length limits
 
 
-async def test_long_output_is_split_under_4096(tg: Harness) -> None:
+async def test_long_output_is_split_under_4096(tg: TelegramTestBot) -> None:
     lines = [f"line {i:03}: <tag> & **bold {i}** `code` ✅" for i in range(400)]
     reply = Reply(title="Huge", text="\n".join(lines), buttons=[Button(label="More", action="/ping")])
     await tg.frontend.send_direct(str(ALICE.id), reply)
