@@ -3,8 +3,6 @@ engine. Real discord.py against the fake Discord, rules stored on SQLite and Pos
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,34 +11,17 @@ from sqlalchemy import select
 from adapters.discord.forms import FORM_PREFIX, MODAL_FIELDS, form_params, label_for, modal_for
 from adapters.discord.frontend import DiscordFrontend
 from bot.alerts.models import AlertRule
-from bot.slices import load_models
 from core.commands import Command, Guide, Param
-from core.engine import Engine
 from core.replies import Reply
 from core.storage.database import Database
-from snpd.app import build_engine
 from tests.fakes.discord_api import FakeDiscord, FakeInteraction, modal_inputs
-from tests.fakes.harness import serving
-
-
-@dataclass
-class Harness:
-    fake: FakeDiscord
-    engine: Engine
-    frontend: DiscordFrontend
+from tests.testbot import DiscordTestBot
 
 
 @pytest.fixture
-async def dc(database: Database, make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
-    async with FakeDiscord() as fake:
-        monkeypatch.setenv("DISCORD_TOKEN", fake.token)
-        load_models()
-        config = make_config(discord={"api_base": fake.api_base, "guild_ids": [fake.guild_id]})
-        engine = build_engine(config, db=database)
-        await engine.start(migrate=False)
-        frontend = DiscordFrontend(engine, defer_after=1.0, guild_ready_timeout=0.05)
-        async with serving(engine, [frontend]):
-            yield Harness(fake, engine, frontend)
+async def dc(make_discord_bot: Any, database: Database) -> DiscordTestBot:
+    bot: DiscordTestBot = await make_discord_bot(db=database, frontend={"defer_after": 1.0})
+    return bot
 
 
 async def _rules(db: Database) -> list[AlertRule]:
@@ -55,7 +36,7 @@ async def _open_form(fake: FakeDiscord) -> tuple[FakeInteraction, dict[str, Any]
     return shown, response["data"]
 
 
-async def test_no_options_opens_a_modal_built_from_the_guide(dc: Harness) -> None:
+async def test_no_options_opens_a_modal_built_from_the_guide(dc: DiscordTestBot) -> None:
     _, modal = await _open_form(dc.fake)
     assert modal["custom_id"] == FORM_PREFIX + "alerts add"
     assert modal["title"] == "New alert"
@@ -67,7 +48,7 @@ async def test_no_options_opens_a_modal_built_from_the_guide(dc: Harness) -> Non
     assert not any(i["required"] for i in inputs)
 
 
-async def test_submitted_form_stores_the_rule_like_options_would(dc: Harness) -> None:
+async def test_submitted_form_stores_the_rule_like_options_would(dc: DiscordTestBot) -> None:
     fake = dc.fake
     shown, _ = await _open_form(fake)
     values = {"keywords": "Jordan 4 Bred", "sizes": "10, US 10.5", "max_price": "$250", "priority": "High"}
@@ -79,10 +60,8 @@ async def test_submitted_form_stores_the_rule_like_options_would(dc: Harness) ->
     assert stored.price_max == 250 and stored.high_priority and stored.stores == []
     assert len(stored.sizes) == 2
 
-    typed = await fake.wait_for_reply(
-        await fake.send_command("alerts add", {"keywords": "dunk low", "max_price": 120.0})
-    )  # options given: no modal, the command runs as before
-    assert typed.ephemeral and "added: dunk low" in typed.embeds[0]["title"]
+    typed = await dc.ok(dc.owner, "/alerts add dunk low max_price:120")  # options given: no modal, runs at once
+    assert typed.ephemeral and "added: dunk low" in (typed.title or "")
     assert len(await _rules(dc.engine.db)) == 2
 
 
@@ -96,7 +75,7 @@ async def test_submitted_form_stores_the_rule_like_options_would(dc: Harness) ->
     ],
 )
 async def test_bad_values_get_an_ephemeral_error_naming_the_field(
-    dc: Harness, values: dict[str, str], message: str
+    dc: DiscordTestBot, values: dict[str, str], message: str
 ) -> None:
     shown, _ = await _open_form(dc.fake)
     reply = await dc.fake.wait_for_reply(await dc.fake.submit_modal(shown, values))
@@ -105,7 +84,7 @@ async def test_bad_values_get_an_ephemeral_error_naming_the_field(
     assert await _rules(dc.engine.db) == []
 
 
-async def test_a_form_opened_before_a_restart_is_still_understood(dc: Harness) -> None:
+async def test_a_form_opened_before_a_restart_is_still_understood(dc: DiscordTestBot) -> None:
     """The modal keeps no state in the process, so a new frontend handles its submit."""
     fake = dc.fake
     shown, _ = await _open_form(fake)
