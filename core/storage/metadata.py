@@ -12,7 +12,7 @@ from sqlalchemy import MetaData
 
 from core.storage.models import Base
 
-_MODEL_MODULES: list[str] = ["core.storage.models", "core.storage.consent", "core.conversations"]
+_MODEL_MODULES: list[str] = ["core.storage.models", "core.storage.consent", "core.conversations", "core.requests"]
 
 
 def register_models(module: str) -> None:

@@ -306,12 +306,20 @@ class FakeTelegramAPI:
             self._changed.notify_all()
 
     def user_message(
-        self, user: FakeUser, text: str, *, chat: FakeChat | None = None, topic_id: int | None = None
+        self,
+        user: FakeUser,
+        text: str,
+        *,
+        chat: FakeChat | None = None,
+        topic_id: int | None = None,
+        sender_chat: FakeChat | None = None,
     ) -> JSON:
         """A user writes ``text`` in ``chat`` (default: their private chat with the bot).
 
         A leading ``/command`` (optionally ``/command@botname``) gets a ``bot_command`` entity, which
-        is what PTB's ``CommandHandler`` looks for. Returns the Update as queued.
+        is what PTB's ``CommandHandler`` looks for. ``sender_chat`` sends it on behalf of a chat, as an
+        anonymous group admin does (Telegram then names ``GroupAnonymousBot`` as the sender). Returns
+        the Update as queued.
         """
         chat = chat or self.private_chat(user)
         self.chats.setdefault(chat.id, chat)
@@ -323,6 +331,8 @@ class FakeTelegramAPI:
             "date": int(time.time()),
             "text": text,
         }
+        if sender_chat is not None:
+            message["sender_chat"] = sender_chat.to_api()
         if topic_id is not None:
             message["message_thread_id"] = topic_id
             message["is_topic_message"] = True
@@ -332,9 +342,25 @@ class FakeTelegramAPI:
         self._messages[(chat.id, message["message_id"])] = message
         return self._push({"message": message})
 
-    def command(self, user: FakeUser, line: str, *, chat: FakeChat | None = None, topic_id: int | None = None) -> JSON:
+    def redeliver(self, update: JSON) -> None:
+        """Queue ``update`` again under its own ``update_id``, as Telegram does when a bot restarted
+        before confirming it; a poller whose offset is past it (the old process) would skip it."""
+        self._updates.append(json.loads(json.dumps(update)))
+        self._updates.sort(key=lambda u: u["update_id"])
+        asyncio.get_running_loop().create_task(self._notify())
+
+    def command(
+        self,
+        user: FakeUser,
+        line: str,
+        *,
+        chat: FakeChat | None = None,
+        topic_id: int | None = None,
+        sender_chat: FakeChat | None = None,
+    ) -> JSON:
         """Shorthand: ``fake.command(alice, "/feed bind drops", chat=group)``."""
-        return self.user_message(user, line if line.startswith("/") else f"/{line}", chat=chat, topic_id=topic_id)
+        text = line if line.startswith("/") else f"/{line}"
+        return self.user_message(user, text, chat=chat, topic_id=topic_id, sender_chat=sender_chat)
 
     def press_button(self, user: FakeUser, sent: SentMessage, data: str | None = None) -> JSON:
         """``user`` presses a callback button under a message the bot sent (first one by default).
