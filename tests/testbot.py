@@ -97,16 +97,19 @@ class TestBot:
         *,
         is_bot: bool = False,
         origin: Mapping[str, object] | None = None,
+        external_id: str | None = None,
     ) -> Member:
         """A new caller called ``name``; on this bot's own platform it also exists on the fake server.
 
-        ``origin`` is where they speak from (a serialised target), for commands such as ``/feed bind``.
+        ``origin`` is where they speak from (a serialised target), for commands such as ``/feed bind``;
+        ``external_id`` ties the handle to an account made elsewhere (a fake server's user, a phone).
         """
         platform = platform or self.platform
-        if platform == self.platform and platform != "shell":
+        if platform == self.platform and platform != "shell" and external_id is None:
             handle = self._native_member(name, role, is_bot=is_bot)
         else:
-            caller = Caller(platform, str(next(self._ids)), name, platform_role=role, is_bot=is_bot)
+            external_id = external_id or str(next(self._ids))
+            caller = Caller(platform, external_id, name, platform_role=role, is_bot=is_bot)
             handle = Member(name, caller)
         if origin is not None:
             handle = Member(name, replace(handle.caller, origin=dict(origin)), handle.native)

@@ -18,13 +18,13 @@ from adapters.telegram.frontend import TelegramFrontend
 from bot.alerts import AlertsRuntime
 from core.delivery.models import DEAD, REFUSED, SENT, OutboxMessage
 from core.engine import Engine
-from core.identity import Caller
 from snpd.app import build_engine
 from tests.alerts.test_alerts import restock
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.harness import free_port, serving
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, FakeTwilioAPI, inbound_params, post_webhook
+from tests.testbot import TestBot
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*attribute `retry_after`:DeprecationWarning")
 
@@ -39,14 +39,11 @@ class World:
     telegram: FakeTelegramAPI
     twilio: FakeTwilioAPI
     webhook: str
+    bot: TestBot
 
     async def text(self, phone: str, body: str) -> None:
         status, _xml = await post_webhook(self.webhook, DEFAULT_AUTH_TOKEN, inbound_params(phone, body, to=OUR_NUMBER))
         assert status == 200
-
-    async def say(self, caller: Caller, line: str) -> None:
-        reply = await self.engine.dispatch_line(caller, line)
-        assert not (reply.title or "").startswith("⚠️"), reply.text
 
     def sms_to(self, phone: str) -> list[str]:
         return [sms.body for sms in self.twilio.sent if sms.to == phone]
@@ -65,8 +62,13 @@ async def world(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
             discord={"api_base": discord.api_base, "guild_ids": [discord.guild_id]},
             telegram={"api_base": f"http://127.0.0.1:{telegram.port}", "poll_timeout": 1},
             sms={"from_number": OUR_NUMBER, "webhook_port": port, "public_url": webhook, "api_base": twilio.base_url},
-            delivery={"rate_scale": 20.0, "backoff_base_s": 0.05, "backoff_max_s": 0.2, "lease_s": 1.0,
-                      "send_timeout_s": 1.0},
+            delivery={
+                "rate_scale": 20.0,
+                "backoff_base_s": 0.05,
+                "backoff_max_s": 0.2,
+                "lease_s": 1.0,
+                "send_timeout_s": 1.0,
+            },
         )
         engine = build_engine(config)
         await engine.start()
@@ -76,7 +78,7 @@ async def world(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
             SmsFrontend(engine),
         ]
         async with serving(engine, frontends):
-            yield World(engine, discord, telegram, twilio, webhook)
+            yield World(engine, discord, telegram, twilio, webhook, TestBot(engine))
 
 
 async def _rows(engine: Engine) -> list[OutboxMessage]:
@@ -100,22 +102,22 @@ async def test_a_restock_reaches_exactly_the_right_members_on_their_channels(wor
     dana = world.discord.add_member("dana")
     closed = world.discord.add_member("closed")
     world.discord.refuse_dms(closed.user.id)
-    dana_c = Caller("discord", str(dana.user.id), "dana")
-    closed_c = Caller("discord", str(closed.user.id), "closed")
-    tina_c = Caller("telegram", "7001", "tina")
-    closed_tg = Caller("telegram", "7002", "closed_tg")
-    sam_c = Caller("sms", SAM_PHONE, "sam")
-    nobody = Caller("telegram", "7003", "nobody")
+    dana_c = world.bot.member("dana", "discord", external_id=str(dana.user.id))
+    closed_c = world.bot.member("closed", "discord", external_id=str(closed.user.id))
+    tina_c = world.bot.member("tina", "telegram", external_id="7001")
+    closed_tg = world.bot.member("closed_tg", "telegram", external_id="7002")
+    sam_c = world.bot.member("sam", "sms", external_id=SAM_PHONE)
+    nobody = world.bot.member("nobody", "telegram", external_id="7003")
 
-    await world.say(dana_c, "/alerts add jordan 4 sizes:10")
-    await world.say(tina_c, '/alerts add bred sizes:"EU 44"')
-    await world.say(nobody, "/alerts add dunk panda")  # does not match
-    await world.say(closed_c, "/alerts add jordan")
-    code = (await engine.dispatch_line(closed_c, "/link")).text.split("**")[1]
-    await world.say(closed_tg, f"/link {code}")  # Discord DMs closed, Telegram linked: falls back
+    await world.bot.ok(dana_c, "/alerts add jordan 4 sizes:10")
+    await world.bot.ok(tina_c, '/alerts add bred sizes:"EU 44"')
+    await world.bot.ok(nobody, "/alerts add dunk panda")  # does not match
+    await world.bot.ok(closed_c, "/alerts add jordan")
+    code = (await world.bot.say(closed_c, "/link")).text.split("**")[1]
+    await world.bot.ok(closed_tg, f"/link {code}")  # Discord DMs closed, Telegram linked: falls back
     await world.text(SAM_PHONE, "PING")  # the number becomes a member
-    await world.say(sam_c, "/alerts add jordan 4 priority:high")
-    sam = await engine.identity.resolve(sam_c)
+    await world.bot.ok(sam_c, "/alerts add jordan 4 priority:high")
+    sam = await world.bot.resolve(sam_c)
     await engine.identity.update_settings(sam.id, sms_enabled=True)
 
     await engine.service(AlertsRuntime).start()
@@ -144,10 +146,10 @@ async def _async(value: bool) -> bool:
 
 async def test_stop_ends_sms_alerts(world: World) -> None:
     engine = world.engine
-    sam_c = Caller("sms", SAM_PHONE, "sam")
+    sam_c = world.bot.member("sam", "sms", external_id=SAM_PHONE)
     await world.text(SAM_PHONE, "PING")
-    await world.say(sam_c, "/alerts add jordan priority:high")
-    sam = await engine.identity.resolve(sam_c)
+    await world.bot.ok(sam_c, "/alerts add jordan priority:high")
+    sam = await world.bot.resolve(sam_c)
     await engine.identity.update_settings(sam.id, sms_enabled=True)
     await engine.service(AlertsRuntime).start()
     await engine.bus.publish("monitor.event", restock("e1"))
@@ -166,16 +168,19 @@ async def test_a_kill_mid_fan_out_then_restart_loses_and_doubles_nothing(world: 
     # A running bot: its rule index is loaded before these members write their rules (a rule written
     # while the index is still loading is not this test's subject)
     await runtime.start()
-    members = [Caller("telegram", str(9000 + i), f"m{i}") for i in range(60)]
-    members += [Caller("discord", str(world.discord.add_member(f"d{i}").user.id), f"d{i}") for i in range(40)]
+    members = [world.bot.member(f"m{i}", "telegram", external_id=str(9000 + i)) for i in range(60)]
+    members += [
+        world.bot.member(f"d{i}", "discord", external_id=str(world.discord.add_member(f"d{i}").user.id))
+        for i in range(40)
+    ]
     phones = [f"+1415555{1000 + i}" for i in range(12)]
     for phone in phones:
         await world.text(phone, "PING")  # the number becomes a member
-        members.append(Caller("sms", phone, phone))
+        members.append(world.bot.member(phone, "sms", external_id=phone))
     for caller in members:
-        await world.say(caller, "/alerts add jordan" + (" priority:high" if caller.platform == "sms" else ""))
+        await world.bot.ok(caller, "/alerts add jordan" + (" priority:high" if caller.platform == "sms" else ""))
         if caller.platform == "sms":
-            member = await engine.identity.resolve(caller)
+            member = await world.bot.resolve(caller)
             await engine.identity.update_settings(member.id, sms_enabled=True)
     await engine.bus.publish("monitor.event", restock())
     await engine.bus.drain()
@@ -190,7 +195,7 @@ async def test_a_kill_mid_fan_out_then_restart_loses_and_doubles_nothing(world: 
         print(Counter((row.status, row.attempts, row.last_error) for row in await _rows(engine)), runtime.worker.stats)
         raise
     received = Counter(_received(world))
-    expected = {(caller.platform, caller.external_id) for caller in members}
+    expected = {(caller.platform, caller.caller.external_id) for caller in members}
     in_doubt = runtime.worker.stats.in_doubt_by_channel
     duplicates = Counter({platform: 0 for platform in ("discord", "telegram", "sms")})
     for (platform, _address), n in received.items():
@@ -220,15 +225,15 @@ def _received(world: World) -> list[tuple[str, str]]:
 async def test_429_storms_5xx_and_refusals_end_delivered_or_dead_lettered_with_a_reason(world: World) -> None:
     engine = world.engine
     dana = world.discord.add_member("dana")
-    dana_c = Caller("discord", str(dana.user.id), "dana")
-    tina_c = Caller("telegram", "7101", "tina")
-    stuck_c = Caller("telegram", "7102", "stuck")
-    sam_c = Caller("sms", SAM_PHONE, "sam")
+    dana_c = world.bot.member("dana", "discord", external_id=str(dana.user.id))
+    tina_c = world.bot.member("tina", "telegram", external_id="7101")
+    stuck_c = world.bot.member("stuck", "telegram", external_id="7102")
+    sam_c = world.bot.member("sam", "sms", external_id=SAM_PHONE)
     for caller in (dana_c, tina_c, stuck_c):
-        await world.say(caller, "/alerts add jordan 4")
+        await world.bot.ok(caller, "/alerts add jordan 4")
     await world.text(SAM_PHONE, "PING")
-    await world.say(sam_c, "/alerts add jordan 4 priority:high")
-    sam = await engine.identity.resolve(sam_c)
+    await world.bot.ok(sam_c, "/alerts add jordan 4 priority:high")
+    sam = await world.bot.resolve(sam_c)
     await engine.identity.update_settings(sam.id, sms_enabled=True)
 
     world.discord.fail_next("POST /channels/{channel_id}/messages", status=502, count=2)
@@ -249,26 +254,26 @@ async def test_429_storms_5xx_and_refusals_end_delivered_or_dead_lettered_with_a
     assert {row.status for key, row in rows.items() if not key.endswith(":stuck")} == {SENT}
     dead = rows["telegram:stuck"]
     assert dead.last_error is not None and "refused on every channel" in dead.last_error
-    listed = await engine.dispatch_line(Caller("shell", "local", "admin"), "/admin deadletters")
+    listed = await world.bot.say(world.bot.member("admin", "shell"), "/admin deadletters")
     assert "refused on every channel" in listed.fields[0].value
 
 
 async def test_sms_opt_in_verifies_the_phone_with_a_texted_code(world: World) -> None:
     engine = world.engine
-    dana_c = Caller("discord", "8801", "dana")
+    dana_c = world.bot.member("dana", "discord", external_id="8801")
     phone = "+14155550177"
-    bad = await engine.dispatch_line(dana_c, "/sms verify 555-0177")
+    bad = await world.bot.say(dana_c, "/sms verify 555-0177")
     assert "`phone`" in bad.text
-    sent = await engine.dispatch_line(dana_c, f"/sms verify {phone}")
+    sent = await world.bot.say(dana_c, f"/sms verify {phone}")
     assert sent.title == "📱 Code sent" and phone not in sent.text and "0177" in sent.text
     (text,) = world.sms_to(phone)
     code = text.split("your code is ")[1][:6]
-    wrong = await engine.dispatch_line(dana_c, "/sms confirm 000000" if code != "000000" else "/sms confirm 111111")
+    wrong = await world.bot.say(dana_c, "/sms confirm 000000" if code != "000000" else "/sms confirm 111111")
     assert "`code`" in wrong.text and "4 tries left" in wrong.text
-    done = await engine.dispatch_line(dana_c, f"/sms confirm {code}")
+    done = await world.bot.say(dana_c, f"/sms confirm {code}")
     assert done.title == "✅ Phone verified"
-    member = await engine.identity.resolve(dana_c)
+    member = await world.bot.resolve(dana_c)
     assert await engine.identity.address_for(member.id, "sms") == phone
     assert (await engine.identity.get(member.id)).sms_enabled  # type: ignore[union-attr]
-    again = await engine.dispatch_line(Caller("telegram", "8802", "eve"), f"/sms verify {phone}")
+    again = await world.bot.say(world.bot.member("eve", "telegram", external_id="8802"), f"/sms verify {phone}")
     assert "already has an account" in again.text
