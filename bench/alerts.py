@@ -423,6 +423,7 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
         "fanout_s": round(finished - event_at, 1),
         "kill_gap_s": round(restarted_at - killed_at, 1),
         "bot_cpu_s": round(cpu_s, 1),
+        "bot_cpu_ms_per_message": round(cpu_s * 1000 / max(1, len(expected & set(received))), 2),
         "outbox": await counts(engine.db),
     }
     await engine.stop()

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import hashlib
 import inspect
+import json
 import keyword
 import math
 from collections.abc import Awaitable, Callable, Coroutine
@@ -27,6 +28,7 @@ import discord.http
 import structlog
 import yarl
 from discord import app_commands
+from discord.http import handle_message_parameters
 
 from adapters.discord.forms import form_submission, modal_for
 from adapters.discord.render import ActionButton, render
@@ -205,6 +207,8 @@ class DiscordFrontend:
         #: (command, Python parameter name) → the declared parameter name
         self._names: dict[tuple[str, str], str] = {}
         self._dm_channels: dict[int, int] = {}
+        #: the DM path's own HTTP session (``_rest``), opened on the first DM
+        self._session: aiohttp.ClientSession | None = None
         self.build_tree()
 
     # ------------------------------------------------------------------ lifecycle
@@ -239,6 +243,9 @@ class DiscordFrontend:
         log.info("discord.ready", user=str(self.client.user), guilds=len(self.client.guilds))
 
     async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
         await self.client.close()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -468,31 +475,73 @@ class DiscordFrontend:
     async def send_direct(self, external_id: str, reply: Reply, *, idempotency_key: str | None = None) -> None:
         """A DM. Closed DMs, no shared server or an unknown user raise ``DeliveryRefused``.
 
-        With an ``idempotency_key`` the message carries a nonce made from it, and discord.py sends it
-        with ``enforce_nonce``: Discord answers a repeat within a few minutes with the first message
+        With an ``idempotency_key`` the message carries a nonce made from it, sent with
+        ``enforce_nonce``: Discord answers a repeat within a few minutes with the first message
         instead of posting a second. Each request is made inside ``request_slot`` (our rate limits).
 
-        Discord-side rate limits shorter than ``max_ratelimit_timeout`` are waited out by discord.py;
-        longer ones raise ``discord.RateLimited``, whose ``retry_after`` the delivery worker honours.
+        The two requests go straight over aiohttp (``_rest``), not through discord.py's HTTP client:
+        that one keeps a rate-limit bucket per DM channel and scans all of them whenever a new one
+        appears (quadratic over a fan-out), and builds a ``Message`` (and stores its view) that
+        nothing here reads. Discord's answers map to discord.py's own exceptions, as before.
         """
         rendered = render(reply)
         user_id = int(external_id)
-        extra: dict[str, Any] = {} if idempotency_key is None else {"nonce": message_nonce(idempotency_key)}
         try:
             channel_id = self._dm_channels.get(user_id)
             if channel_id is None:
                 async with request_slot():
-                    channel_id = (await self.client.create_dm(discord.Object(id=user_id))).id
+                    opened = await self._rest("/users/@me/channels", {"recipient_id": user_id})
+                channel_id = int(opened["id"])
                 self._remember_dm(user_id, channel_id)
-            channel = self.client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
+            payload = handle_message_parameters(
+                **rendered.kwargs(),
+                nonce=None if idempotency_key is None else message_nonce(idempotency_key),
+                previous_allowed_mentions=self.client.allowed_mentions,
+            ).payload
             async with request_slot():
-                await channel.send(**rendered.kwargs(), **extra)
+                await self._rest(f"/channels/{channel_id}/messages", payload or {})
         except discord.HTTPException as exc:
             if exc.code in _UNREACHABLE_USER_CODES or isinstance(exc, discord.Forbidden):
                 raise DeliveryRefused(self.name, exc.text or "cannot message this user") from exc
             if isinstance(exc, discord.DiscordServerError):
                 raise DeliveryRefused(self.name, "Discord is failing; try later", permanent=False) from exc
             raise
+
+    async def _rest(self, path: str, payload: dict[str, Any]) -> Any:
+        """POST ``payload`` to the Discord API; the answer's JSON, or discord.py's exception for it.
+
+        A 429 shorter than ``MAX_RATELIMIT_WAIT`` is waited out and the request made again, as
+        discord.py does; a longer one raises ``discord.RateLimited``, whose ``retry_after`` the
+        delivery worker honours. A 5xx raises at once (discord.py would retry for up to ~16 s): the
+        worker retries with back-off, under the same nonce."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        secret = self.engine.config.secrets.DISCORD_TOKEN
+        headers = {
+            "Authorization": f"Bot {secret.get_secret_value() if secret is not None else ''}",
+            "User-Agent": self.client.http.user_agent,
+            "Content-Type": "application/json",
+        }
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
+        while True:
+            async with self._session.post(discord.http.Route.BASE + path, data=body, headers=headers) as response:
+                data = await discord.http.json_or_text(response)
+                if 200 <= response.status < 300:
+                    return data
+                if response.status == 429:
+                    wait = float(data.get("retry_after", 1.0)) if isinstance(data, dict) else 1.0
+                    if wait > MAX_RATELIMIT_WAIT:
+                        raise discord.RateLimited(wait)
+                    log.warning("discord.rate_limited", retry_after=wait, path=path)
+                    await asyncio.sleep(wait)
+                    continue
+                if response.status == 403:
+                    raise discord.Forbidden(response, data)
+                if response.status == 404:
+                    raise discord.NotFound(response, data)
+                if response.status >= 500:
+                    raise discord.DiscordServerError(response, data)
+                raise discord.HTTPException(response, data)
 
     # ------------------------------------------------------------------ RoleManager (shop roles)
 

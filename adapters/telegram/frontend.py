@@ -59,6 +59,7 @@ from telegram.ext import (
 from telegram.warnings import PTBDeprecationWarning
 
 from adapters.telegram.conversations import TelegramConversations
+from adapters.telegram.http import AiohttpRequest
 from adapters.telegram.render import OutgoingMessage, html_to_text, render
 from core.commands import Command, Permission
 from core.errors import ConfigError, UserError
@@ -127,7 +128,12 @@ class TelegramFrontend:
         self._max_retry_wait = max_retry_wait
         self._admin_cache_seconds = admin_cache_seconds
         self._admin_cache: dict[tuple[int, int], tuple[float, bool]] = {}
-        builder = ApplicationBuilder().token(token.get_secret_value()).concurrent_updates(concurrent_updates)
+        builder = (
+            ApplicationBuilder()
+            .token(token.get_secret_value())
+            .concurrent_updates(concurrent_updates)
+            .request(AiohttpRequest())  # the bot's calls; long polling keeps PTB's own transport
+        )
         urls = api_urls(engine.config.telegram.api_base)
         if urls is not None:
             builder = builder.base_url(urls[0]).base_file_url(urls[1])

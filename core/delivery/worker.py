@@ -30,7 +30,8 @@ Why it is exactly-once in effect:
     unreachable), follow ``resend_in_doubt``: resend (the default, at-least-once: a lost drop alert
     is worse than a repeated one) or dead-letter with the reason for an admin (at-most-once).
     Either way the doubt is bounded by ``send_concurrency`` (on these channels a send's slot is held
-    until ``sent`` is committed; on Discord and SMS it frees with the answer), counted and logged.
+    until its ``sent`` is queued ahead of the next send's ``sending``, so both commit in one
+    transaction or in that order; on Discord and SMS it frees with the answer), counted and logged.
 * A permanent refusal moves the notification to its next channel by inserting a new row with the
   next channel's key in the same transaction that retires the refused one; the unique key means a
   replay can never fork it twice.
@@ -172,8 +173,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._wire = _Batcher(lambda ids: self._mark(ids, SENDING))
-        self._sent = _Batcher(lambda ids: self._mark(ids, SENT))
+        self._marks = _Batcher(self._mark)
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._address_cache: dict[tuple[int, str], str] = {}
@@ -186,8 +186,7 @@ class DeliveryWorker:
     async def start(self) -> None:
         self._stopping = False
         self._loop_task = asyncio.create_task(self._run(), name=f"delivery:{self.owner}")
-        self._wire.start(f"delivery-wire:{self.owner}")
-        self._sent.start(f"delivery-sent:{self.owner}")
+        self._marks.start(f"delivery-marks:{self.owner}")
 
     def wake(self) -> None:
         """New rows are due: look now rather than at the next poll."""
@@ -203,8 +202,7 @@ class DeliveryWorker:
                 await self._loop_task
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        await self._wire.stop()
-        await self._sent.stop()
+        await self._marks.stop()
 
     def kill(self) -> None:
         """Die abruptly, as a killed process would: nothing in flight is awaited or recorded."""
@@ -212,8 +210,7 @@ class DeliveryWorker:
         for task in [self._loop_task, *self._tasks]:
             if task is not None:
                 task.cancel()
-        self._wire.kill()
-        self._sent.kill()
+        self._marks.kill()
 
     async def run_until_idle(self, timeout: float = 10.0) -> None:
         """Deliver everything that is due now (tests): returns once nothing is due or in flight."""
@@ -400,7 +397,9 @@ class DeliveryWorker:
         slots = self._slots.setdefault(channel, asyncio.Semaphore(self.settings.send_concurrency))
         # Where a send left in doubt is settled without a repeat (the platform drops a repeated key,
         # or we can read back what arrived), the slot frees as soon as the platform answers; elsewhere
-        # it is held until ``sent`` is committed, so a crash leaves at most ``send_concurrency`` in doubt.
+        # it is held until ``sent`` is queued for commit: the next send on this slot commits its
+        # ``sending`` in the same transaction or a later one, so a crash leaves at most
+        # ``send_concurrency`` in doubt.
         settles_doubt = isinstance(frontend, KeyedSends | DeliveryVerifier)
         await slots.acquire()
         held = True
@@ -428,11 +427,15 @@ class DeliveryWorker:
                 self.stats.first_send_at = time.perf_counter()
             self.stats.sent += 1
             self.stats.by_channel[channel] = self.stats.by_channel.get(channel, 0) + 1
-            if settles_doubt:
+            recorded = None if settles_doubt else self._marks.queue(row.id, SENT)
+            if settles_doubt or recorded is not None:
                 slots.release()
                 held = False
             try:
-                await self._record_sent(row)
+                if recorded is not None:
+                    await recorded
+                else:
+                    await self._record_sent(row)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -599,41 +602,48 @@ class DeliveryWorker:
 
     async def _on_the_wire(self, row: OutboxMessage) -> bool:
         """Commit ``sending`` for this row before its request goes out; False if we lost the lease."""
-        return row.id in await self._wire.submit(row.id)
+        return row.id in await self._marks.submit(row.id, SENDING)
 
     async def _record_sent(self, row: OutboxMessage) -> None:
         """Commit ``sent`` (batched). Until it is, the row counts as in doubt should we crash."""
-        await self._sent.submit(row.id)
+        await self._marks.submit(row.id, SENT)
 
-    async def _mark(self, ids: list[int], status: str) -> set[int]:
-        values: dict[str, Any] = {"status": status}
-        if status == SENDING:
+    async def _mark(self, batch: Mapping[str, list[int]]) -> dict[str, set[int]]:
+        """Commit every state change of one tick in one transaction, one statement per state; each
+        state gets back the ids this worker still held (a row whose lease another worker took is
+        left alone)."""
+        now = utcnow()
+        changes: dict[str, dict[str, Any]] = {
             # The lease runs from the moment the request goes out; ``sent_at`` records that moment
             # until ``sent`` overwrites it (``_doubt`` reads it).
-            now = utcnow()
-            values["lease_until"] = now + timedelta(seconds=self.settings.on_wire_lease_s)
-            values["sent_at"] = now
-        if status == SENT:
-            values.update(sent_at=utcnow(), lease_owner=None, lease_until=None)
-        async def work(session: AsyncSession) -> set[int]:
-            mine = await session.execute(
-                select(OutboxMessage.id).where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
-            )
-            kept = set(mine.scalars())
-            if kept:
-                await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(list(kept))).values(**values))
+            SENDING: {"lease_until": now + timedelta(seconds=self.settings.on_wire_lease_s), "sent_at": now},
+            SENT: {"sent_at": now, "lease_owner": None, "lease_until": None},
+        }
+
+        async def work(session: AsyncSession) -> dict[str, set[int]]:
+            kept: dict[str, set[int]] = {}
+            for status, ids in batch.items():
+                mine = await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
+                    .values(status=status, **changes[status])
+                    .returning(OutboxMessage.id)
+                )
+                kept[status] = set(mine.scalars())
             return kept
 
         return await self._write(work)
 
 
 class _Batcher:
-    """Collects row ids from concurrent sends and writes them in one transaction per tick, so a
-    thousand sends a second cost a few dozen commits, not a thousand."""
+    """Collects state changes (row id, new state) from concurrent sends and writes them in one
+    transaction per tick, so a thousand sends a second cost a few dozen commits, not two thousand.
+    A row goes ``sending`` before its request and ``sent`` after it, so the two changes of one row
+    never share a tick."""
 
-    def __init__(self, write: Callable[[list[int]], Awaitable[set[int]]]) -> None:
+    def __init__(self, write: Callable[[Mapping[str, list[int]]], Awaitable[dict[str, set[int]]]]) -> None:
         self._write = write
-        self._pending: list[tuple[int, asyncio.Future[set[int]]]] = []
+        self._pending: list[tuple[int, str, asyncio.Future[set[int]]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -652,13 +662,22 @@ class _Batcher:
                 await self._task
             self._task = None
 
-    async def submit(self, row_id: int) -> set[int]:
+    async def submit(self, row_id: int, status: str) -> set[int]:
+        """Commit ``status`` for the row; the ids of its tick that this worker still held."""
+        queued = self.queue(row_id, status)
+        if queued is None:
+            return (await self._write({status: [row_id]}))[status]
+        return await queued
+
+    def queue(self, row_id: int, status: str) -> asyncio.Future[set[int]] | None:
+        """Queue ``status`` for the row without waiting: whatever is queued after it commits in the
+        same transaction or a later one. None when the batcher is not running (use ``submit``)."""
         if self._task is None or self._task.done():
-            return await self._write([row_id])
+            return None
         future: asyncio.Future[set[int]] = asyncio.get_running_loop().create_future()
-        self._pending.append((row_id, future))
+        self._pending.append((row_id, status, future))
         self._wake.set()
-        return await future
+        return future
 
     async def _run(self) -> None:
         while True:
@@ -667,17 +686,20 @@ class _Batcher:
             batch, self._pending = self._pending, []
             if not batch:
                 continue
+            by_status: dict[str, list[int]] = {}
+            for row_id, status, _ in batch:
+                by_status.setdefault(status, []).append(row_id)
             try:
-                kept = await self._write([row_id for row_id, _ in batch])
+                kept = await self._write(by_status)
             except asyncio.CancelledError:
-                for _, future in batch:
+                for _, _, future in batch:
                     future.cancel()
                 raise
             except Exception as exc:
-                for _, future in batch:
+                for _, _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for _, future in batch:
+            for _, status, future in batch:
                 if not future.done():
-                    future.set_result(kept)
+                    future.set_result(kept[status])
