@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from adapters.discord.frontend import DiscordFrontend
 from adapters.shell.frontend import ShellFrontend
+from adapters.telegram.frontend import TelegramFrontend
 from core.engine import Engine
 from core.markup import to_plain
 from core.replies import Reply
@@ -22,14 +24,14 @@ from core.targets import DiscordChannel, TelegramChat
 from snpd.app import build_engine, chat_frontends
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.harness import free_port, serving
-from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
+from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, FakeTwilioAPI, inbound_params, post_webhook
+from tests.testbot import DiscordTestBot, TelegramTestBot
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*attribute `retry_after`:DeprecationWarning")
 
 OUR_NUMBER = "+14155550100"
 PHONE = "+14155550123"
-ALICE_TG = FakeUser(id=2001, first_name="Alice", username="alice")
 
 
 @dataclass
@@ -40,6 +42,8 @@ class World:
     twilio: FakeTwilioAPI
     sms_url: str
     shell: ShellFrontend
+    dc: DiscordTestBot  # the same engine, spoken to through the Discord frontend
+    tg: TelegramTestBot  # and through the Telegram one
 
     async def sms(self, body: str) -> str:
         status, xml = await post_webhook(self.sms_url, DEFAULT_AUTH_TOKEN, inbound_params(PHONE, body, to=OUR_NUMBER))
@@ -73,7 +77,12 @@ async def world(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
         assert [f.name for f in frontends] == ["discord", "telegram", "sms"]
         async with serving(engine, frontends):
             shell = ShellFrontend(engine, stdin=io.StringIO(), stdout=io.StringIO())
-            yield World(engine, discord_fake, telegram_fake, twilio_fake, sms_url, shell)
+            discord_front, telegram_front, _sms = frontends
+            assert isinstance(discord_front, DiscordFrontend) and isinstance(telegram_front, TelegramFrontend)
+            dc = DiscordTestBot(engine, discord_fake, discord_front)
+            tg = TelegramTestBot(engine, telegram_fake, telegram_front)
+            tg.member("alice")
+            yield World(engine, discord_fake, telegram_fake, twilio_fake, sms_url, shell, dc, tg)
 
 
 def _lines(text: str) -> list[str]:
@@ -84,14 +93,12 @@ async def test_same_command_same_content_on_every_frontend(world: World) -> None
     expected = _lines(Reply.plain_text(await world.engine.dispatch_line(world.shell.caller, "/help link")))
     assert expected[0] == "/link" and "Usage: /link [code]" in expected
 
-    interaction = await world.discord.send_command("help", {"command": "link"})
-    embed = (await world.discord.wait_for_reply(interaction)).embeds[0]
+    embed = (await world.dc.say(world.dc.owner, "/help link")).raw.embeds[0]
     discord_lines = _lines("\n".join([embed["title"], embed["description"]] + [
         f"{field['name']}: {field['value']}" for field in embed.get("fields", [])
     ]))  # fmt: skip
 
-    world.telegram.command(ALICE_TG, "/help link")
-    telegram_lines = _lines((await world.telegram.wait_for_message(ALICE_TG.id)).text)
+    telegram_lines = _lines((await world.tg.say("alice", "/help link")).raw.text)
 
     sms_lines = _lines(await world.sms("/help link"))
     shell_lines = _lines((await world.shell.handle_line("/help link") or "").replace("== /link ==", "/link"))
@@ -105,24 +112,24 @@ async def test_same_command_same_content_on_every_frontend(world: World) -> None
 
 async def test_a_feed_item_reaches_discord_and_telegram(world: World) -> None:
     await world.engine.feeds.bind("restocks", DiscordChannel(channel_id=world.discord.general.id), by=None)
-    await world.engine.feeds.bind("restocks", TelegramChat(chat_id=ALICE_TG.id), by=None)
+    alice = world.tg["alice"].native
+    await world.engine.feeds.bind("restocks", TelegramChat(chat_id=alice.id), by=None)
     await world.engine.feeds.publish("restocks", Reply(title="RESTOCK Dunk Low Panda", text="US 9, 10, 11 — $115"))
     await world.engine.bus.drain()
     on_discord = await world.discord.wait_for_message(world.discord.general.id)
-    on_telegram = await world.telegram.wait_for_message(ALICE_TG.id)
+    on_telegram = await world.telegram.wait_for_message(alice.id)
     assert on_discord.embeds[0]["title"] == "RESTOCK Dunk Low Panda"
     assert on_telegram.text == "RESTOCK Dunk Low Panda\nUS 9, 10, 11 — $115"
 
 
 async def test_link_merges_a_discord_and_a_telegram_account(world: World) -> None:
-    issued = await world.discord.wait_for_reply(await world.discord.send_command("link"))
+    issued = await world.dc.say(world.dc.owner, "/link")
     assert issued.ephemeral
-    code = re.search(r"Your code: \*\*([A-Z0-9]{6})\*\*", issued.embeds[0]["description"])
+    code = re.search(r"Your code: \*\*([A-Z0-9]{6})\*\*", issued.text)
     assert code is not None
-    world.telegram.command(ALICE_TG, f"/link {code.group(1)}")
-    assert "This member now owns: Discord, Telegram." in (await world.telegram.wait_for_message(ALICE_TG.id)).text
-    world.telegram.command(ALICE_TG, f"/link {code.group(1)}")
-    assert "already used" in (await world.telegram.wait_for_message(ALICE_TG.id)).text
-    profile = await world.discord.wait_for_reply(await world.discord.send_command("profile"))
-    accounts = next(f["value"] for f in profile.embeds[0]["fields"] if f["name"] == "Accounts")
+    merged = await world.tg.say("alice", f"/link {code.group(1)}")
+    assert "This member now owns: Discord, Telegram." in merged.plain_text()
+    assert "already used" in (await world.tg.say("alice", f"/link {code.group(1)}")).plain_text()
+    profile = await world.dc.say(world.dc.owner, "/profile")
+    accounts = next(f.value for f in profile.fields if f.name == "Accounts")
     assert "Discord:" in accounts and "Telegram: alice" in accounts
