@@ -298,3 +298,28 @@ def sqlite_bot(sqlite_engine: Engine) -> Any:
     from tests.testbot import TestBot
 
     return TestBot(sqlite_engine)
+
+
+@pytest.fixture
+async def fake_twilio() -> AsyncIterator[Any]:
+    from tests.fakes.twilio_api import FakeTwilioAPI
+
+    async with FakeTwilioAPI() as server:
+        yield server
+
+
+@pytest.fixture
+async def make_sms_bot(fake_twilio: Any, make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """``await make_sms_bot(db=database)``: the real SMS frontend's webhook, sending to the fake Twilio."""
+    from contextlib import AsyncExitStack
+
+    from tests.fakes.harness import free_port
+    from tests.testbot import sms_bot
+
+    async with AsyncExitStack() as stack:
+
+        async def factory(**options: Any) -> Any:
+            bot = sms_bot(fake_twilio, make_config, monkeypatch.setenv, free_port(), **options)
+            return await stack.enter_async_context(bot)
+
+        yield factory

@@ -11,6 +11,7 @@ assertion reads the same on every platform.
 from __future__ import annotations
 
 import itertools
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -19,9 +20,12 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict, Field
 
 from adapters.discord.frontend import DiscordFrontend
+from adapters.sms.frontend import SmsFrontend
+from adapters.sms.render import sms_text
 from adapters.telegram.frontend import TelegramFrontend
 from core.commands import Command, Param, ParamType, Permission
 from core.config import Config
+from core.crypto import mask_phone
 from core.engine import Engine
 from core.identity import Caller
 from core.replies import Button, Reply, ReplyField
@@ -38,6 +42,7 @@ from tests.fakes.discord_api import (
     RecordedMessage,
 )
 from tests.fakes.telegram_api import FakeChat, FakeTelegramAPI, FakeUser, SentMessage
+from tests.fakes.twilio_api import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, FakeTwilioAPI, inbound_params, post_webhook
 
 ERROR_TITLE = Reply.error("").title or ""
 MakeConfig = Callable[..., Config]
@@ -74,8 +79,8 @@ class Heard(Reply):
 
 
 def is_error(reply: Reply) -> bool:
-    """An error reply, whether neutral (its title) or read back as text from a platform."""
-    return reply.title == ERROR_TITLE or reply.plain_text().startswith(ERROR_TITLE)
+    """An error reply, whether neutral (its title) or read back as text from a platform (SMS drops the emoji)."""
+    return reply.title == ERROR_TITLE or reply.plain_text().startswith((ERROR_TITLE, sms_text(ERROR_TITLE) + "\n"))
 
 
 class TestBot:
@@ -105,8 +110,8 @@ class TestBot:
         ``external_id`` ties the handle to an account made elsewhere (a fake server's user, a phone).
         """
         platform = platform or self.platform
-        if platform == self.platform and platform != "shell" and external_id is None:
-            handle = self._native_member(name, role, is_bot=is_bot)
+        if platform == self.platform and platform != "shell":
+            handle = self._native_member(name, role, is_bot=is_bot, external_id=external_id)
         else:
             external_id = external_id or str(next(self._ids))
             caller = Caller(platform, external_id, name, platform_role=role, is_bot=is_bot)
@@ -126,7 +131,7 @@ class TestBot:
     def _who(self, who: Member | str) -> Member:
         return self[who] if isinstance(who, str) else who
 
-    def _native_member(self, name: str, role: Permission, *, is_bot: bool) -> Member:
+    def _native_member(self, name: str, role: Permission, *, is_bot: bool, external_id: str | None) -> Member:
         raise NotImplementedError(f"{type(self).__name__} has no platform members")
 
     async def say(self, who: Member | str, line: str) -> Reply:
@@ -247,9 +252,12 @@ class DiscordTestBot(TestBot):
         #: the guild owner: an admin on Discord without any role
         self.owner = Member("owner", Caller("discord", str(fake.owner.id), "owner"), fake.members[fake.owner.id])
 
-    def _native_member(self, name: str, role: Permission, *, is_bot: bool) -> Member:
+    def _native_member(self, name: str, role: Permission, *, is_bot: bool, external_id: str | None) -> Member:
         roles = [] if role is Permission.MEMBER else [self._role(role)]
-        native = self.fake.add_member(name, roles=roles, bot=is_bot)
+        if external_id is not None:
+            native = self.fake.members[int(external_id)]
+        else:
+            native = self.fake.add_member(name, roles=roles, bot=is_bot)
         return Member(name, Caller("discord", str(native.user.id), name, platform_role=role, is_bot=is_bot), native)
 
     def _role(self, role: Permission) -> FakeRole:
@@ -292,9 +300,9 @@ class TelegramTestBot(TestBot):
         self.frontend = frontend
         self._reserved = {Permission.ADMIN: iter(TELEGRAM_ADMIN_IDS), Permission.MOD: iter(TELEGRAM_MOD_IDS)}
 
-    def _native_member(self, name: str, role: Permission, *, is_bot: bool) -> Member:
+    def _native_member(self, name: str, role: Permission, *, is_bot: bool, external_id: str | None) -> Member:
         ids = self._reserved.get(role)
-        user_id = next(ids) if ids is not None else next(self._ids)
+        user_id = int(external_id) if external_id else next(ids) if ids is not None else next(self._ids)
         native = FakeUser(id=user_id, first_name=name.title(), username=name, is_bot=is_bot)
         return Member(name, Caller("telegram", str(user_id), name, is_bot=is_bot), native)
 
@@ -326,6 +334,53 @@ class TelegramTestBot(TestBot):
         await self.frontend.start()
 
 
+def sms_messages(xml: str) -> list[str]:
+    """The bodies of a TwiML answer, one string per ``<Message>``."""
+    root = ET.fromstring(xml)
+    assert root.tag == "Response", xml
+    return [element.text or "" for element in root.findall("Message")]
+
+
+class SmsTestBot(TestBot):
+    """Lines become signed Twilio webhooks posted to the real SMS frontend; the reply is its TwiML.
+
+    A member's ``native`` is their phone number. ``Heard.raw`` is the list of messages (empty when
+    the bot stays silent, as for an opted-out number).
+    """
+
+    platform: ClassVar[str] = "sms"
+
+    def __init__(self, engine: Engine, twilio: FakeTwilioAPI, frontend: SmsFrontend, url: str, number: str) -> None:
+        super().__init__(engine)
+        self.twilio = twilio
+        self.frontend = frontend
+        self.url = url
+        self.number = number
+
+    def _native_member(self, name: str, role: Permission, *, is_bot: bool, external_id: str | None) -> Member:
+        phone = external_id or f"+1415555{next(self._ids):04d}"
+        return Member(name, Caller("sms", phone, mask_phone(phone), platform_role=role, is_bot=is_bot), phone)
+
+    async def say(self, who: Member | str, line: str, **extra: str) -> Reply:
+        """Text ``line`` from ``who``'s phone; ``extra`` adds webhook fields (``OptOutType``, ``NumMedia``)."""
+        who = self._who(who)
+        if who.platform != self.platform:
+            return await super().say(who, line)
+        status, xml = await self.post(inbound_params(who.native, line, to=self.number) | extra)
+        assert status == 200, xml
+        messages = sms_messages(xml)
+        return Heard(text="\n".join(messages), raw=messages)
+
+    async def texts(self, who: Member | str, line: str, **extra: str) -> list[str]:
+        """``say``, returning the answer as its messages (none when the bot stays silent)."""
+        messages: list[str] = (await self.say(who, line, **extra)).raw
+        return messages
+
+    async def post(self, params: dict[str, str], **kwargs: Any) -> tuple[int, str]:
+        """A webhook as Twilio would post it (signed unless ``signed=False``): status and body."""
+        return await post_webhook(self.url, DEFAULT_AUTH_TOKEN, params, **kwargs)
+
+
 # ------------------------------------------------------------------------------- starting bots
 
 
@@ -346,7 +401,7 @@ async def _started(config: Config, db: Database | None, commands: Iterable[Comma
 
 
 @asynccontextmanager
-async def _serving(bot: DiscordTestBot | TelegramTestBot, db: Database | None) -> AsyncIterator[None]:
+async def _serving(bot: DiscordTestBot | TelegramTestBot | SmsTestBot, db: Database | None) -> AsyncIterator[None]:
     """Attach and start the bot's frontend; on exit shut down as ``snpd run`` does: slice workers
     first, then the frontend (whichever one the bot has by then), then storage if the bot owns it."""
     bot.engine.attach(bot.frontend)
@@ -417,5 +472,29 @@ async def telegram_bot(
     sections = _merge(sections, "permissions", roles)
     engine = await _started(make_config(**sections), db, commands)
     bot = TelegramTestBot(engine, fake, TelegramFrontend(engine))
+    async with _serving(bot, db):
+        yield bot
+
+
+@asynccontextmanager
+async def sms_bot(
+    twilio: FakeTwilioAPI,
+    make_config: MakeConfig,
+    setenv: SetEnv,
+    port: int,
+    *,
+    db: Database | None = None,
+    commands: Iterable[Command] = (),
+    number: str = "+14155550100",
+    **sections: dict[str, Any],
+) -> AsyncIterator[SmsTestBot]:
+    """An engine serving the real SMS frontend's webhook on ``port``, sending through ``twilio``."""
+    setenv("TWILIO_ACCOUNT_SID", DEFAULT_ACCOUNT_SID)
+    setenv("TWILIO_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
+    url = f"http://127.0.0.1:{port}/twilio/sms"
+    wiring = {"from_number": number, "webhook_port": port, "public_url": url, "api_base": twilio.base_url}
+    sections = _merge(sections, "sms", wiring)
+    engine = await _started(make_config(**sections), db, commands)
+    bot = SmsTestBot(engine, twilio, SmsFrontend(engine), url, number)
     async with _serving(bot, db):
         yield bot
