@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import discord
 
-from core.markup import clip
+from core.markup import clip, render_spans, to_plain
 from core.replies import Reply
 
 CONTENT_LIMIT = 2000
@@ -90,6 +90,14 @@ class Rendered:
         return result
 
 
+def to_discord(text: str) -> str:
+    """Our markup as Discord markdown; everything else escaped, so text from members or stores can't
+    become a masked link, a heading, a quote or a spoiler in a message the bot posts."""
+    return render_spans(
+        text, plain=discord.utils.escape_markdown, bold=lambda s: f"**{s}**", code=lambda s: f"`{s}`"
+    )
+
+
 def safe_url(url: str | None) -> str | None:
     """The URL if Discord will accept it. A scraped link like ``/products/x`` or ``javascript:`` would
     make Discord reject the whole message, so it is dropped instead (the text still carries the info)."""
@@ -114,18 +122,18 @@ def build_embed(reply: Reply) -> discord.Embed:
     for a "N more fields (trimmed)" note so a reader knows something was cut.
     """
     budget = EMBED_TOTAL_LIMIT
-    title = clip(reply.title, TITLE_LIMIT) if reply.title else None
+    title = clip(to_discord(reply.title), TITLE_LIMIT) if reply.title else None
     budget -= len(title or "")
     reserve = _NOTE_RESERVE if reply.fields else 0
-    description = clip(reply.text, min(DESCRIPTION_LIMIT, budget - reserve)) if reply.text else None
+    description = clip(to_discord(reply.text), min(DESCRIPTION_LIMIT, budget - reserve)) if reply.text else None
     budget -= len(description or "")
     embed = discord.Embed(title=title, description=description, url=safe_url(reply.url), color=reply.color)
     if safe_url(reply.image_url):
         embed.set_image(url=safe_url(reply.image_url))
     fields = reply.fields
     for index, item in enumerate(fields):
-        name = clip(item.name, FIELD_NAME_LIMIT) or BLANK
-        value = clip(item.value, FIELD_VALUE_LIMIT) or BLANK
+        name = clip(to_discord(item.name), FIELD_NAME_LIMIT) or BLANK
+        value = clip(to_discord(item.value), FIELD_VALUE_LIMIT) or BLANK
         is_last = index == len(fields) - 1
         slots_left = FIELDS_LIMIT - len(embed.fields) - (0 if is_last else 1)
         if slots_left <= 0 or len(name) + len(value) > budget - (0 if is_last else reserve):
@@ -137,7 +145,7 @@ def build_embed(reply: Reply) -> discord.Embed:
         embed.add_field(name=name, value=value, inline=item.inline)
         budget -= len(name) + len(value)
     if reply.footer and budget > len(TRIMMED):
-        embed.set_footer(text=clip(reply.footer, min(FOOTER_LIMIT, budget)))
+        embed.set_footer(text=clip(to_plain(reply.footer), min(FOOTER_LIMIT, budget)))
     return embed
 
 
@@ -160,7 +168,7 @@ def render(reply: Reply, *, mention: str | None = None) -> Rendered:
     """The message for ``reply``; ``mention`` (a role ping) goes first in the content, where it notifies."""
     plain = _is_plain(reply)
     lead = mention or ""
-    body = reply.text if plain else ""
+    body = to_discord(reply.text) if plain else ""
     if lead and body:
         content = lead + "\n" + clip(body, CONTENT_LIMIT - len(lead) - 1)
     else:

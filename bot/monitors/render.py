@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.monitors.diff import Change
 from bot.monitors.sources.shopify import Product, cart_link
-from core.markup import clip
+from core.markup import clip, escape
 from core.replies import Button, Reply, ReplyField
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "JPY": "¥"}
@@ -158,9 +158,11 @@ def render(payload: dict[str, Any], *, role: str | None = None, max_buttons: int
         fields.append(ReplyField(name="Price", value=money(payload.get("price"), currency)))
         fields.append(ReplyField(name="Store", value=_store(payload)))
         if product.get("brand"):
-            fields.append(ReplyField(name="Brand", value=product["brand"]))
+            fields.append(ReplyField(name="Brand", value=escape(product["brand"])))
         fields.append(
-            ReplyField(name="Sizes in stock", value=clip(", ".join(in_stock) or "none", FIELD_LIMIT), inline=False)
+            ReplyField(
+                name="Sizes in stock", value=clip(escape(", ".join(in_stock)) or "none", FIELD_LIMIT), inline=False
+            )
         )
     # sizes the event is about come first, so they keep a button when there are more than fit
     ordered = [s for s in sizes if s in carts] + [s for s in carts if s not in sizes]
@@ -172,7 +174,8 @@ def render(payload: dict[str, Any], *, role: str | None = None, max_buttons: int
             fields.append(ReplyField(name="Cart links" if index == 0 else "More cart links", value=chunk, inline=False))
     if not buttons and kind != "sold_out" and product.get("url"):
         buttons.append(Button(label="Open", url=product["url"]))
-    title = f"{_TITLES[kind]}: {product['title']}" if product.get("title") else _TITLES[kind]
+    # titles, brands and sizes come from the store: text we don't control, so it is escaped
+    title = f"{_TITLES[kind]}: {escape(product['title'])}" if product.get("title") else _TITLES[kind]
     when = payload["occurred_at"][11:19]
     return Reply(
         title=clip(title, 256, "…"),
@@ -196,13 +199,13 @@ def _store(payload: dict[str, Any]) -> str:
 
 
 def _summary(kind: str, sizes: list[str], in_stock: list[str], payload: dict[str, Any]) -> str:
-    listed = ", ".join(sizes)
+    listed = escape(", ".join(sizes))
     if kind == "restock":
         return f"Back in stock: **{listed}**" if sizes else "Back in stock."
     if kind == "new_product":
         return f"Just listed, in stock: **{listed}**" if sizes else "Just listed, not in stock yet: watch this one."
     if kind == "sold_out":
-        left = f" Still in stock: {', '.join(in_stock)}." if in_stock else " Every size is gone."
+        left = f" Still in stock: {escape(', '.join(in_stock))}." if in_stock else " Every size is gone."
         return f"Sold out: **{listed}**.{left}"
     if kind == "price_change":
         old, new = payload.get("old_price"), payload.get("price")

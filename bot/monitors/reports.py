@@ -19,6 +19,7 @@ from bot.monitors.service import MonitorService
 from core.commands import Command, Param
 from core.context import Context
 from core.errors import BadArgument, UserError
+from core.markup import escape
 from core.replies import Reply
 from core.storage.types import utcnow
 
@@ -59,10 +60,12 @@ async def report_restock(ctx: Context, store: str, item: str, size: str | None =
         session.add(report)
         await session.flush()
         report_id = report.id
-    where = f" in size **{report.size}**" if report.size else ""
+    # everything here was typed by a member: escaped, so it can't add markup, links or mentions
+    item, store_name, who = escape(report.item), escape(report.store), escape(ctx.member.display_name)
+    where = f" in size **{escape(report.size)}**" if report.size else ""
     post = Reply(
-        title=f"📣 Restock reported: {report.item}",
-        text=f"**{ctx.member.display_name}** saw **{report.item}** restock at **{report.store}**{where}.",
+        title=f"📣 Restock reported: {item}",
+        text=f"**{who}** saw **{item}** restock at **{store_name}**{where}.",
         footer=f"member report #{report_id} · unverified, check before you cop",
         color=0xE67E22,
     )

@@ -40,7 +40,7 @@ ECHO = Command(
 def test_param_conversion_and_limits() -> None:
     amount = ECHO.params[0]
     assert amount.convert("1,000") == 1000
-    for bad, message in [("abc", "whole number"), ("0", "at least 1"), ("5000", "at most 1000"), ("2.5", "whole")]:
+    for bad, message in [("abc", "whole number"), ("0", "at least 1"), ("5000", "at most 1,000"), ("2.5", "whole")]:
         with pytest.raises(BadArgument, match=message):
             amount.convert(bad)
     flag = Param("dm", "x", type=ParamType.BOOLEAN)
