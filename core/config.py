@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
@@ -64,16 +64,52 @@ class PermissionsSection(Section):
         return value
 
 
+#: settings that matched Discord roles by name (anyone can name a role "Admin" in their own server)
+_REMOVED_DISCORD_KEYS = {"admin_role_names": "admin_role_ids", "mod_role_names": "mod_role_ids"}
+
+
 class DiscordSection(Section):
+    """Bot rights come only from the home servers in ``guild_ids``: from a member's server-wide
+    permissions there, or from the role ids listed here. With ``guild_ids`` empty no Discord role
+    gives bot rights; only ``[permissions]`` does."""
+
     guild_ids: list[int] = Field(default_factory=list)
     api_base: str = ""
-    admin_role_names: list[str] = Field(default_factory=lambda: ["Admin"])
-    mod_role_names: list[str] = Field(default_factory=lambda: ["Mod", "Moderator"])
+    #: members with one of these roles (ids, in a home server) are bot admins / mods
+    admin_role_ids: list[int] = Field(default_factory=list)
+    mod_role_ids: list[int] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_role_names(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for old, new in _REMOVED_DISCORD_KEYS.items():
+                if old in data:
+                    raise ValueError(
+                        f"{old} is no longer supported (role names can be copied on any server): "
+                        f"use {new} = [<role id>] (Server Settings → Roles → right-click → Copy Role ID)"
+                    )
+        return data
 
 
 class TelegramSection(Section):
+    """Bot rights come only from the community's own chats: the creator of one of
+    ``community_chat_ids`` is an admin, its administrators get ``chat_admin_role``, wherever the
+    command is sent from; a command sent in any other group gets member rights from Telegram."""
+
     api_base: str = ""
     poll_timeout: int = Field(default=30, ge=0, le=50)
+    #: the community's groups and supergroups (``-100…`` ids)
+    community_chat_ids: list[int] = Field(default_factory=list)
+    chat_admin_role: Literal["admin", "mod"] = "admin"
+
+    @field_validator("community_chat_ids")
+    @classmethod
+    def _group_ids(cls, value: list[int]) -> list[int]:
+        for chat_id in value:
+            if chat_id >= 0:
+                raise ValueError(f"{chat_id} is not a group id: group and supergroup ids are negative (-100…)")
+        return value
 
 
 class SmsSection(Section):

@@ -33,6 +33,7 @@ from discord.http import handle_message_parameters
 from adapters.discord.forms import form_submission, modal_for
 from adapters.discord.render import ActionButton, render
 from core.commands import Command, Param, ParamType, Permission
+from core.config import DiscordSection
 from core.engine import Engine
 from core.errors import ConfigError
 from core.frontend import DeliveryRefused, request_slot
@@ -55,29 +56,51 @@ MAX_RATELIMIT_WAIT = 30.0
 NONCE_WINDOW_S = 120.0
 #: the longest nonce Discord accepts
 _NONCE_LENGTH = 25
+#: permissions a shop role must not carry: Discord's "elevated" (2FA) set and the other moderation ones
+_POWERFUL = discord.Permissions.elevated() | discord.Permissions(
+    manage_nicknames=True,
+    mute_members=True,
+    deafen_members=True,
+    move_members=True,
+    mention_everyone=True,
+    view_audit_log=True,
+    manage_events=True,
+)
 _Completer = Callable[[discord.Interaction[Any], str], Coroutine[Any, Any, list[app_commands.Choice[Any]]]]
 
 
-def platform_role(
-    member: discord.abc.User,
-    permissions: discord.Permissions | None,
-    *,
-    admin_roles: list[str],
-    mod_roles: list[str],
-) -> Permission:
-    """What Discord says this person may do: server managers are admins, message managers are mods.
+def platform_role(user: discord.abc.User, settings: DiscordSection) -> Permission:
+    """What the community's Discord says this person may do.
 
-    Role names from config count too, so a server can grant bot rights without Discord permissions.
+    Only a member of a home server (``guild_ids``) has a role: Administrator or Manage Server across
+    that server make an admin, Manage Messages a mod, and so do the role ids in ``admin_role_ids`` /
+    ``mod_role_ids``. Permissions are the server-wide ones computed from the member's roles, never
+    the channel-resolved ``Interaction.permissions`` (one channel's overwrite would make a mod), and
+    role names never count (anyone can name a role "Admin"). Another server, a DM, or no home
+    server configured: member.
     """
-    if not isinstance(member, discord.Member):
+    if not isinstance(user, discord.Member) or user.guild.id not in settings.guild_ids:
         return Permission.MEMBER
-    names = {role.name.casefold() for role in member.roles}
-    perms = permissions or member.guild_permissions
-    if perms.administrator or perms.manage_guild or names & {n.casefold() for n in admin_roles}:
+    perms = user.guild_permissions
+    role_ids = {role.id for role in user.roles}
+    if perms.administrator or perms.manage_guild or role_ids & set(settings.admin_role_ids):
         return Permission.ADMIN
-    if perms.manage_messages or names & {n.casefold() for n in mod_roles}:
+    if perms.manage_messages or role_ids & set(settings.mod_role_ids):
         return Permission.MOD
     return Permission.MEMBER
+
+
+def grantable_refusal(role: discord.Role | None, bot: discord.Member | None) -> str | None:
+    """Why the bot must not give ``role`` as a shop item, or ``None``: a role with moderation powers
+    or one at or above the bot's own top role would hand out more than a cosmetic (Discord itself
+    only checks the hierarchy, and an admin may have allow-listed the wrong id)."""
+    if role is None or role.is_default() or role.managed:
+        return "that role can't be given by the bot"
+    if role.permissions.value & _POWERFUL.value:
+        return "that role carries moderation permissions, so the shop won't give it"
+    if bot is None or role >= bot.top_role:
+        return "that role is not below the bot's own role, so the shop won't give it"
+    return None
 
 
 def message_nonce(idempotency_key: str) -> str:
@@ -365,17 +388,11 @@ class DiscordFrontend:
 
     def caller(self, interaction: discord.Interaction[Any]) -> Caller:
         user = interaction.user
-        role = platform_role(
-            user,
-            interaction.permissions if interaction.guild_id else None,
-            admin_roles=self.settings.admin_role_names,
-            mod_roles=self.settings.mod_role_names,
-        )
         return Caller(
             platform=self.name,
             external_id=str(user.id),
             display_name=user.display_name,
-            platform_role=role,
+            platform_role=platform_role(user, self.settings),
             is_bot=user.bot,
             origin=origin_of(interaction.channel),
         )
@@ -552,10 +569,18 @@ class DiscordFrontend:
         await self._change_role("remove_role", user_id, role_id, reason)
 
     async def _change_role(self, method: str, user_id: str, role_id: int, reason: str) -> None:
-        """Finds the server that has the role; any Discord refusal becomes ``DeliveryRefused``."""
-        guild = next((g for g in self.client.guilds if g.get_role(role_id) is not None), None)
+        """Changes a role of a home server, never another server's; a role is only given if it has
+        no power (``grantable_refusal``). Any Discord refusal becomes ``DeliveryRefused``."""
+        if not self.settings.guild_ids:
+            raise DeliveryRefused(self.name, "no home server is configured ([discord] guild_ids)")
+        homes = (self.client.get_guild(guild_id) for guild_id in self.settings.guild_ids)
+        guild = next((g for g in homes if g is not None and g.get_role(role_id) is not None), None)
         if guild is None:
-            raise DeliveryRefused(self.name, "that role no longer exists on the server")
+            raise DeliveryRefused(self.name, "that role no longer exists on the community's server")
+        refusal = grantable_refusal(guild.get_role(role_id), guild.me) if method == "add_role" else None
+        if refusal is not None:
+            log.warning("discord.role_refused", role=role_id, guild=guild.id, reason=refusal)
+            raise DeliveryRefused(self.name, refusal)
         try:
             await getattr(self.client.http, method)(guild.id, int(user_id), role_id, reason=reason)
         except discord.HTTPException as exc:

@@ -16,8 +16,11 @@ Why it looks the way it does:
   the bot; any other ephemeral reply (errors, confirmations) carries no private data and is posted in
   the group as a reply. For button presses a short ephemeral reply is shown as an alert that only the
   presser sees.
-* Group admins (``getChatMember`` status creator/administrator, cached for a minute) act as
-  ``Permission.ADMIN``; admins and mods listed in the config are applied by the engine.
+* Roles come only from the community's own chats (``[telegram] community_chat_ids``): the creator of
+  one is ``Permission.ADMIN``, its administrators get ``chat_admin_role``, looked up with
+  ``getChatMember`` in those chats whatever chat the command is sent from (cached a minute per chat
+  and user). A command sent in any other group gets member rights: anyone can create a group and
+  be its owner. Admins and mods listed in ``[permissions]`` are applied by the engine.
 * Sends retry after a 429 for the ``retry_after`` Telegram asks for; a 403 (blocked, kicked) becomes
   ``DeliveryRefused`` so callers can fall back to another channel.
 """
@@ -80,7 +83,8 @@ _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 _ALERT_LIMIT = 200
 #: the user id Telegram puts on messages an anonymous admin sends "as the group"
 _ANONYMOUS_ADMIN = 1087968824
-_ADMIN_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
+#: looked-up roles kept at most (a minute each); the oldest goes first
+_ROLE_CACHE_SIZE = 50_000
 _GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
 
 AnyTarget = DiscordChannel | TelegramChat | ShellConsole
@@ -116,7 +120,7 @@ class TelegramFrontend:
         *,
         max_retries: int = 3,
         max_retry_wait: float = 60.0,
-        admin_cache_seconds: float = 60.0,
+        role_cache_seconds: float = 60.0,
         concurrent_updates: int = 16,
     ) -> None:
         token = engine.config.secrets.TELEGRAM_TOKEN
@@ -126,8 +130,11 @@ class TelegramFrontend:
         self._poll_timeout = engine.config.telegram.poll_timeout
         self._max_retries = max_retries
         self._max_retry_wait = max_retry_wait
-        self._admin_cache_seconds = admin_cache_seconds
-        self._admin_cache: dict[tuple[int, int], tuple[float, bool]] = {}
+        self._role_cache_seconds = role_cache_seconds
+        #: (community chat, user) → (valid until, the role that chat gives the user)
+        self._roles: dict[tuple[int, int], tuple[float, Permission]] = {}
+        self._community = tuple(engine.config.telegram.community_chat_ids)
+        self._chat_admin_role = Permission[engine.config.telegram.chat_admin_role.upper()]
         builder = (
             ApplicationBuilder()
             .token(token.get_secret_value())
@@ -262,33 +269,55 @@ class TelegramFrontend:
         log.error("telegram.handler_failed", exc_info=context.error)
 
     async def _caller(self, user: User, chat: Chat, topic_id: int | None, sender_chat: Chat | None) -> Caller:
-        role = Permission.MEMBER
-        if chat.type in _GROUP_TYPES:
-            as_group = sender_chat is not None and sender_chat.id == chat.id  # anonymous admin
-            if as_group or await self._is_group_admin(chat.id, user.id):
-                role = Permission.ADMIN
         return Caller(
             platform=self.name,
             external_id=str(user.id),
             display_name=user.username or user.full_name,
-            platform_role=role,
+            platform_role=await self.role_of(user, chat, sender_chat),
             is_bot=user.is_bot or user.id == _ANONYMOUS_ADMIN,
             origin=TelegramChat(chat_id=chat.id, topic_id=topic_id).model_dump(),
         )
 
-    async def _is_group_admin(self, chat_id: int, user_id: int) -> bool:
+    async def role_of(self, user: User, chat: Chat, sender_chat: Chat | None) -> Permission:
+        """What the community's chats say ``user`` may do, for a command sent in ``chat``.
+
+        Sent in a group that is not one of the community's, member rights: its owner is whoever
+        created it. Sent in a community chat or in private, the best role any community chat gives.
+        An anonymous admin posting as a community chat speaks for that chat."""
+        if chat.type in _GROUP_TYPES and chat.id not in self._community:
+            return Permission.MEMBER
+        if sender_chat is not None and sender_chat.id == chat.id:  # an anonymous admin of this community chat
+            return self._chat_admin_role
+        if chat.type not in _GROUP_TYPES and chat.type != ChatType.PRIVATE:
+            return Permission.MEMBER  # a channel post: nobody in particular
+        best = Permission.MEMBER
+        for community_chat in self._community:
+            best = max(best, await self._role_in(community_chat, user.id))
+            if best is Permission.ADMIN:
+                break
+        return best
+
+    async def _role_in(self, chat_id: int, user_id: int) -> Permission:
+        """The role one community chat gives ``user_id``; a failed lookup gives none (and is not cached)."""
         now = time.monotonic()
-        cached = self._admin_cache.get((chat_id, user_id))
+        cached = self._roles.get((chat_id, user_id))
         if cached is not None and cached[0] > now:
             return cached[1]
         try:
             member = await self.app.bot.get_chat_member(chat_id, user_id)
         except TelegramError as exc:
-            log.warning("telegram.admin_check_failed", chat=chat_id, error=str(exc))
-            return False
-        is_admin = member.status in _ADMIN_STATUSES
-        self._admin_cache[(chat_id, user_id)] = (now + self._admin_cache_seconds, is_admin)
-        return is_admin
+            log.warning("telegram.role_check_failed", chat=chat_id, error=str(exc))
+            return Permission.MEMBER
+        if member.status == ChatMemberStatus.OWNER:
+            role = Permission.ADMIN
+        elif member.status == ChatMemberStatus.ADMINISTRATOR:
+            role = self._chat_admin_role
+        else:
+            role = Permission.MEMBER
+        if len(self._roles) >= _ROLE_CACHE_SIZE:
+            self._roles.pop(next(iter(self._roles)))
+        self._roles[(chat_id, user_id)] = (now + self._role_cache_seconds, role)
+        return role
 
     def _is_private(self, line: str) -> bool:
         try:

@@ -69,6 +69,13 @@ class EconomySection(Section):
     sweep_seconds: int = Field(default=30, ge=1, le=3600)
     earn: dict[str, EarnRule] = Field(default_factory=_default_rules)
     shop: list[ShopItemConfig] = Field(default_factory=list)
+    #: Discord role ids (in a home server) that shop items may give; roles of ``shop`` items count too
+    grantable_role_ids: list[int] = Field(default_factory=list)
+
+    def grantable_roles(self) -> frozenset[int]:
+        """Every role a purchase may give: the allow-list plus the roles bot.toml's own items give."""
+        configured = {int(item.value) for item in self.shop if item.kind == "role" and item.value.isdigit()}
+        return frozenset(self.grantable_role_ids) | configured
 
     @model_validator(mode="after")
     def _unique_skus(self) -> EconomySection:
@@ -79,6 +86,8 @@ class EconomySection(Section):
         for item in self.shop:
             if item.price > self.max_amount:
                 raise ValueError(f"shop item {item.sku!r} costs more than max_amount")
+            if item.kind == "role" and not item.value.isdigit():
+                raise ValueError(f"shop item {item.sku!r}: a role item's value is the Discord role id")
         return self
 
 

@@ -6,7 +6,9 @@ settle transaction. If ``deliver`` or ``apply`` raises ``FulfilmentError`` the s
 purchase automatically.
 
 Discord roles go through ``core.frontend.RoleManager``, which the Discord frontend implements. No
-platform code lives in the economy.
+platform code lives in the economy. Only roles on the allow-list (``[economy] grantable_role_ids``
+and the roles of bot.toml's own items) are ever given, checked again at delivery: an item added
+before its role left the list is refunded. The frontend refuses roles with power on its own side.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import structlog
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.economy.config import EconomySection
 from bot.economy.models import Entitlement, Raffle, RaffleEntry, table
 from core.errors import UserError
 from core.frontend import DeliveryRefused, RoleManager
@@ -86,6 +89,8 @@ class Fulfilment:
 
     async def precheck(self, member_id: int, item: Item) -> None:
         if item.kind == "role":
+            if not self._grantable(item.value):
+                raise UserError("That role isn't on the shop's list of roles it may give any more; ask an admin.")
             if await self._engine.identity.address_for(member_id, "discord") is None:
                 raise UserError("That's a Discord role: link your Discord account with `/link` first.")
         elif item.kind == "premium_feed":
@@ -106,6 +111,8 @@ class Fulfilment:
     async def deliver(self, purchase: PurchaseView) -> None:
         if purchase.kind != "role":
             return
+        if not self._grantable(purchase.value):
+            raise FulfilmentError("that role is not on the shop's list of roles it may give")
         manager = role_manager(self._engine)
         if manager is None:
             raise FulfilmentError("the bot is not connected to Discord right now")
@@ -113,6 +120,9 @@ class Fulfilment:
         if user_id is None:
             raise FulfilmentError("your account has no Discord identity")
         await _change_role(manager, True, user_id, int(purchase.value), f"SNPD shop purchase #{purchase.id}")
+
+    def _grantable(self, value: str) -> bool:
+        return value.isdigit() and int(value) in self._engine.config.get(EconomySection).grantable_roles()
 
     async def undo(self, purchase: PurchaseView) -> None:
         """Best effort: take back what ``deliver`` gave when the settle step failed after it."""

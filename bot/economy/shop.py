@@ -82,6 +82,12 @@ class Shop:
             raise UserError(f"`{sku}` is defined in bot.toml; pick another sku.")
         item = Item(sku, name.strip(), kind, price, value.strip(), days, "admin")
         _check_item_value(item)
+        if kind == "role" and int(item.value) not in self.economy.settings.grantable_roles():
+            raise BadArgument(
+                "value",
+                f"role {item.value} is not one the shop may give: an operator must add it to "
+                "`[economy] grantable_role_ids` in bot.toml first",
+            )
         if kind == "premium_feed":
             self.economy.engine.feeds.check_name(item.value)
 

@@ -17,6 +17,10 @@ What it models, and why:
 * Faults on demand: 429 with ``retry_after`` and bucket headers, 5xx, error 50007 for DMs to a user
   who closed them, and dropping the gateway socket.
 * Recording: every request, interaction response and message, with awaitable helpers for tests.
+* Trust boundaries: other servers the bot is in (``add_guild``; their owners have every permission
+  there), member permission overwrites on a channel (an interaction carries the channel-resolved
+  permissions, as Discord sends them), interactions from a DM, and the role hierarchy (a bot can
+  only give roles below its own top role).
 """
 
 from __future__ import annotations
@@ -45,8 +49,12 @@ EPHEMERAL = 1 << 6
 #: Discord permission bits the fake needs to compute a member's permissions.
 PERM_ADMINISTRATOR = 1 << 3
 PERM_MANAGE_GUILD = 1 << 5
+PERM_KICK_MEMBERS = 1 << 1
+PERM_BAN_MEMBERS = 1 << 2
+PERM_MANAGE_CHANNELS = 1 << 4
 PERM_MANAGE_MESSAGES = 1 << 13
 PERM_MANAGE_ROLES = 1 << 28
+PERM_MODERATE_MEMBERS = 1 << 40
 ALL_PERMISSIONS = (1 << 50) - 1
 INTENT_GUILD_MEMBERS = 1 << 1
 #: @everyone in a fresh guild: view channels, send messages, read history, use app commands
@@ -162,6 +170,8 @@ class FakeChannel:
     guild_id: int | None = None
     parent_id: int | None = None
     recipient: FakeUser | None = None
+    #: member overwrites: user id → (allow, deny) bits
+    overwrites: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": str(self.id), "type": self.type, "flags": 0}
@@ -173,7 +183,10 @@ class FakeChannel:
             {
                 "name": self.name,
                 "position": 0,
-                "permission_overwrites": [],
+                "permission_overwrites": [
+                    {"id": str(user_id), "type": 1, "allow": str(allow), "deny": str(deny)}
+                    for user_id, (allow, deny) in self.overwrites.items()
+                ],
                 "nsfw": False,
                 "parent_id": str(self.parent_id) if self.parent_id else None,
                 "topic": None,
@@ -199,6 +212,19 @@ class FakeChannel:
                 }
             )
         return data
+
+
+@dataclass
+class FakeGuild:
+    """Another server the bot was added to (``FakeDiscord.add_guild``): its owner has every
+    permission there, and it may have roles of its own."""
+
+    id: int
+    name: str
+    owner: FakeMember
+    bot: FakeMember
+    channel: FakeChannel
+    roles: dict[int, FakeRole] = field(default_factory=dict)
 
 
 @dataclass
@@ -560,6 +586,8 @@ class FakeDiscord:
         }
         self.users: dict[int, FakeUser] = {self.bot_user.id: self.bot_user, self.owner.id: self.owner}
         self.channels: dict[int, FakeChannel] = {}
+        #: other servers the bot is in (``add_guild``)
+        self.guilds: dict[int, FakeGuild] = {}
         self.general = self.add_channel("general")
 
         self.requests: list[RecordedRequest] = []
@@ -628,8 +656,14 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ guild setup
 
-    def add_role(self, name: str, permissions: int = 0) -> FakeRole:
-        role = FakeRole(self._ids.next(), name, permissions, position=len(self.roles))
+    def add_role(self, name: str, permissions: int = 0, *, position: int = 1) -> FakeRole:
+        """A role. Discord puts a new role at the bottom (position 1, just above @everyone) and moves
+        the others up; ``position`` puts it higher (above the bot's own role, say)."""
+        for other in self.roles.values():
+            if other.id != self.guild_id and other.position >= position:
+                other.position += 1
+                self._announce("GUILD_ROLE_UPDATE", {"guild_id": str(self.guild_id), "role": other.payload()})
+        role = FakeRole(self._ids.next(), name, permissions, position=position)
         self.roles[role.id] = role
         self._announce("GUILD_ROLE_CREATE", {"guild_id": str(self.guild_id), "role": role.payload()})
         return role
@@ -664,6 +698,53 @@ class FakeDiscord:
         for role_id in member.roles:
             value |= self.roles[role_id].permissions
         return ALL_PERMISSIONS if value & PERM_ADMINISTRATOR else value
+
+    def set_overwrite(self, channel: FakeChannel, member: FakeMember, *, allow: int = 0, deny: int = 0) -> None:
+        """A member permission overwrite on one channel (Discord's "Edit channel → Permissions")."""
+        channel.overwrites[member.user.id] = (allow, deny)
+        self._announce("CHANNEL_UPDATE", channel.payload())
+
+    def channel_permissions_of(self, user_id: int, channel: FakeChannel) -> int:
+        """What Discord sends as ``member.permissions`` in an interaction: resolved for the channel."""
+        base = self.permissions_of(user_id)
+        if base & PERM_ADMINISTRATOR:
+            return base
+        allow, deny = channel.overwrites.get(user_id, (0, 0))
+        return (base & ~deny) | allow
+
+    def add_guild(self, name: str, *, owner: str | FakeUser = "stranger") -> FakeGuild:
+        """Another server with the bot in it, owned by a new user of that name (no member of the home
+        server), or by a user who is also a member of the home server."""
+        user = owner if isinstance(owner, FakeUser) else FakeUser(self._ids.next(), owner)
+        guild_id = self._ids.next()
+        channel = FakeChannel(self._ids.next(), "lobby", 0, guild_id)
+        guild = FakeGuild(guild_id, name, FakeMember(user), FakeMember(self.bot_user), channel)
+        guild.roles[guild_id] = FakeRole(guild_id, "@everyone", DEFAULT_EVERYONE_PERMISSIONS, position=0)
+        self.users[user.id] = user
+        self.guilds[guild_id] = guild
+        self.channels[channel.id] = channel
+        self._announce("GUILD_CREATE", self.foreign_payload(guild))
+        return guild
+
+    def add_guild_role(self, guild: FakeGuild, name: str, permissions: int = 0) -> FakeRole:
+        role = FakeRole(self._ids.next(), name, permissions, position=len(guild.roles))
+        guild.roles[role.id] = role
+        self._announce("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()})
+        return role
+
+    def foreign_payload(self, guild: FakeGuild) -> dict[str, Any]:
+        """GUILD_CREATE for another server: the home server's shape with that server's own data."""
+        return {
+            **self.guild_payload(all_members=False),
+            "id": str(guild.id),
+            "name": guild.name,
+            "owner_id": str(guild.owner.user.id),
+            "roles": [role.payload() for role in guild.roles.values()],
+            "member_count": 2,
+            "members": [guild.bot.payload()],
+            "channels": [guild.channel.payload()],
+            "threads": [],
+        }
 
     def guild_payload(self, *, all_members: bool = True) -> dict[str, Any]:
         """The guild as GUILD_CREATE carries it; without the GUILD_MEMBERS intent only the bot is listed."""
@@ -984,35 +1065,63 @@ class FakeDiscord:
         where = channel or self.general
         interaction_id = self._ids.next()
         token = "itoken-" + secrets.token_urlsafe(24)
-        permissions = self.permissions_of(member.user.id)
-        channel_data = where.payload()
-        channel_data["permissions"] = str(permissions)
         payload: dict[str, Any] = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
             "type": kind,
             "data": data,
-            "guild_id": str(self.guild_id),
-            "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
             "channel_id": str(where.id),
-            "channel": channel_data,
-            "member": member.payload(permissions),
             "token": token,
             "version": 1,
             "app_permissions": str(ALL_PERMISSIONS),
             "locale": "en-US",
-            "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(self.guild_id)},
-            "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
+        payload.update(self._interaction_place(member, where))
         if message is not None:
             payload["message"] = message
         interaction = FakeInteraction(interaction_id, token, kind, payload)
         self.interactions[interaction_id] = interaction
         await self.dispatch("INTERACTION_CREATE", payload)
         return interaction
+
+    def _interaction_place(self, member: FakeMember, where: FakeChannel) -> dict[str, Any]:
+        """Where an interaction comes from: the home server, another server, or a DM (no guild, a
+        ``user`` instead of a ``member``). ``member.permissions`` is resolved for the channel."""
+        channel_data = where.payload()
+        if where.type == 1:
+            return {"user": member.user.payload(), "channel": channel_data, "context": 1,
+                    "authorizing_integration_owners": {"0": str(self.guild_id)}}  # fmt: skip
+        other = self.guilds.get(where.guild_id or 0)
+        if other is not None:
+            # a membership of that server (none of the home server's roles); its owner has every permission
+            is_owner = member.user.id == other.owner.user.id
+            member = other.owner if is_owner else FakeMember(member.user)
+            permissions = ALL_PERMISSIONS if is_owner else DEFAULT_EVERYONE_PERMISSIONS
+            guild_id = other.id
+        else:
+            permissions = self.channel_permissions_of(member.user.id, where)
+            guild_id = self.guild_id
+        channel_data["permissions"] = str(permissions)
+        return {
+            "guild_id": str(guild_id),
+            "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
+            "guild_locale": "en-US",
+            "channel": channel_data,
+            "member": member.payload(permissions),
+            "authorizing_integration_owners": {"0": str(guild_id)},
+            "context": 0,
+        }
+
+    def dm_channel(self, user: FakeUser) -> FakeChannel:
+        """The DM channel between ``user`` and the bot (for interactions sent from a DM)."""
+        for channel in self.channels.values():
+            if channel.type == 1 and channel.recipient is user:
+                return channel
+        channel = FakeChannel(self._ids.next(), "", 1, recipient=user)
+        self.channels[channel.id] = channel
+        return channel
 
     # ------------------------------------------------------------------ gateway
 
@@ -1101,7 +1210,7 @@ class FakeDiscord:
         ready = {
             "v": 10,
             "user": {**self.bot_user.payload(), "verified": True, "mfa_enabled": False},
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "guilds": [{"id": str(gid), "unavailable": True} for gid in [self.guild_id, *self.guilds]],
             "session_id": session.id,
             "resume_gateway_url": self.resume_gateway_url,
             "session_type": "normal",
@@ -1115,6 +1224,8 @@ class FakeDiscord:
         await self._session_dispatch(session, "READY", ready)
         guild = self.guild_payload(all_members=bool(session.intents & INTENT_GUILD_MEMBERS))
         await self._session_dispatch(session, "GUILD_CREATE", guild)
+        for other in self.guilds.values():
+            await self._session_dispatch(session, "GUILD_CREATE", self.foreign_payload(other))
         await self._notify()
         return session
 
@@ -1451,7 +1562,7 @@ class FakeDiscord:
                 interaction_metadata={
                     "id": str(interaction.id),
                     "type": interaction.type,
-                    "user": interaction.payload["member"]["user"],
+                    "user": (interaction.payload.get("member") or interaction.payload)["user"],
                     "authorizing_integration_owners": {"0": str(self.guild_id)},
                 },
             )
@@ -1597,7 +1708,7 @@ class FakeDiscord:
         role = int(role_id) if role_id.isdigit() else 0
         if role not in self.roles or role == self.guild_id:
             raise DiscordError(404, 10011, "Unknown Role")
-        if not self.permissions_of(self.bot_user.id) & PERM_MANAGE_ROLES:
+        if not self.permissions_of(self.bot_user.id) & PERM_MANAGE_ROLES or not self._below_bot(self.roles[role]):
             raise DiscordError(403, 50013, "Missing Permissions")
         if add and role not in member.roles:
             member.roles.append(role)
@@ -1608,6 +1719,11 @@ class FakeDiscord:
         update = {"guild_id": str(self.guild_id), **member.payload()}
         if self._current is not None and self._current.intents & INTENT_GUILD_MEMBERS:
             await self.dispatch("GUILD_MEMBER_UPDATE", update)
+
+    def _below_bot(self, role: FakeRole) -> bool:
+        """Discord lets a bot manage only roles under its highest role (a tie goes to the older role)."""
+        top = max((self.roles[r] for r in self.members[self.bot_user.id].roles), key=lambda r: (r.position, -r.id))
+        return (role.position, -role.id) < (top.position, -top.id)
 
     async def _add_member_role(
         self, request: web.Request, body: Any, guild_id: str, user_id: str, role_id: str

@@ -29,7 +29,7 @@ FORUM_ID = -1001600
 
 @pytest.fixture
 async def tg(make_telegram_bot: Any) -> TelegramTestBot:
-    bot: TelegramTestBot = await make_telegram_bot()
+    bot: TelegramTestBot = await make_telegram_bot(telegram={"community_chat_ids": [GROUP_ID, FORUM_ID]})
     return bot
 
 
