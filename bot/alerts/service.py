@@ -404,7 +404,7 @@ class AlertsRuntime:
                     messages.append(message)
             if notices:
                 await session.execute(insert(AlertNotice).on_conflict_do_nothing(), notices)
-            validity = {"sms": float(self.delivery_settings.sms_validity_s)}
+            validity = {"sms": float(self.engine.config.sms.validity_period_seconds)}
             if claim:
                 rows = await enqueue_claimed(
                     session,

@@ -11,6 +11,12 @@ from core.targets import DiscordChannel, ShellConsole, TelegramChat, parse_targe
 Target = DiscordChannel | TelegramChat | ShellConsole
 
 
+#: Discord snowflakes: a creation time after 2015 in the high bits makes them at least 17 digits
+DISCORD_ID_MIN, DISCORD_ID_MAX = 10**16, 2**63 - 1
+#: Telegram chat ids fit in 52 bits; supergroups and channels are negative (-100…)
+TELEGRAM_ID_MAX = 2**52
+
+
 def _resolve_target(ctx: Context, where: str | None, role: str | None) -> Target:
     """``here`` (the channel the command came from) or an explicit ``discord:CHANNEL[:THREAD]`` /
     ``telegram:CHAT[:TOPIC]``."""
@@ -29,8 +35,13 @@ def _resolve_target(ctx: Context, where: str | None, role: str | None) -> Target
         except ValueError:
             raise BadArgument("target", "ids must be numbers, e.g. discord:123456789 or telegram:-100123") from None
         if platform == "discord" and ids:
+            if not all(DISCORD_ID_MIN <= part <= DISCORD_ID_MAX for part in ids):
+                raise BadArgument("target", "Discord channel and thread ids are 17-20 digit numbers (Copy Channel ID)")
             target = DiscordChannel(channel_id=ids[0], thread_id=ids[1] if len(ids) > 1 else None)
         elif platform == "telegram" and ids:
+            chat_ok = ids[0] != 0 and abs(ids[0]) <= TELEGRAM_ID_MAX
+            if not (chat_ok and all(0 < part <= TELEGRAM_ID_MAX for part in ids[1:])):
+                raise BadArgument("target", "a Telegram chat id is like -1001234567890 (a channel or supergroup)")
             target = TelegramChat(chat_id=ids[0], topic_id=ids[1] if len(ids) > 1 else None)
         else:
             raise BadArgument("target", "expected here, discord:CHANNEL[:THREAD] or telegram:CHAT[:TOPIC]")
@@ -49,12 +60,14 @@ async def _feed_names(ctx: Context, prefix: str) -> list[str]:
 
 
 async def bind(ctx: Context, feed: str, target: str | None = None, role: str | None = None) -> Reply:
+    ctx.engine.feeds.check_name(feed)  # an unknown feed is the first thing to hear about
     resolved = _resolve_target(ctx, target, role)
     await ctx.engine.feeds.bind(feed, resolved, by=ctx.member.id)
     return Reply(title="📡 Feed bound", text=f"`{feed.lower()}` now posts to {resolved.describe()}.")
 
 
 async def unbind(ctx: Context, feed: str, target: str | None = None) -> Reply:
+    ctx.engine.feeds.check_name(feed)
     resolved = _resolve_target(ctx, target, None)
     await ctx.engine.feeds.unbind(feed, resolved)
     return Reply(title="📡 Feed unbound", text=f"`{feed.lower()}` no longer posts to {resolved.describe()}.")

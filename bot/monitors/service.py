@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from sqlalchemy import delete, select, update
@@ -19,7 +20,7 @@ from bot.monitors.filters import KeywordFilter, parse_sizes
 from bot.monitors.hosts import HostGates
 from bot.monitors.models import Monitor, MonitorEvent, MonitorProduct
 from bot.monitors.probe import Probe, inspect, probe_page, probe_shopify, shopify_target
-from bot.monitors.render import render
+from bot.monitors.render import render, role_id
 from bot.monitors.runner import MonitorRunner, MonitorSpec, PollOutcome
 from bot.monitors.sources import FetchStats
 from bot.monitors.sources.http_fetch import PoliteFetcher
@@ -32,6 +33,16 @@ from core.storage.types import utcnow
 log = structlog.get_logger(__name__)
 
 EVENT_TOPIC = "monitor.event"
+
+
+def same_page(first: str, second: str) -> bool:
+    """Whether two monitor URLs watch the same page (scheme, ``www.``, case and a trailing slash aside)."""
+
+    def key(url: str) -> tuple[str, str]:
+        parts = urlsplit(url.strip().lower())
+        return parts.netloc.removeprefix("www."), parts.path.rstrip("/")
+
+    return key(first) == key(second)
 
 
 class MonitorService:
@@ -193,6 +204,9 @@ class MonitorService:
             raise BadArgument("css", str(exc)) from None
         latitude, longitude = parse_lat_lon(near, "near") if near is not None else (None, None)
         feed_name = self.engine.feeds.check_name(feed or self.settings.default_feed)
+        if role is not None and role_id(role) is None:
+            # a name or @everyone would be stored and never ping: feeds refuse it the same way
+            raise BadArgument("role", "give a role mention (<@&id>) or a role id; @everyone and @here never ping")
         render = render or bool(selectors)
         host = await self._host_of(url, render)
         minimum = self.settings.host_minimum(host)
@@ -202,13 +216,16 @@ class MonitorService:
         probe = await self.probe(url, render=render, selectors=selectors)
         described = keyword_filter.describe()
         async with self.engine.db.transaction() as session:
-            existing = await session.execute(
-                select(Monitor.id).where(
-                    Monitor.url == probe.url, Monitor.keywords == described, Monitor.feed == feed_name
-                )
+            same_host = await session.execute(
+                select(Monitor.id, Monitor.url).where(Monitor.host == probe.host, Monitor.feed == feed_name)
             )
-            for (other,) in existing:
-                raise UserError(f"Monitor #{other} already watches {probe.url} with those keywords for `{feed_name}`.")
+            for other, other_url in same_host:
+                if same_page(other_url, probe.url):
+                    # two monitors of one page on one feed post every change twice
+                    raise UserError(
+                        f"Monitor #{other} already watches {probe.url} for `{feed_name}`. "
+                        f"Remove it first (`/monitor remove {other}`) to watch it with other keywords."
+                    )
             row = Monitor(
                 kind=probe.kind,
                 url=probe.url,

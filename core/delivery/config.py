@@ -17,7 +17,6 @@ class DeliverySection(Section):
     resend_in_doubt: bool = True
     send_concurrency: int = Field(default=8, ge=1, le=256)
     send_timeout_s: float = Field(default=30.0, gt=0, le=600)
-    sms_validity_s: int = Field(default=900, ge=1, le=14400)
     headroom: float = Field(default=0.95, gt=0, le=1)
     discord_requests_per_dm: int = Field(default=2, ge=1, le=5)
     sms_per_number_per_s: float = Field(default=1.0, gt=0, le=1000)
@@ -31,7 +30,8 @@ class DeliverySection(Section):
             scale=self.rate_scale,
         )
 
-    def worker_settings(self, *, sms_sender: str = "") -> WorkerSettings:
+    def worker_settings(self, *, sms_sender: str = "", sms_validity_s: int = 900) -> WorkerSettings:
+        """``sms_validity_s`` is ``[sms] validity_period_seconds``: one setting for Twilio and for us."""
         return WorkerSettings(
             max_attempts=self.max_attempts,
             backoff_base_s=self.backoff_base_s,
@@ -41,6 +41,6 @@ class DeliverySection(Section):
             send_concurrency=self.send_concurrency,
             send_timeout_s=self.send_timeout_s,
             sms_sender=sms_sender,
-            validity_s={"sms": float(self.sms_validity_s)},
+            validity_s={"sms": float(sms_validity_s)},
         )
 

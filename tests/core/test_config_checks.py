@@ -33,6 +33,7 @@ def check(tmp_path: Path, text: str, *, flag_after: bool = True) -> subprocess.C
             '[[economy.shop]]\nsku = "vip"\nname = "VIP"\nkind = "premium_feed"\nprice = 5\nvalue = "vipfeed"\n',
             "vip value: no feed named 'vipfeed'",
         ),
+        ("[delivery]\nsms_validity_s = 60\n", "[delivery] sms_validity_s: moved: set [sms] validity_period_seconds"),
         (
             '[[economy.shop]]\nsku = "BAD SKU"\nname = "x"\nkind = "flair"\nprice = 5\nvalue = "v"\n',
             "sku: use 1 to 24 lowercase letters, digits or dashes",

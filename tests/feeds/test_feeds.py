@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from adapters.shell.frontend import ShellFrontend
 from core.commands import Permission
 from core.engine import Engine
@@ -65,3 +67,19 @@ async def test_published_items_appear_in_the_shell(sqlite_engine: Engine) -> Non
     shown = out.getvalue()
     assert "[feed:restocks] == RESTOCK: Jordan 4 Bred ==" in shown
     assert "[1] US 10 → https://kith.com/cart/123:1" in shown
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("/feed bind nosuch discord:123456789012345678", "No feed called `nosuch`"),
+        ("/feed bind drops discord:-5", "Discord channel and thread ids are 17-20 digit numbers"),
+        ("/feed bind drops discord:12", "Discord channel and thread ids are 17-20 digit numbers"),
+        ("/feed bind drops telegram:0", "a Telegram chat id is like -1001234567890"),
+        ("/feed bind drops telegram:-100200:-3", "a Telegram chat id is like -1001234567890"),
+    ],
+)
+async def test_feed_targets_are_checked_feed_first(bot: TestBot, line: str, expected: str) -> None:
+    reply = await bot.say(admin_in_channel(bot), line)
+    assert expected in reply.text, reply.text
+    assert await bot.engine.feeds.bindings() == []

@@ -58,7 +58,8 @@ async def not_shopify() -> AsyncIterator[str]:
 
 
 async def test_add_list_pause_resume_remove(engine: Engine, store: FakeShopifyStore) -> None:
-    reply = await engine.dispatch_line(ADMIN, f"/monitor add {store.base_url} +nike|jordan 9,10 restocks 30 @Drops")
+    line = f"/monitor add {store.base_url} +nike|jordan 9,10 restocks 30 <@&777000000000000001>"
+    reply = await engine.dispatch_line(ADMIN, line)
     assert reply.title == "👀 Monitor #1 added", reply.text
     assert "every 30 s" in reply.text and "Baseline: 30 product(s)" in reply.text
     assert "`nike|jordan`" in reply.text and "sizes 9, 10" in reply.text
@@ -79,6 +80,16 @@ async def test_the_same_monitor_twice_is_refused(engine: Engine, store: FakeShop
     await engine.dispatch_line(ADMIN, f"/monitor add {store.base_url}")
     twice = await engine.dispatch_line(ADMIN, f"/monitor add {store.base_url}/")
     assert twice.ephemeral and "Monitor #1 already watches" in twice.text
+    # other keywords on the same page and feed would still post every shared product twice
+    narrower = await engine.dispatch_line(ADMIN, f"/monitor add {store.base_url} keywords:jordan")
+    assert "Monitor #1 already watches" in narrower.text and "/monitor remove 1" in narrower.text
+
+
+@pytest.mark.parametrize("role", ["@everyone", "@here", "Drops"])
+async def test_a_role_that_can_never_ping_is_refused(engine: Engine, store: FakeShopifyStore, role: str) -> None:
+    reply = await engine.dispatch_line(ADMIN, f"/monitor add {store.base_url} role:{role}")
+    assert "`role`: give a role mention" in reply.text
+    assert "None yet" in (await engine.dispatch_line(ADMIN, "/monitor list")).text
 
 
 @pytest.mark.parametrize(
