@@ -15,6 +15,11 @@ def amount(value: int, currency: str) -> str:
     return f"{value:,} {currency}"
 
 
+def count(value: int, one: str, many: str | None = None) -> str:
+    """``1 entry``, ``2 entries``, ``1 winner``, ``3 winners``: the noun agrees with the number."""
+    return f"{value:,} {one if value == 1 else (many or one + 's')}"
+
+
 def signed(value: int) -> str:
     return f"+{value:,}" if value > 0 else f"−{abs(value):,}"
 

@@ -143,7 +143,8 @@ class Entitlement(Base):
 
 
 class Raffle(Base):
-    """A provably fair raffle: ``seed_hash`` is published at creation, ``seed`` only at the draw."""
+    """A provably fair raffle: ``seed_hash`` is published at creation, the entrants' digest at the close
+    (the end time), ``seed`` at the draw."""
 
     __tablename__ = "economy_raffles"
     __table_args__ = (CheckConstraint("status IN ('open', 'drawn')", name="status"),)
@@ -159,6 +160,12 @@ class Raffle(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     drawn_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: when the entrant list was frozen and committed, and its digest (``bot.economy.fairness``)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    entrants_digest: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: the draw rule (``bot.economy.fairness``): 2 mixes the committed digest in with HMAC, 1 is the
+    #: rule of raffles drawn before revision 0101
+    draw_rule: Mapped[int] = mapped_column(Integer, default=2)
     #: the published outcome: entrants (sorted), their digest and the winners
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 

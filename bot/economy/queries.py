@@ -20,6 +20,9 @@ _A = table(Account)
 _M = Member.__table__
 
 PERIOD_DAYS = {"week": 7, "month": 30}
+#: what members see for system accounts: a purchase is paid to the shop, whether or not escrow still
+#: holds it (pending, refunded and delivered purchases all read right)
+_SYSTEM_LABELS = {"escrow": "the shop", "shop": "the shop", "raffle_pot": "the raffle pot"}
 T = TypeVar("T")
 
 
@@ -115,7 +118,7 @@ async def _account_names(session: AsyncSession, account_ids: set[int]) -> dict[i
         .where(_A.c.id.in_(account_ids))
     )
     rows = await session.execute(query)
-    return {account_id: (name or code or "?") for account_id, code, name in rows}
+    return {account_id: (name or _SYSTEM_LABELS.get(code, code) or "?") for account_id, code, name in rows}
 
 
 def _scores(period: str) -> Select[tuple[int, int]]:

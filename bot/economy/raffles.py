@@ -1,25 +1,18 @@
-"""Provably fair raffles.
+"""Provably fair raffles: open, enter, close and draw.
 
-When a raffle opens, the bot picks a secret 32-byte seed and publishes ``sha256(seed_hex)``, the
-hex digest of the seed's 64-character lowercase hex string. Nobody, the bot included, can change the
-seed afterwards without the published hash giving it away. At the draw the seed is revealed with the
-list of entrants (member ids), and the winners are this deterministic function of the two, which
-anyone can recompute (``draw_winners`` below is the whole algorithm):
-
-1. ``pool`` = the entrants' member ids, de-duplicated and sorted ascending;
-2. ``digest`` = ``sha256("id1,id2,...")`` over ``pool`` written in decimal, comma-separated;
-3. for round ``k`` = 0, 1, ... while winners are wanted and ``pool`` is not empty:
-   ``r`` = ``sha256(f"{seed_hex}:{digest}:{k}")`` read as a big-endian integer;
-   the winner is ``pool[r mod len(pool)]``, which is removed from ``pool``.
+When a raffle opens, the bot picks a secret 32-byte seed and publishes ``sha256(seed_hex)``. Entries
+freeze at the end time, and nobody (an admin included) can draw before it. The close, at the first
+draw attempt after the end time, commits the digest of the sorted entrant list; the winners are then
+``bot.economy.fairness.draw_winners`` of the seed and that list, and the seed is revealed with them
+so any member can recompute the draw (``/raffle verify``). The README's "Raffles are provably fair"
+says what this does and does not protect against.
 
 The entry fee goes to the raffle pot and, at the draw, from the pot to the shop.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.economy import format as fmt
+from bot.economy.fairness import DRAW_HMAC, Check, check_draw, draw_winners, entrants_digest, seed_hash
 from bot.economy.ledger import LedgerError, TransferRequest, idempotency_key
 from bot.economy.models import STATUS_POSTED, Raffle, RaffleEntry, Transfer, table
 from bot.economy.service import KIND_RAFFLE, KIND_SETTLE, Economy, audit
@@ -45,27 +39,6 @@ _RE = table(RaffleEntry)
 _T = table(Transfer)
 
 
-def seed_hash(seed_hex: str) -> str:
-    return hashlib.sha256(seed_hex.encode("ascii")).hexdigest()
-
-
-def entrants_digest(pool: Iterable[int]) -> str:
-    return hashlib.sha256(",".join(str(member) for member in sorted(set(pool))).encode("ascii")).hexdigest()
-
-
-def draw_winners(seed_hex: str, entrants: Iterable[int], count: int) -> list[int]:
-    """The published draw: winners from the revealed seed and the sorted entrants, in order."""
-    pool = sorted(set(entrants))
-    digest = entrants_digest(pool)
-    winners: list[int] = []
-    for round_ in range(count):
-        if not pool:
-            break
-        roll = int.from_bytes(hashlib.sha256(f"{seed_hex}:{digest}:{round_}".encode("ascii")).digest(), "big")
-        winners.append(pool.pop(roll % len(pool)))
-    return winners
-
-
 @dataclass(frozen=True)
 class RaffleView:
     id: int
@@ -78,6 +51,9 @@ class RaffleView:
     entrants: int
     seed: str | None
     result: dict[str, Any] | None
+    closed_at: datetime | None = None
+    entrants_digest: str | None = None
+    draw_rule: int = DRAW_HMAC
 
 
 class Raffles:
@@ -99,6 +75,7 @@ class Raffles:
                     seed_hash=seed_hash(seed),
                     seed=seed,
                     status="open",
+                    draw_rule=DRAW_HMAC,
                     ends_at=ends_at,
                     created_by=actor.id,
                     created_at=utcnow(),
@@ -116,17 +93,21 @@ class Raffles:
                 title=f"🎟️ Raffle #{raffle.id} is open: {raffle.prize}",
                 text=(
                     f"Enter with `/raffle enter {raffle.id}` for {self.economy.money(raffle.cost)}. "
-                    f"Draw at {fmt.day(raffle.ends_at)} UTC, {raffle.winners} winner(s)."
+                    f"Entries close and the draw runs at {fmt.day(raffle.ends_at)} UTC, "
+                    f"{fmt.count(raffle.winners, 'winner')}."
                 ),
                 fields=[ReplyField(name="Seed commitment (sha256)", value=f"`{raffle.seed_hash}`", inline=False)],
-                footer="The seed is revealed at the draw so anyone can recompute the winners.",
+                footer=f"The seed is revealed at the draw: check it with `/raffle verify {raffle.id}`.",
             )
         )
         return raffle
 
     def schedule(self, raffle_id: int, when: datetime) -> None:
         async def job() -> None:
-            await self.draw(raffle_id)
+            try:
+                await self.draw(raffle_id)
+            except UserError as exc:  # woke a moment early: the periodic sweep draws it
+                log.info("economy.raffle_not_due", raffle=raffle_id, why=str(exc))
 
         self.economy.engine.scheduler.once(f"economy.raffle.{raffle_id}", when, job)
 
@@ -175,16 +156,24 @@ class Raffles:
             raise UserError(f"You're already in raffle #{raffle.id}. Good luck!") from None
         return await self.get(raffle.id)
 
-    async def draw(self, raffle_id: int, *, now: datetime | None = None) -> RaffleView:
-        """Reveal the seed, pick the winners, move the pot to the shop and announce. Runs once."""
-        when = now or utcnow()
+    async def draw(self, raffle_id: int) -> RaffleView:
+        """Close the raffle (freeze and commit the entrant list), pick the winners, move the pot to the
+        shop and announce. Refused before the end time; runs once."""
         pot = await self.ledger.system_account("raffle_pot")
         shop = await self.ledger.system_account("shop")
 
         async def work(conn: AsyncConnection) -> bool:
-            row = (await conn.execute(select(_R).where(_R.c.id == raffle_id).with_for_update())).one()
+            when = utcnow()
+            row = (await conn.execute(select(_R).where(_R.c.id == raffle_id).with_for_update())).first()
+            if row is None:
+                raise NotFound(f"No raffle #{raffle_id}. See `/raffle list`.")
             if row.status != "open":
                 return False
+            if row.ends_at > when:
+                raise UserError(
+                    f"Raffle #{raffle_id} draws at {fmt.day(row.ends_at)} UTC: entries are open until then, "
+                    "and nobody can draw it early."
+                )
             entries = (
                 await conn.execute(
                     select(_RE.c.member_id, _T.c.amount)
@@ -192,9 +181,10 @@ class Raffles:
                     .where(_RE.c.raffle_id == raffle_id)
                 )
             ).all()
-            entrants = sorted(member for member, _fee in entries)
+            entrants = sorted({member for member, _fee in entries})
+            digest = entrants_digest(entrants)
             takings = sum(int(fee or 0) for _member, fee in entries)
-            winners = draw_winners(row.seed, entrants, row.winners)
+            winners = draw_winners(row.draw_rule, raffle_id, row.seed, entrants, row.winners)
             if takings:
                 settle = TransferRequest(
                     key=idempotency_key("raffle", raffle_id, "settle"),
@@ -207,9 +197,17 @@ class Raffles:
                 )
                 if not (await self.ledger.post(conn, settle, now=when)).posted:
                     raise LedgerError(f"raffle pot could not pay out raffle #{raffle_id}")
-            result = {"entrants": entrants, "digest": entrants_digest(entrants), "winners": winners}
+            result = {"entrants": entrants, "digest": digest, "winners": winners}
             await conn.execute(
-                update(_R).where(_R.c.id == raffle_id).values(status="drawn", drawn_at=when, result=result)
+                update(_R)
+                .where(_R.c.id == raffle_id)
+                .values(
+                    status="drawn",
+                    closed_at=row.closed_at or when,
+                    entrants_digest=digest,
+                    drawn_at=when,
+                    result=result,
+                )
             )
             return True
 
@@ -220,14 +218,16 @@ class Raffles:
             await self._announce(await self.draw_reply(raffle))
         return raffle
 
-    async def draw_due(self, now: datetime | None = None) -> int:
-        when = now or utcnow()
+    async def draw_due(self) -> int:
+        """Draw every open raffle whose end time has passed (the periodic sweep)."""
         async with self.economy.db.read() as session:
             due = list(
-                (await session.execute(select(_R.c.id).where(_R.c.status == "open", _R.c.ends_at <= when))).scalars()
+                (
+                    await session.execute(select(_R.c.id).where(_R.c.status == "open", _R.c.ends_at <= utcnow()))
+                ).scalars()
             )
         for raffle_id in due:
-            await self.draw(raffle_id, now=when)
+            await self.draw(raffle_id)
         return len(due)
 
     async def reschedule_open(self) -> None:
@@ -245,15 +245,42 @@ class Raffles:
         entrants = ",".join(str(e) for e in result.get("entrants", []))
         return Reply(
             title=f"🎉 Raffle #{raffle.id} drawn: {raffle.prize}",
-            text=f"Winner(s): {shown}",
+            text=f"{'Winner' if len(winner_ids) == 1 else 'Winners'}: {shown}",
             fields=[
                 ReplyField(name="Seed", value=f"`{raffle.seed}`", inline=False),
                 ReplyField(name="Seed commitment (sha256)", value=f"`{raffle.seed_hash}`", inline=False),
                 ReplyField(name="Entrants (member ids)", value=fmt_clip(entrants or "none"), inline=False),
                 ReplyField(name="Entrants digest", value=f"`{result.get('digest', '')}`", inline=False),
             ],
-            footer=f"Check it: `/raffle show {raffle.id}` explains how to recompute the winners.",
+            footer=f"Check it: `/raffle verify {raffle.id}` recomputes the winners from these values.",
         )
+
+    async def verify(self, raffle_id: int) -> tuple[RaffleView, list[Check]]:
+        """Recompute a drawn raffle from its published values, plus the one check only the bot can
+        make: that the published entrant list is every entry on record. Before the draw: no checks."""
+        raffle = await self.get(raffle_id)
+        result = raffle.result or {}
+        if raffle.status != "drawn" or raffle.seed is None:
+            return raffle, []
+        entrants = [int(member) for member in result.get("entrants", [])]
+        digest = str(result.get("digest", ""))
+        checks = check_draw(
+            rule=raffle.draw_rule,
+            raffle_id=raffle.id,
+            seed_hex=raffle.seed,
+            commitment=raffle.seed_hash,
+            entrants=entrants,
+            digest=digest,
+            winners=[int(member) for member in result.get("winners", [])],
+            count=raffle.winners,
+        )
+        async with self.economy.db.read() as session:
+            recorded = (await session.execute(select(_RE.c.member_id).where(_RE.c.raffle_id == raffle_id))).scalars()
+            on_record = sorted(set(recorded))
+        checks.append(Check("the entrant list is every entry on record", on_record == entrants))
+        if raffle.entrants_digest is not None:
+            checks.append(Check("the digest is the one committed at the close", raffle.entrants_digest == digest))
+        return raffle, checks
 
     async def get(self, raffle_id: int) -> RaffleView:
         async with self.economy.db.read() as session:
@@ -272,6 +299,9 @@ class Raffles:
             entrants=entrants,
             seed=row.seed if row.status == "drawn" else None,
             result=row.result,
+            closed_at=row.closed_at,
+            entrants_digest=row.entrants_digest,
+            draw_rule=row.draw_rule,
         )
 
     async def recent(self, limit: int = 10) -> list[RaffleView]:

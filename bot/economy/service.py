@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.economy import format as fmt
 from bot.economy.config import EconomySection
-from bot.economy.ledger import Ledger, TransferRequest, TransferResult, idempotency_key
+from bot.economy.ledger import IdempotencyMismatch, Ledger, TransferRequest, TransferResult, idempotency_key
 from bot.economy.models import STATUS_POSTED, Account, AuditEntry, Transfer, table
 from core.errors import BadArgument, NotFound, UserError
 from core.storage.models import Member
@@ -169,6 +169,7 @@ class Economy:
         async def work(conn: AsyncConnection) -> TransferResult:
             earlier = await self.ledger.find(conn, key)
             if earlier is not None:
+                _same_tip(earlier, request)
                 return earlier
             await self.ledger.lock(conn, source, target)
             if cooldown:
@@ -330,6 +331,19 @@ async def audit(
             created_at=utcnow(),
         )
     )
+
+
+def _same_tip(earlier: TransferResult, request: TransferRequest) -> None:
+    """A key already answered is this tip replayed only if it moved the same amount between the
+    same wallets as a tip; anything else is another transfer's key, refused as ``Ledger`` does."""
+    same = (earlier.kind, earlier.debit, earlier.credit, earlier.amount) == (
+        request.kind,
+        request.debit,
+        request.credit,
+        request.amount,
+    )
+    if not same:
+        raise IdempotencyMismatch(f"idempotency key {request.key!r} was already used for a different transfer")
 
 
 def _aware(when: datetime) -> datetime:

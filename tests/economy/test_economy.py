@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import timedelta
 from typing import Any
 
@@ -313,7 +314,7 @@ async def test_shop_add_is_admin_only_and_validated(eco: TestBot) -> None:
 # --------------------------------------------------------------------------- raffles
 
 
-def _recompute(seed: str, entrants: list[int], count: int) -> list[int]:
+def _recompute(raffle_id: int, seed: str, entrants: list[int], count: int) -> list[int]:
     """The draw as documented, written independently of bot.economy.raffles."""
     pool = sorted(set(entrants))
     digest = hashlib.sha256(",".join(map(str, pool)).encode()).hexdigest()
@@ -321,9 +322,17 @@ def _recompute(seed: str, entrants: list[int], count: int) -> list[int]:
     for k in range(count):
         if not pool:
             break
-        r = int(hashlib.sha256(f"{seed}:{digest}:{k}".encode()).hexdigest(), 16)
-        winners.append(pool.pop(r % len(pool)))
+        mac = hmac.new(seed.encode(), f"{raffle_id}:{digest}:{k}".encode(), hashlib.sha256).digest()
+        winners.append(pool.pop(int.from_bytes(mac, "big") % len(pool)))
     return winners
+
+
+async def _end_time_passes(bot: TestBot, raffle_id: int) -> None:
+    """Nobody may draw before the end time, and the clock is real: move the end time instead."""
+    async with bot.engine.db.transaction() as session:
+        await session.execute(
+            update(Raffle).where(Raffle.id == raffle_id).values(ends_at=utcnow() - timedelta(seconds=1))
+        )
 
 
 async def test_raffle_is_provably_fair_and_announced(eco: TestBot) -> None:
@@ -348,6 +357,7 @@ async def test_raffle_is_provably_fair_and_announced(eco: TestBot) -> None:
     assert feed and feed[0]["feed"] == "raffles" and commitment in str(feed[0]["item"])
     await ledger_ok(eco.engine)  # the pot holds exactly the open raffle's entry fees
 
+    await _end_time_passes(eco, 1)
     drawn = await eco.say("boss", "/raffle draw 1")
     await eco.engine.bus.drain()
     async with eco.engine.db.read() as session:
@@ -356,7 +366,7 @@ async def test_raffle_is_provably_fair_and_announced(eco: TestBot) -> None:
     assert raffle.result is not None
     ids = [await eco.member_id(c) for c in entrants]
     assert raffle.result["entrants"] == sorted(ids)
-    assert raffle.result["winners"] == _recompute(raffle.seed, ids, 2)
+    assert raffle.result["winners"] == _recompute(1, raffle.seed, ids, 2)
     assert raffle.seed in drawn.fields[0].value
     announced = feed[-1]["item"]
     assert announced["title"].startswith("🎉 Raffle #1 drawn") and raffle.seed in str(announced)
@@ -375,8 +385,9 @@ async def test_due_raffles_draw_in_the_sweep_and_bad_input_is_refused(eco: TestB
     assert "No raffle is open" in (await eco.say("alice", "/raffle enter")).text
     await eco.say("boss", '/raffle create "Dunk" 5 1h')
     raffles = eco.engine.service(EconomyRuntime).raffles
-    assert await raffles.draw_due(utcnow()) == 0
-    assert await raffles.draw_due(utcnow() + timedelta(hours=2)) == 1
+    assert await raffles.draw_due() == 0
+    await _end_time_passes(eco, 1)
+    assert await raffles.draw_due() == 1
     assert (await raffles.get(1)).status == "drawn"
 
 
@@ -425,6 +436,7 @@ async def test_raffle_ticket_from_the_shop_and_refund_when_the_raffle_closed(eco
     assert (await eco.say("alice", "/shop buy ticket")).title == "🛍️ Bought"
     assert "already in raffle #1" in (await eco.say("alice", "/raffle enter 1")).text
     purchase_id = await _pending_purchase(eco, "bob", "ticket")
+    await _end_time_passes(eco, 1)
     await eco.say("boss", "/raffle draw 1")  # the raffle closes between Bob's charge and the delivery
     done = await eco.engine.service(EconomyRuntime).shop.complete(purchase_id)
     assert done.status == "refunded" and "closed" in (done.failure or "")
@@ -448,7 +460,7 @@ async def test_grant_and_revoke_need_a_reason_and_are_audited(eco: TestBot) -> N
     audit = await eco.say("boss", "/admin audit @bob")
     lines = audit.text.splitlines()
     assert len(lines) == 2
-    assert "revoke 20 LACES → bob: quiz answer was leaked" in lines[0]
+    assert "revoke 20 LACES ← bob: quiz answer was leaked" in lines[0]
     assert "grant 50 LACES → bob: won the sneaker quiz" in lines[1]
     await ledger_ok(eco.engine)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.economy import format as fmt
-from bot.economy.ledger import idempotency_key
+from bot.economy.commands.keys import request_key
 from bot.economy.queries import audit_log
 from bot.economy.runtime import EconomyRuntime
 from core.commands import Command, Param, ParamType, Permission
@@ -11,6 +11,8 @@ from core.context import Context
 from core.replies import Button, Reply
 
 _AUDIT_PAGE = 10
+#: which way the LACES went: a grant goes to the member, a revoke comes back from them
+_ARROWS = {"revoke": "←"}
 
 
 def commands(runtime: EconomyRuntime) -> list[Command]:
@@ -19,7 +21,7 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
     async def adjust(ctx: Context, member: str, amount: int, reason: str, *, grant: bool) -> Reply:
         target = await economy.find_member(member)
         actor = await economy.member(ctx.member.id)
-        key = idempotency_key("admin", "grant" if grant else "revoke", actor.id, ctx.reference)
+        key = request_key(ctx, "admin", "grant" if grant else "revoke", actor.id)
         balance = await economy.adjust(actor, target, amount, reason, key, grant=grant)
         verb = "Granted" if grant else "Revoked"
         direction = "to" if grant else "from"
@@ -41,7 +43,7 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
         lines = [
             f"`{fmt.day(line.when)}` **{line.actor}** {line.action}"
             + (f" {economy.money(line.amount)}" if line.amount is not None else "")
-            + (f" → {line.member}" if line.member else "")
+            + (f" {_ARROWS.get(line.action, '→')} {line.member}" if line.member else "")
             + f": {line.reason}"
             for line in found.items
         ]
@@ -55,7 +57,7 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
             title="🧾 Economy audit log" + (f" — {subject.display_name}" if subject else ""),
             text="\n".join(lines) or "No admin actions yet.",
             buttons=buttons,
-            footer=f"Page {found.page} of {found.pages} · {found.total} entries",
+            footer=f"Page {found.page} of {found.pages} · {fmt.count(found.total, 'entry', 'entries')}",
             ephemeral=True,
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.economy import format as fmt
-from bot.economy.ledger import idempotency_key
+from bot.economy.commands.keys import request_key
 from bot.economy.queries import history, leaderboard
 from bot.economy.runtime import EconomyRuntime
 from bot.economy.service import HISTORY_KINDS
@@ -66,7 +66,7 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
             title=f"📜 Your {currency} history{scope}",
             text="\n".join(lines),
             buttons=buttons,
-            footer=f"Page {found.page} of {found.pages} · {found.total} entries",
+            footer=f"Page {found.page} of {found.pages} · {fmt.count(found.total, 'entry', 'entries')}",
             ephemeral=True,
         )
 
@@ -74,7 +74,7 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
         recipient = await economy.find_member(member)
         sender = await economy.member(ctx.member.id)
         result = await economy.tip(
-            sender, recipient, amount, note or "", idempotency_key("tip", sender.id, ctx.reference)
+            sender, recipient, amount, note or "", request_key(ctx, "tip", sender.id)
         )
         said = f" — “{note}”" if note else ""
         return Reply(

@@ -1,10 +1,11 @@
-"""/raffle create, /raffle enter, /raffle show, /raffle list and /raffle draw."""
+"""/raffle create, /raffle enter, /raffle show, /raffle verify, /raffle list and /raffle draw."""
 
 from __future__ import annotations
 
 from bot.economy import format as fmt
-from bot.economy.ledger import idempotency_key
-from bot.economy.raffles import RaffleView
+from bot.economy.commands.keys import request_key
+from bot.economy.fairness import RULES
+from bot.economy.raffles import RaffleView, fmt_clip
 from bot.economy.runtime import EconomyRuntime
 from core.commands import Command, Param, ParamType, Permission
 from core.context import Context
@@ -12,10 +13,11 @@ from core.replies import Button, Reply, ReplyField
 from core.storage.types import utcnow
 
 HOW_TO_CHECK = (
-    "1. Check sha256(seed) equals the commitment published when the raffle opened.\n"
-    "2. Sort the entrant ids ascending; digest = sha256 of them joined by commas.\n"
-    "3. For round k = 0, 1, …: r = sha256(`seed:digest:k`) as a big-endian number; "
-    "the winner is entrant[r mod count], removed before the next round."
+    "1. sha256(seed) must equal the commitment published when the raffle opened.\n"
+    "2. Sort the entrant ids ascending; digest = sha256 of them joined by commas (committed at the close).\n"
+    "3. For round k = 0, 1, …: r = HMAC-SHA256(key = seed, message = `raffle:digest:k`) as a big-endian "
+    "number; the winner is entrant[r mod count], removed before the next round.\n"
+    "`/raffle verify N` does all three and shows every input."
 )
 
 
@@ -29,18 +31,24 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
         raffle = await raffles.create(actor, item, cost, ends_at, winners or 1)
         return Reply(
             title=f"🎟️ Raffle #{raffle.id} open: {raffle.prize}",
-            text=f"Entry {economy.money(raffle.cost)}, draw {fmt.day(raffle.ends_at)} UTC, {raffle.winners} winner(s).",
+            text=(
+                f"Entry {economy.money(raffle.cost)}, entries close and the draw runs at "
+                f"{fmt.day(raffle.ends_at)} UTC, {fmt.count(raffle.winners, 'winner')}."
+            ),
             fields=[ReplyField(name="Seed commitment (sha256)", value=f"`{raffle.seed_hash}`", inline=False)],
             buttons=[Button(label="Enter", action=f"/raffle enter {raffle.id}")],
         )
 
     async def enter(ctx: Context, raffle: int | None = None) -> Reply:
         member = await economy.member(ctx.member.id)
-        key = idempotency_key("raffle", raffle or "open", member.id, ctx.reference)
+        key = request_key(ctx, "raffle", raffle or "open", member.id)
         joined = await raffles.enter(member, raffle, key)
         return Reply(
             title=f"🎟️ You're in raffle #{joined.id}",
-            text=f"{joined.prize} — paid {economy.money(joined.cost)}. {joined.entrants} entrant(s) so far.",
+            text=(
+                f"{joined.prize} — paid {economy.money(joined.cost)}. "
+                f"{fmt.count(joined.entrants, 'entrant')} so far."
+            ),
             footer=f"Draw at {fmt.day(joined.ends_at)} UTC.",
             ephemeral=True,
         )
@@ -54,8 +62,9 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
         return Reply(
             title=f"🎟️ Raffle #{found.id}: {found.prize}",
             text=(
-                f"Open. Entry {economy.money(found.cost)}, {found.entrants} entrant(s), "
-                f"draw {fmt.day(found.ends_at)} UTC, {found.winners} winner(s)."
+                f"Open. Entry {economy.money(found.cost)}, {fmt.count(found.entrants, 'entrant')}, "
+                f"entries close and the draw runs at {fmt.day(found.ends_at)} UTC, "
+                f"{fmt.count(found.winners, 'winner')}."
             ),
             fields=[
                 ReplyField(name="Seed commitment (sha256)", value=f"`{found.seed_hash}`", inline=False),
@@ -75,6 +84,37 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
         if before.status == "drawn":
             return await raffles.draw_reply(before)
         return await raffles.draw_reply(await raffles.draw(raffle))
+
+    async def verify(ctx: Context, raffle: int) -> Reply:
+        found, checks = await raffles.verify(raffle)
+        commitment = ReplyField(name="Seed commitment (sha256)", value=f"`{found.seed_hash}`", inline=False)
+        if not checks:
+            return Reply(
+                title=f"🎟️ Raffle #{found.id} is not drawn yet",
+                text=(
+                    f"Entries close at {fmt.day(found.ends_at)} UTC. Note the commitment below: the seed "
+                    "revealed at the draw must hash to it."
+                ),
+                fields=[commitment, ReplyField(name="How to check after the draw", value=HOW_TO_CHECK, inline=False)],
+            )
+        result = found.result or {}
+        entrants = ",".join(str(e) for e in result.get("entrants", []))
+        winners = ", ".join(f"#{w}" for w in result.get("winners", [])) or "none"
+        ok = all(check.ok for check in checks)
+        closed = fmt.day(found.closed_at) + " UTC" if found.closed_at else "at the draw"
+        return Reply(
+            title=f"✅ Raffle #{found.id} checks out" if ok else f"❌ Raffle #{found.id} does not check out",
+            text="\n".join(f"{'✅' if check.ok else '❌'} {check.name}" for check in checks),
+            fields=[
+                commitment,
+                ReplyField(name="Seed", value=f"`{found.seed}`", inline=False),
+                ReplyField(name=f"Entrants at the close ({closed})", value=fmt_clip(entrants or "none"), inline=False),
+                ReplyField(name="Entrants digest", value=f"`{result.get('digest', '')}`", inline=False),
+                ReplyField(name="Rule", value=f"{RULES[found.draw_rule]}, winner = entrant[r mod count]", inline=False),
+                ReplyField(name="Winners (member ids, in order)", value=winners, inline=False),
+            ],
+            footer="Anyone can redo this with sha256 and HMAC-SHA256: see the README, Raffles are provably fair.",
+        )
 
     raffle_id = Param("raffle", "Raffle number", type=ParamType.INTEGER, min_value=1)
     return [
@@ -115,10 +155,16 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
             handler=show,
             params=(raffle_id,),
         ),
+        Command(
+            name="raffle verify",
+            description="Recompute a raffle's draw from its published seed and entrants, showing every input.",
+            handler=verify,
+            params=(raffle_id,),
+        ),
         Command(name="raffle list", description="Recent raffles.", handler=list_raffles),
         Command(
             name="raffle draw",
-            description="Draw a raffle now instead of at its end time.",
+            description="Draw a raffle whose end time has passed (it also draws by itself).",
             handler=draw,
             params=(raffle_id,),
             permission=Permission.ADMIN,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 
+from bot.economy.commands.keys import request_key
 from bot.economy.config import ITEM_KINDS
 from bot.economy.fulfilment import Item, PurchaseView
 from bot.economy.ledger import idempotency_key
@@ -67,7 +68,7 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
     async def buy(ctx: Context, item: str, nonce: str | None = None) -> Reply:
         found = await shop.find(item)
         member = await economy.member(ctx.member.id)
-        key = idempotency_key("buy", member.id, nonce or ctx.reference)
+        key = idempotency_key("buy", member.id, nonce) if nonce else request_key(ctx, "buy", member.id)
         outcome = await shop.buy(member, found, key)
         if outcome.replayed:
             return Reply(

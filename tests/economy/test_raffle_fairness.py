@@ -1,0 +1,204 @@
+"""Raffle fairness (#10 item 7, item 14): entries freeze at the end time, nobody draws early, and the
+winners come from the seed mixed with the entrant list committed at the close, checkable by any member
+with ``/raffle verify``. Through the test bot, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+
+from bot.economy import EconomyRuntime
+from bot.economy.models import Purchase, Raffle, RaffleEntry
+from bot.economy.verify import verify
+from bot.slices import migration_locations
+from core.storage.database import Database
+from core.storage.migrate import upgrade
+from core.storage.types import utcnow
+from tests.economy.test_economy import _pending_purchase
+from tests.testbot import TestBot, is_error
+
+
+def _settings() -> dict[str, Any]:
+    return {"min_account_age_days": 0, "tip_pair_cooldown_seconds": 0}
+
+
+async def _start(make_bot: Any) -> TestBot:
+    bot: TestBot = await make_bot(economy=_settings())
+    bot.member("boss", "shell")
+    for name in ("alice", "bob", "carol"):
+        bot.member(name, "telegram")
+    return bot
+
+
+async def _grant(bot: TestBot, who: str, amount: int) -> None:
+    await bot.join(who)
+    await bot.ok("boss", f"/admin grant @{who} {amount} starting balance")
+
+
+async def _balance(bot: TestBot, who: str) -> int:
+    return await bot.engine.service(EconomyRuntime).economy.balance(await bot.member_id(who))
+
+
+async def _time_passes(bot: TestBot, raffle_id: int) -> None:
+    """The raffle's end time is now behind us (the clock is real, so the end time moves instead)."""
+    async with bot.engine.db.transaction() as session:
+        await session.execute(
+            update(Raffle).where(Raffle.id == raffle_id).values(ends_at=utcnow() - timedelta(seconds=1))
+        )
+
+
+async def _raffle(bot: TestBot, raffle_id: int) -> Raffle:
+    async with bot.engine.db.read() as session:
+        return (await session.execute(select(Raffle).where(Raffle.id == raffle_id))).scalar_one()
+
+
+def _expected(raffle_id: int, seed: str, entrants: list[int], count: int) -> tuple[str, list[int]]:
+    """The published draw, written from the README independently of bot.economy.raffles."""
+    pool = sorted(set(entrants))
+    digest = hashlib.sha256(",".join(map(str, pool)).encode()).hexdigest()
+    winners = []
+    for k in range(count):
+        if not pool:
+            break
+        mac = hmac.new(seed.encode(), f"{raffle_id}:{digest}:{k}".encode(), hashlib.sha256).digest()
+        winners.append(pool.pop(int.from_bytes(mac, "big") % len(pool)))
+    return digest, winners
+
+
+async def test_nobody_draws_before_the_end_time(make_bot: Any) -> None:
+    bot = await _start(make_bot)
+    await bot.ok("boss", '/raffle create "Jordan 4" 5 2h')
+    early = await bot.fails("boss", "/raffle draw 1", "entries are open until")
+    assert "early" in early.text
+    assert (await _raffle(bot, 1)).status == "open"
+    assert await bot.engine.service(EconomyRuntime).raffles.draw_due() == 0
+    assert (await _raffle(bot, 1)).status == "open"
+
+
+async def test_the_draw_mixes_the_seed_with_the_entrants_committed_at_the_close(make_bot: Any) -> None:
+    bot = await _start(make_bot)
+    fans = [bot.member(f"fan{n}", "telegram") for n in range(5)]
+    for fan in fans:
+        await _grant(bot, fan.name, 10)
+    opened = await bot.ok("boss", '/raffle create "Dunk Low" 5 1h 2')
+    commitment = opened.fields[0].value.strip("`")
+    for fan in fans:
+        await bot.ok(fan, "/raffle enter 1")
+    await _time_passes(bot, 1)
+    assert "closed" in (await bot.fails(fans[0], "/raffle enter 1")).text
+    drawn = await bot.ok("boss", "/raffle draw 1")
+    raffle = await _raffle(bot, 1)
+    ids = [await bot.member_id(fan) for fan in fans]
+    digest, winners = _expected(1, raffle.seed, ids, 2)
+    assert hashlib.sha256(raffle.seed.encode()).hexdigest() == commitment
+    assert raffle.entrants_digest == digest and raffle.closed_at is not None
+    assert raffle.result is not None and raffle.result["winners"] == winners
+    assert any(digest in f.value for f in drawn.fields)
+
+    checked = await bot.ok("carol", "/raffle verify 1")
+    shown = checked.plain_text()
+    assert raffle.seed in shown and commitment in shown and digest in shown
+    assert ",".join(map(str, sorted(ids))) in shown
+    assert "✅" in (checked.title or "") and "HMAC-SHA256" in shown
+    assert (await verify(bot.engine.db)).ok
+
+
+async def test_verify_catches_a_result_that_does_not_follow_from_its_inputs(make_bot: Any) -> None:
+    bot = await _start(make_bot)
+    for name in ("alice", "bob"):
+        await _grant(bot, name, 10)
+    await bot.ok("boss", '/raffle create "Yeezy" 5 1h')
+    await bot.ok("alice", "/raffle enter 1")
+    await bot.ok("bob", "/raffle enter 1")
+    await bot.ok("carol", "/raffle verify 1")  # before the draw: the commitment only
+    await _time_passes(bot, 1)
+    await bot.ok("boss", "/raffle draw 1")
+    raffle = await _raffle(bot, 1)
+    assert raffle.result is not None
+    loser = next(m for m in raffle.result["entrants"] if m not in raffle.result["winners"])
+    async with bot.engine.db.transaction() as session:
+        await session.execute(
+            update(Raffle).where(Raffle.id == 1).values(result={**raffle.result, "winners": [loser]})
+        )
+    tampered = await bot.say("carol", "/raffle verify 1")
+    assert "❌" in (tampered.title or "") and "winners" in tampered.plain_text()
+
+
+async def test_a_shop_ticket_after_the_end_time_is_refused_and_costs_nothing(make_bot: Any) -> None:
+    bot = await _start(make_bot)
+    await bot.ok("boss", '/raffle create "Travis" 5 1h')
+    await bot.ok("boss", '/shop add ticket "Travis ticket" raffle_entry 8 1')
+    await _grant(bot, "alice", 20)
+    await _time_passes(bot, 1)
+    refused = await bot.fails("alice", "/shop buy ticket", "closed")
+    assert "Raffle #1" in refused.text
+    assert await _balance(bot, "alice") == 20
+    async with bot.engine.db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(Purchase)) == 0
+        assert await session.scalar(select(func.count()).select_from(RaffleEntry)) == 0
+
+
+async def test_a_ticket_delivered_after_the_end_time_is_refunded(make_bot: Any) -> None:
+    """The end time passing between the charge and the delivery (a crash in between) refunds the ticket."""
+    bot = await _start(make_bot)
+    await bot.ok("boss", '/raffle create "Travis" 5 1h')
+    await bot.ok("boss", '/shop add ticket "Travis ticket" raffle_entry 8 1')
+    await _grant(bot, "alice", 20)
+    purchase_id = await _pending_purchase(bot, "alice", "ticket")
+    await _time_passes(bot, 1)
+    done = await bot.engine.service(EconomyRuntime).shop.complete(purchase_id)
+    assert done.status == "refunded" and "closed" in (done.failure or "")
+    assert await _balance(bot, "alice") == 20
+    assert (await _raffle(bot, 1)).status == "open"
+
+
+async def test_messages_count_entrants_and_winners_in_words(make_bot: Any) -> None:
+    bot = await _start(make_bot)
+    await _grant(bot, "alice", 10)
+    opened = await bot.ok("boss", '/raffle create "Dunk" 5 1h')
+    assert "1 winner." in opened.text and "winner(s)" not in opened.text
+    entered = await bot.ok("alice", "/raffle enter 1")
+    assert "1 entrant so far" in entered.text
+    shown = await bot.ok("alice", "/raffle show 1")
+    assert "1 entrant," in shown.text and "1 winner." in shown.text
+    two = await bot.ok("boss", '/raffle create "Dunk" 5 1h 2')
+    assert "2 winners." in two.text
+
+
+async def test_a_raffle_opened_before_the_upgrade_still_draws(make_config: Any, database: Database) -> None:
+    """Data written by the first economy revision keeps working: an open raffle draws, on the new rule."""
+    from tests.testbot import neutral_bot
+
+    location = migration_locations()
+    # ``database`` arrives migrated; start again from an empty schema at the first economy revision
+    async with database.engine.begin() as conn:
+        if database.is_sqlite:
+            tables = (await conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")).scalars()
+            for name in list(tables):
+                await conn.exec_driver_sql(f'DROP TABLE "{name}"')
+        else:
+            await conn.exec_driver_sql(f'DROP SCHEMA "{database.schema}" CASCADE')
+            await conn.exec_driver_sql(f'CREATE SCHEMA "{database.schema}"')
+    await upgrade(database, location, target="0100_economy")
+    seed = "ab" * 32
+    ends = utcnow() - timedelta(minutes=1)
+    async with database.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO economy_raffles (id, prize, cost, winners, seed_hash, seed, status, ends_at, created_at)"
+                " VALUES (7, 'Old prize', 5, 1, :hash, :seed, 'open', :ends, :ends)"
+            ),
+            {"hash": hashlib.sha256(seed.encode()).hexdigest(), "seed": seed, "ends": ends.replace(tzinfo=None)},
+        )
+    await upgrade(database, location)
+    async with neutral_bot(make_config, database, economy=_settings()) as bot:
+        bot.member("boss", "shell")
+        drawn = await bot.say("boss", "/raffle draw 7")
+        assert not is_error(drawn), drawn.plain_text()
+        raffle = await _raffle(bot, 7)
+        assert raffle.status == "drawn" and raffle.entrants_digest == hashlib.sha256(b"").hexdigest()
+        assert "✅" in ((await bot.say("boss", "/raffle verify 7")).title or "")
