@@ -145,9 +145,9 @@ async def test_earn_events_pay_once_per_source(eco: TestBot) -> None:
     await ledger_ok(eco.engine)
 
 
-async def test_daily_cap_pays_up_to_the_cap_then_nothing(eco: TestBot) -> None:
-    # legit_vote_won: 5 per event, 25 per day, 60 s cooldown; lift the cooldown to hit the cap
-    eco.engine.service(EconomyRuntime).economy.settings.earn["legit_vote_won"].cooldown_seconds = 0
+async def test_daily_cap_pays_up_to_the_cap_then_nothing(make_bot: Any) -> None:
+    # legit_vote_won: 5 per event, 25 per day; without its 60 s cooldown, to hit the cap
+    eco = await _start(make_bot, earn={"legit_vote_won": {"amount": 5, "daily_cap": 25, "cooldown_seconds": 0}})
     for n in range(7):
         await _earn(eco, "legit_vote_won", "alice", f"vote-{n}")
     assert await balance(eco, "alice") == 25
