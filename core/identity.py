@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.commands import Permission
 from core.crypto import AddressVault
-from core.errors import BadArgument, UserError
+from core.errors import BadArgument, NotFound, UserError
 from core.storage.database import Database
 from core.storage.models import Identity, LinkCode, Member
 from core.storage.types import utcnow
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by hand
-CODE_LENGTH = 6
+#: 10 letters of 32 are 50 bits: guessing one live code at the /link failure limits takes millennia
+CODE_LENGTH = 10
 CHANNELS = ("discord", "telegram", "sms")
+PLATFORM_LABELS = {"discord": "Discord", "telegram": "Telegram", "sms": "Phone", "shell": "Shell"}
 #: bus topic published after a /link merge commits: ``{"survivor_id", "absorbed_id"}``
 MEMBER_MERGED = "member.merged"
 
@@ -148,27 +150,35 @@ class IdentityService:
         return None
 
     async def find_by_handle(self, text: str) -> Member | None:
-        """Resolve ``@name``, a platform mention ``<@123>``, or ``#42`` (member id) to a member."""
+        """Resolve ``#42`` (member id), a platform mention ``<@123>`` or ``@name`` to a member.
+
+        Names compare whole and case-folded, never as a pattern. A name or id that two members
+        share is refused: guessing would send LACES or an admin grant to the wrong person.
+        """
         raw = text.strip()
         async with self._db.read() as session:
             if raw.startswith("#") and raw[1:].isdigit():
                 return await session.get(Member, int(raw[1:]))
             mention = raw.removeprefix("<@").removeprefix("!").removesuffix(">")
             if mention.isdigit():
-                found = await session.execute(
-                    select(Member).join(Identity).where(Identity.external_id == mention).limit(1)
+                rows = await session.execute(
+                    select(Member, Identity.platform)
+                    .join(Identity, Identity.member_id == Member.id)
+                    .where(Identity.external_id == mention, Identity.platform != "sms")
                 )
-                member = found.scalar_one_or_none()
-                if member is not None:
-                    return member
-            handle = raw.lstrip("@").lower()
-            found = await session.execute(
-                select(Member)
-                .join(Identity)
-                .where(Identity.handle.ilike(handle), Member.merged_into.is_(None))
-                .limit(1)
+                found = _one_member(rows.all(), raw)
+                if found is not None:
+                    return found
+            wanted = handle_key(raw)
+            if not wanted:
+                return None
+            named = await session.execute(
+                select(Member, Identity.platform, Identity.handle)
+                .join(Identity, Identity.member_id == Member.id)
+                .where(func.lower(Identity.handle) == func.lower(wanted), Member.merged_into.is_(None))
             )
-            return found.scalar_one_or_none()
+            exact = [(member, platform) for member, platform, handle in named.all() if handle_key(handle) == wanted]
+            return _one_member(exact, raw)
 
     async def issue_link_code(self, member_id: int, platform: str) -> LinkCode:
         """A fresh single-use code; any older unused code of this member stops working."""
@@ -189,53 +199,33 @@ class IdentityService:
             session.add(code)
             return code
 
-    async def redeem_link_code(self, raw_code: str, member_id: int, platform: str) -> LinkResult:
-        """Fold the redeeming member into the code's owner. One transaction; the code is spent once."""
-        code_text = raw_code.strip().upper().replace("-", "").replace(" ", "")
-        now = utcnow()
-        async with self._db.transaction() as session:
-            code = await session.get(LinkCode, code_text)
-            if code is None:
-                raise UserError("That link code does not exist. Check it, or run `/link` again for a new one.")
-            if code.used_at is not None:
-                raise UserError("That link code was already used. Run `/link` again for a new one.")
-            if code.expires_at <= now:
-                raise UserError("That link code has expired. Run `/link` again for a new one.")
-            if code.member_id == member_id:
-                raise UserError(
-                    f"Send this code from your other account, not from {platform.title()}: "
-                    "it links a second platform to this one."
-                )
-            spent = await session.execute(
-                update(LinkCode)
-                .where(LinkCode.code == code_text, LinkCode.used_at.is_(None))
-                .values(used_at=now)
-            )
-            if spent.rowcount != 1:  # type: ignore[attr-defined]
-                raise UserError("That link code was already used. Run `/link` again for a new one.")
-            survivor_ids = await session.execute(select(Identity).where(Identity.member_id == code.member_id))
-            absorbed_ids = await session.execute(select(Identity).where(Identity.member_id == member_id))
-            kept = list(survivor_ids.scalars())
-            moving = list(absorbed_ids.scalars())
-            clash = {i.platform for i in kept} & {i.platform for i in moving}
-            if clash:
-                name = sorted(clash)[0].title()
-                raise UserError(
-                    f"Both accounts already have a {name} identity. A member owns one account per platform."
-                )
-            for identity in moving:
-                identity.member_id = code.member_id
-            absorbed = await session.get(Member, member_id)
-            if absorbed is not None:
-                absorbed.merged_into = code.member_id
-            if self._merge_hook is not None:
-                await session.flush()
-                await self._merge_hook(session, code.member_id, member_id)
-            return LinkResult(
-                survivor_id=code.member_id,
-                absorbed_id=member_id,
-                platforms=tuple(sorted({i.platform for i in kept + moving})),
-            )
+    async def merge(self, session: AsyncSession, survivor_id: int, absorbed_id: int) -> LinkResult:
+        """Fold ``absorbed_id`` into ``survivor_id`` inside the caller's transaction: identities move,
+        the absorbed member points at the survivor, and every slice moves its own rows."""
+        pair = await session.execute(select(Member).where(Member.id.in_([survivor_id, absorbed_id])))
+        members = {member.id: member for member in pair.scalars()}
+        survivor, absorbed = members.get(survivor_id), members.get(absorbed_id)
+        if survivor is None or absorbed is None or survivor_id == absorbed_id:
+            raise UserError("Those accounts can't be linked: one of them no longer exists.")
+        if survivor.merged_into is not None or absorbed.merged_into is not None:
+            raise UserError("One of these accounts was linked to another one since. Run `/link` again.")
+        kept = list((await session.execute(select(Identity).where(Identity.member_id == survivor_id))).scalars())
+        moving = list((await session.execute(select(Identity).where(Identity.member_id == absorbed_id))).scalars())
+        clash = {i.platform for i in kept} & {i.platform for i in moving}
+        if clash:
+            name = PLATFORM_LABELS.get(sorted(clash)[0], sorted(clash)[0])
+            raise UserError(f"Both accounts already have a {name} identity. A member owns one account per platform.")
+        for identity in moving:
+            identity.member_id = survivor_id
+        absorbed.merged_into = survivor_id
+        if self._merge_hook is not None:
+            await session.flush()
+            await self._merge_hook(session, survivor_id, absorbed_id)
+        return LinkResult(
+            survivor_id=survivor_id,
+            absorbed_id=absorbed_id,
+            platforms=tuple(sorted({i.platform for i in kept + moving})),
+        )
 
     async def update_settings(
         self,
@@ -275,3 +265,29 @@ class IdentityService:
             if channel_order is not None:
                 member.channel_order = list(channel_order)
             return member
+
+
+def show_link_code(code: str) -> str:
+    """``ABCDEFGHJK`` as ``ABCDE-FGHJK``: two groups are easier to read out and type."""
+    half = len(code) // 2
+    return f"{code[:half]}-{code[half:]}"
+
+
+def read_link_code(text: str) -> str:
+    """What a member typed (any case, with dashes or spaces) as the stored code."""
+    return "".join(text.split()).replace("-", "").upper()
+
+
+def handle_key(text: str) -> str:
+    """A name as compared: without leading ``@`` and surrounding space, case-folded."""
+    return text.strip().lstrip("@").strip().casefold()
+
+
+def _one_member(rows: Sequence[tuple[Member, str]], shown: str) -> Member | None:
+    members = {member.id: member for member, _platform in rows}
+    if len(members) > 1:
+        platforms = ", ".join(sorted({PLATFORM_LABELS.get(platform, platform) for _m, platform in rows}))
+        raise NotFound(
+            f"Several members go by `{shown[:40]}` ({platforms}). Use an @mention or their #id (see `/profile`)."
+        )
+    return next(iter(members.values()), None)

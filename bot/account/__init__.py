@@ -13,21 +13,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.account import commands, sms
 from bot.account.config import AccountSection
+from bot.account.linking import Linking
 from bot.account.models import SmsVerification
 from core.engine import Engine
 from core.slice import Slice
 
 
-class AccountSlice(Slice[None]):
+class AccountSlice(Slice[Linking]):
     name = "account"
     config_model = AccountSection
     models = ("bot.account.models",)
     migrations = Path(__file__).parent / "migrations"
+    #: link requests and lockout warnings go out through the outbox
+    depends_on = ("delivery",)
 
-    def build(self, engine: Engine) -> None:
+    def build(self, engine: Engine) -> Linking:
         engine.registry.add(*commands.COMMANDS, *sms.COMMANDS)
+        return Linking(engine)
 
-    async def merge_members(self, services: None, session: AsyncSession, survivor_id: int, absorbed_id: int) -> None:
+    async def merge_members(self, services: Linking, session: AsyncSession, survivor_id: int, absorbed_id: int) -> None:
         # a code waiting on the absorbed member would confirm a number for a member that no longer
         # answers; the survivor starts over with /sms verify
         await session.execute(delete(SmsVerification).where(SmsVerification.member_id == absorbed_id))
@@ -35,4 +39,4 @@ class AccountSlice(Slice[None]):
 
 SLICE = AccountSlice()
 
-__all__ = ["SLICE", "AccountSlice"]
+__all__ = ["SLICE", "AccountSlice", "Linking"]

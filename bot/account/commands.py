@@ -5,33 +5,65 @@ from __future__ import annotations
 from datetime import UTC
 from zoneinfo import available_timezones
 
+from bot.account.linking import Linking
 from core.commands import Command, Param, ParamType
 from core.context import Context
 from core.crypto import mask_phone
-from core.identity import CHANNELS, MEMBER_MERGED
+from core.errors import BadArgument
+from core.identity import CHANNELS, PLATFORM_LABELS, show_link_code
 from core.replies import Reply, ReplyField
 
-_PLATFORM_LABEL = {"discord": "Discord", "telegram": "Telegram", "sms": "Phone", "shell": "Shell"}
+_PLATFORM_LABEL = PLATFORM_LABELS
+#: ``/link confirm 12`` and ``/link refuse 12``: the owner's answer to a request (the Confirm / Refuse buttons)
+_ANSWERS = {"confirm": True, "refuse": False}
+MAX_DB_INT = 2_147_483_647
 
 
 async def link(ctx: Context, code: str | None = None) -> Reply:
-    identity = ctx.engine.identity
     if code is None:
-        issued = await identity.issue_link_code(ctx.member.id, ctx.platform)
-        minutes = max(1, round((issued.expires_at - issued.created_at).total_seconds() / 60))
-        return Reply(
-            title="🔗 Link another account",
-            text=(
-                f"Your code: **{issued.code}**\n"
-                f"From your other account, send `/link {issued.code}` (or text `LINK {issued.code}` "
-                f"to our SMS number). It works once and expires in {minutes} minutes."
-            ),
-            ephemeral=True,
-        )
-    result = await identity.redeem_link_code(code, ctx.member.id, ctx.platform)
-    await ctx.engine.bus.publish(
-        MEMBER_MERGED, {"survivor_id": result.survivor_id, "absorbed_id": result.absorbed_id}
+        return await _issue(ctx)
+    words = code.split()
+    if words[0].lower() in _ANSWERS:
+        return await _answer(ctx, words)
+    requested = await ctx.service(Linking).request(code, ctx.member.id, ctx.caller)
+    mine = _PLATFORM_LABEL.get(ctx.platform, ctx.platform)
+    return Reply(
+        title="🔗 Link requested",
+        text=(
+            f"This asks {requested.owner_label} to take in your {mine} account. When that account "
+            f"confirms, everything this one holds (LACES, alerts, items) moves to it. Nothing happens until then."
+        ),
+        ephemeral=True,
     )
+
+
+async def _issue(ctx: Context) -> Reply:
+    issued = await ctx.engine.identity.issue_link_code(ctx.member.id, ctx.platform)
+    minutes = max(1, round((issued.expires_at - issued.created_at).total_seconds() / 60))
+    shown = show_link_code(issued.code)
+    return Reply(
+        title="🔗 Link another account",
+        text=(
+            f"Your code: **{shown}**\n"
+            f"From your other account, send `/link {shown}` (or text `LINK {shown}` to our SMS number). "
+            f"You will be asked here to confirm before anything joins. It works once and expires in {minutes} minutes."
+        ),
+        ephemeral=True,
+    )
+
+
+async def _answer(ctx: Context, words: list[str]) -> Reply:
+    verb = words[0].lower()
+    if len(words) != 2 or not words[1].lstrip("#").isdigit():
+        raise BadArgument("code", f"expected `/link {verb} <request number>`")
+    request_id = int(words[1].lstrip("#"))
+    if request_id > MAX_DB_INT:
+        raise BadArgument("code", f"request numbers go up to {MAX_DB_INT:,}")
+    result = await ctx.service(Linking).decide(request_id, ctx.member.id, confirm=_ANSWERS[verb])
+    if result is None:
+        return Reply(
+            title="🔗 Link refused", text="Refused: the accounts stay apart and the code is spent.", ephemeral=True
+        )
     linked = ", ".join(_PLATFORM_LABEL.get(p, p) for p in result.platforms)
     return Reply(title="✅ Accounts linked", text=f"This member now owns: {linked}.", ephemeral=True)
 
@@ -99,7 +131,7 @@ COMMANDS = [
         name="link",
         description="Link your Discord, Telegram and phone into one account with a one-time code.",
         handler=link,
-        params=(Param("code", "The code /link showed you on your other account", required=False, max_length=16),),
+        params=(Param("code", "The code /link showed you on your other account", required=False, max_length=24),),
         sms_keyword="LINK",
         private=True,
     ),

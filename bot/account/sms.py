@@ -1,6 +1,8 @@
 """/sms verify and /sms confirm: proving a phone number is the member's before it carries alerts.
 
-The number is stored encrypted with the engine's vault and the code only as a hash.
+The number is stored encrypted with the engine's vault and the code only as a hash. Codes texted
+are limited per member and per number (nobody can make us text a stranger over and over), and wrong
+codes per member, counted atomically in the database and kept across new codes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import select
 
 from bot.account.config import AccountSection
 from bot.account.models import SmsVerification
+from bot.account.throttle import Limit, Throttled
 from core.commands import Command, Param
 from core.context import Context
 from core.crypto import mask_phone
@@ -24,8 +27,6 @@ from core.storage.models import Identity, Member
 from core.storage.types import utcnow
 
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
-MAX_CODE_ATTEMPTS = 5
-
 
 
 def _code_hash(member_id: int, code: str) -> str:
@@ -59,16 +60,32 @@ async def sms_verify(ctx: Context, phone: str) -> Reply:
     if mine is not None:
         raise UserError("You have a phone number already. One number per member.")
     code = f"{secrets.randbelow(1_000_000):06d}"
-    ttl = ctx.engine.config.get(AccountSection).sms_code_ttl_s
+    settings = ctx.engine.config.get(AccountSection)
+    ttl = settings.sms_code_ttl_s
+    limits = _Limits(settings)
+    now = utcnow()
     async with ctx.engine.db.transaction() as session:
+        try:
+            await limits.attempts.check(session, str(ctx.member.id), now)
+        except Throttled as exc:
+            raise UserError(f"Too many wrong codes. Try again in {exc.minutes} minutes.") from None
+        try:
+            await limits.per_member.take(session, str(ctx.member.id), now)
+        except Throttled as exc:
+            raise UserError(f"Too many codes asked for. Try again in {exc.minutes} minutes.") from None
+        try:
+            await limits.per_number.take(session, lookup, now)
+        except Throttled as exc:
+            raise UserError(
+                f"Too many codes were sent to this number lately. Try again in {exc.minutes} minutes."
+            ) from None
         pending = await session.get(SmsVerification, ctx.member.id)
         if pending is None:
             pending = SmsVerification(member_id=ctx.member.id)
             session.add(pending)
         pending.phone_secret = vault.encrypt(number)
         pending.code_hash = _code_hash(ctx.member.id, code)
-        pending.attempts = 0
-        pending.expires_at = utcnow() + timedelta(seconds=ttl)
+        pending.expires_at = now + timedelta(seconds=ttl)
     bot = ctx.engine.config.bot.name
     try:
         await frontend.send_direct(
@@ -89,21 +106,23 @@ async def sms_confirm(ctx: Context, code: str) -> Reply:
     if vault is None:
         raise UserError("SMS is not set up on this server.")
     typed = code.strip().replace(" ", "")
+    attempts = _Limits(ctx.engine.config.get(AccountSection)).attempts
+    now = utcnow()
     left = 0
     number = ""
     async with ctx.engine.db.transaction() as session:
         pending = await session.get(SmsVerification, ctx.member.id)
-        if pending is None or pending.expires_at <= utcnow():
+        if pending is None or pending.expires_at <= now:
             raise UserError("No code is waiting (or it expired). Start with `/sms verify +1...`.")
-        if pending.attempts >= MAX_CODE_ATTEMPTS:
-            raise UserError("Too many wrong codes. Start again with `/sms verify`.")
-        if not secrets.compare_digest(pending.code_hash, _code_hash(ctx.member.id, typed)):
-            pending.attempts += 1
-            left = MAX_CODE_ATTEMPTS - pending.attempts
-            # the failed attempt must count, so this transaction commits and the error goes after it
-            wrong = True
+        try:
+            tried = await attempts.take(session, str(ctx.member.id), now)
+        except Throttled as exc:
+            raise UserError(f"Too many wrong codes. Start again with `/sms verify` in {exc.minutes} minutes.") from None
+        wrong = not secrets.compare_digest(pending.code_hash, _code_hash(ctx.member.id, typed))
+        if wrong:
+            # the try is counted by the commit of this transaction; the error is raised after it
+            left = attempts.limit - tried
         else:
-            wrong = False
             number = vault.decrypt(pending.phone_secret)
             session.add(
                 Identity(
@@ -126,6 +145,17 @@ async def sms_confirm(ctx: Context, code: str) -> Reply:
         "Text STOP at any time to end them.",
         ephemeral=True,
     )
+
+
+class _Limits:
+    """The three counters behind /sms: codes texted per member and per number, wrong codes per member
+    (kept across new codes, so asking again buys no tries)."""
+
+    def __init__(self, settings: AccountSection) -> None:
+        window = float(settings.sms_limit_window_s)
+        self.per_member = Limit("sms-code:member", settings.sms_codes_per_member, window)
+        self.per_number = Limit("sms-code:number", settings.sms_codes_per_number, window)
+        self.attempts = Limit("sms-try:member", settings.sms_code_attempts, window)
 
 
 COMMANDS = [

@@ -14,6 +14,7 @@ from bot.economy.models import Entitlement
 from core.engine import Engine
 from core.identity import Caller
 from core.replies import Reply
+from tests.account.links import confirm_link
 from tests.alerts.test_alerts import restock
 
 DISCORD = Caller("discord", "7001", "sam")
@@ -28,10 +29,12 @@ async def ok(engine: Engine, caller: Caller, line: str) -> Reply:
 
 
 async def link(engine: Engine, survivor: Caller, absorbed: Caller) -> None:
+    """``/link`` from the survivor, the code from the absorbed account, then the survivor's Confirm."""
     issued = await ok(engine, survivor, "/link")
-    code = re.search(r"\*\*(\w+)\*\*", issued.text or "")
+    code = re.search(r"\*\*([\w-]+)\*\*", issued.text or "")
     assert code is not None
     await ok(engine, absorbed, f"/link {code.group(1)}")
+    assert (await confirm_link(engine, survivor)).title == "✅ Accounts linked"
 
 
 async def test_rules_and_alert_settings_follow_the_member_into_the_survivor(engine: Engine) -> None:

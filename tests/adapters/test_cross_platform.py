@@ -26,7 +26,7 @@ from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.harness import free_port, serving
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, FakeTwilioAPI, inbound_params, post_webhook
-from tests.testbot import DiscordTestBot, TelegramTestBot
+from tests.testbot import DiscordTestBot, TelegramTestBot, heard_on_discord
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*attribute `retry_after`:DeprecationWarning")
 
@@ -125,10 +125,17 @@ async def test_a_feed_item_reaches_discord_and_telegram(world: World) -> None:
 async def test_link_merges_a_discord_and_a_telegram_account(world: World) -> None:
     issued = await world.dc.say(world.dc.owner, "/link")
     assert issued.ephemeral
-    code = re.search(r"Your code: \*\*([A-Z0-9]{6})\*\*", issued.text)
+    code = re.search(r"Your code: \*\*([A-Z2-9]{5}-[A-Z2-9]{5})\*\*", issued.text)
     assert code is not None
-    merged = await world.tg.say("alice", f"/link {code.group(1)}")
+    asked = await world.tg.say("alice", f"/link {code.group(1)}")
+    assert "Link requested" in asked.plain_text() and "Discord @owner" in asked.plain_text()
+    ask = heard_on_discord(await world.discord.wait_for_dm(world.discord.owner.id))
+    assert "Telegram @alice wants to join your account" in ask.text
+    assert [button.label for button in ask.buttons] == ["Confirm", "Refuse"]
+    merged = await world.dc.press(world.dc.owner, ask, "Confirm")
     assert "This member now owns: Discord, Telegram." in merged.plain_text()
+    told = await world.telegram.wait_for_message(world.tg["alice"].native.id)
+    assert "Your Telegram @alice account is now part of Discord @owner" in told.text
     assert "already used" in (await world.tg.say("alice", f"/link {code.group(1)}")).plain_text()
     profile = await world.dc.say(world.dc.owner, "/profile")
     accounts = next(f.value for f in profile.fields if f.name == "Accounts")

@@ -18,6 +18,7 @@ from bot.alerts.models import AlertNotice
 from core.delivery.models import DEAD, PENDING, OutboxMessage
 from core.engine import Engine
 from core.storage.types import utcnow
+from tests.account.links import confirm_link
 from tests.paths import SHARED_DATA
 from tests.testbot import TestBot
 
@@ -219,8 +220,9 @@ async def test_linked_accounts_get_one_alert_per_event(bot: TestBot) -> None:
     await bot.ok("alice_tg", "/alerts add bred")
     code = (await bot.ok("alice", "/link")).text.split("**")[1]
     await bot.ok("alice_tg", f"/link {code}")
+    await confirm_link(engine, bot["alice"].caller)
     await publish(engine, restock())
-    (row,) = await outbox(engine)
+    (row,) = [row for row in await outbox(engine) if row.source == "alert"]
     assert row.member_id == await bot.member_id("alice")
     assert row.channel == "discord" and row.fallbacks == ["telegram"]
 
@@ -233,9 +235,21 @@ async def test_alerts_test_explains_recent_events(bot: TestBot) -> None:
     reply = await bot.ok("alice", "/alerts test 1")
     assert reply.title == "🧪 Alert #1: 1 of the last 2 events match"
     assert "✅ Restock: Air Jordan 4 Retro Bred" in reply.text
+    assert "— restock, words 4 jordan, price 210" in reply.text  # why it matched, not only why not
     assert "✗ Restock: Nike Dunk Low Panda at kith.com $110 — missing keyword 4, jordan" in reply.text
     listed = await bot.ok("alice", "/alerts list")
     assert listed.fields[0].name == "#1 jordan 4"
+
+
+async def test_pausing_twice_max_price_zero_and_the_cap_help_say_what_happens(bot: TestBot) -> None:
+    await bot.ok("alice", "/alerts add jordan 4")
+    await bot.ok("alice", "/alerts pause 1")
+    await bot.fails("alice", "/alerts pause 1", match="Alert #1 is already paused")
+    await bot.ok("alice", "/alerts resume 1")
+    await bot.fails("alice", "/alerts resume 1", match="Alert #1 is already active")
+    await bot.fails("alice", "/alerts add dunk max_price:0", match="0 would match nothing")
+    cap_help = (await bot.ok("alice", "/help cap")).plain_text()
+    assert "digest if on, else are skipped" in cap_help
 
 
 async def test_admins_list_and_retry_dead_letters(bot: TestBot) -> None:

@@ -19,6 +19,7 @@ from bot.alerts import AlertsRuntime
 from core.delivery.models import DEAD, REFUSED, SENT, OutboxMessage
 from core.engine import Engine
 from snpd.app import build_engine
+from tests.account.links import confirm_link
 from tests.alerts.test_alerts import restock
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.harness import free_port, serving
@@ -115,6 +116,8 @@ async def test_a_restock_reaches_exactly_the_right_members_on_their_channels(wor
     await world.bot.ok(closed_c, "/alerts add jordan")
     code = (await world.bot.say(closed_c, "/link")).text.split("**")[1]
     await world.bot.ok(closed_tg, f"/link {code}")  # Discord DMs closed, Telegram linked: falls back
+    await confirm_link(engine, closed_c.caller)
+    assert "Accounts linked" in (await world.telegram.wait_for_message(7002)).text  # the joiner is told
     await world.text(SAM_PHONE, "PING")  # the number becomes a member
     await world.bot.ok(sam_c, "/alerts add jordan 4 priority:high")
     sam = await world.bot.resolve(sam_c)
@@ -136,7 +139,7 @@ async def test_a_restock_reaches_exactly_the_right_members_on_their_channels(wor
     assert world.twilio.sent[-1].validity_period is not None
     await _until(lambda: _all_settled(engine))
     assert not world.telegram.messages_to(7003)
-    rows = await _rows(engine)
+    rows = [row for row in await _rows(engine) if row.source == "alert"]
     assert Counter(row.status for row in rows) == {SENT: 4, REFUSED: 1}
 
 

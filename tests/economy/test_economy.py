@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select, update
 
+from bot.account import Linking
 from bot.economy import EARN_TOPIC, EconomyRuntime
 from bot.economy.ledger import TransferRequest
 from bot.economy.models import Purchase, Raffle, Transfer
@@ -189,7 +190,9 @@ async def test_linked_accounts_pool_their_laces(eco: TestBot) -> None:
     alice = await eco.resolve("alice")
     carol = await eco.resolve("carol")
     code = await eco.engine.identity.issue_link_code(alice.id, "discord")
-    await eco.engine.identity.redeem_link_code(code.code, carol.id, "telegram")
+    linking = eco.engine.service(Linking)
+    requested = await linking.request(code.code, carol.id, eco["carol"].caller)
+    await linking.decide(requested.request_id, alice.id, confirm=True)
     assert await balance(eco, "carol") == 55, "the telegram account now resolves to alice's member"
     assert "55 LACES" in (await eco.say("alice", "/laces balance")).text
     await ledger_ok(eco.engine)
