@@ -129,6 +129,15 @@ class FeedsSection(Section):
     names: list[str] = Field(default_factory=lambda: ["restocks", "drops", "reports", "raffles"])
 
 
+class OpsSection(Section):
+    """``/metrics`` and ``/healthz`` (``core.ops``): off unless enabled, on loopback unless configured."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    #: 0 picks any free port (logged at start-up)
+    port: int = Field(default=9108, ge=0, le=65535)
+
+
 class Secrets(BaseSettings):
     """Secrets are read from the environment only and never written to a log (``SecretStr``)."""
 
@@ -153,6 +162,7 @@ CORE_SECTIONS: dict[str, type[Section]] = {
     "sms": SmsSection,
     "link": LinkSection,
     "feeds": FeedsSection,
+    "ops": OpsSection,
 }
 
 

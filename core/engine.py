@@ -28,6 +28,7 @@ from core.events import EventBus, InProcessEventBus
 from core.feeds import FEED_TOPIC, FeedDispatcher, FeedService
 from core.frontend import Frontend
 from core.identity import Caller, IdentityService
+from core.ops.metrics import Metrics
 from core.registry import CommandRegistry
 from core.replies import Reply
 from core.scheduler import EmbeddedScheduler, Scheduler
@@ -59,6 +60,8 @@ class Engine:
         self.bus: EventBus = bus or InProcessEventBus()
         self.scheduler: Scheduler = scheduler or EmbeddedScheduler()
         self.registry = CommandRegistry()
+        #: Prometheus counters of this engine alone (``/metrics``); slices count into them
+        self.metrics = Metrics()
         key = config.secrets.SNPD_ENCRYPTION_KEY
         self.vault = AddressVault(key.get_secret_value()) if key else None
         self.identity = IdentityService(
@@ -222,13 +225,16 @@ class Engine:
             ctx = Context(self, caller, member, role, reference, platform_id)
             reply = await command.handler(ctx, **values)
         except UserError:
+            self.metrics.command(command.name, "refused")
             raise
         except Exception:
+            self.metrics.command(command.name, "failed")
             bound_log.exception("command.failed")
             return Reply.error(
                 f"Something went wrong on our side. Reference `{reference}`: give it to an admin."
             )
         bound_log.info("command.ok")
+        self.metrics.command(command.name, "ok")
         if command.private and not reply.ephemeral:
             reply = reply.model_copy(update={"ephemeral": True})
         return reply

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -76,6 +77,11 @@ class EmbeddedScheduler:
     def start(self) -> None:
         if not self._scheduler.running:
             self._scheduler.start()
+
+    @property
+    def running(self) -> bool:
+        """Firing jobs: started and not stopped or paused (``/healthz``)."""
+        return bool(self._scheduler.state == STATE_RUNNING)
 
     def shutdown(self) -> None:
         if self._scheduler.running:

@@ -13,6 +13,7 @@ from core.config import Config
 from core.engine import Engine
 from core.events import EventBus
 from core.frontend import Frontend
+from core.ops.server import OpsServer, OpsStartError
 from core.storage.database import Database
 
 log = structlog.get_logger(__name__)
@@ -48,6 +49,13 @@ async def run(config: Config) -> None:
     engine = build_engine(config)
     await engine.start()
     frontends = chat_frontends(engine)
+    ops = OpsServer(engine, expected_frontends=[f.name for f in frontends] or ["shell"])
+    if ops.enabled:
+        try:
+            await ops.start()
+        except OpsStartError:
+            await engine.stop()
+            raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -63,6 +71,7 @@ async def run(config: Config) -> None:
         else:
             await run_shell(engine, stop)
     finally:
+        await ops.stop()
         await engine.stop_work()  # workers finish their in-flight sends while frontends are connected
         for frontend in reversed(frontends):
             with suppress(Exception):

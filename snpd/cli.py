@@ -23,6 +23,9 @@ from core.config import Config
 from core.engine import SliceStartError
 from core.errors import ConfigError
 from core.logging import configure
+from core.ops.server import OpsStartError
+from snpd import backup
+from snpd.backup import BackupError, running_lock
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -43,22 +46,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     from snpd.app import run
 
     shell = _load(args).frontends_enabled()["shell"].startswith("on")
-    asyncio.run(run(_config(args, shell=shell)))
+    config = _config(args, shell=shell)
+    with running_lock(config.bot.data_dir):  # `snpd restore` refuses while this is held
+        asyncio.run(run(config))
     return 0
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
     from snpd.app import build_engine, run_shell
 
+    config = _config(args, shell=True)
+
     async def main() -> None:
-        engine = build_engine(_config(args, shell=True))
+        engine = build_engine(config)
         await engine.start()
         try:
             await run_shell(engine, asyncio.Event())
         finally:
             await engine.stop()
 
-    asyncio.run(main())
+    with running_lock(config.bot.data_dir):
+        asyncio.run(main())
     return 0
 
 
@@ -191,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(func=cmd_bench)
     sub.add_parser("keygen", help="print a new SNPD_ENCRYPTION_KEY").set_defaults(func=cmd_keygen)
+    backup.add_cli(sub)
     from bot.slices import SLICES
 
     for item in SLICES:
@@ -208,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     except SliceStartError as exc:
         print(f"start-up failed: {exc} (details in the log)", file=sys.stderr)
         return 1
+    except OpsStartError as exc:
+        print(f"start-up failed: {exc}", file=sys.stderr)
+        return 1
+    except BackupError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

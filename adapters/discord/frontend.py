@@ -265,6 +265,12 @@ class DiscordFrontend:
             raise TimeoutError(f"Discord gateway not ready after {self.ready_timeout:.0f} s")
         log.info("discord.ready", user=str(self.client.user), guilds=len(self.client.guilds))
 
+    @property
+    def connected(self) -> bool:
+        """The gateway is open and READY (``/healthz``); false while discord.py reconnects."""
+        ws = self.client.ws
+        return self.client.is_ready() and not self.client.is_closed() and ws is not None and ws.open
+
     async def stop(self) -> None:
         if self._session is not None:
             await self._session.close()

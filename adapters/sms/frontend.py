@@ -188,6 +188,11 @@ class SmsFrontend:
             log.warning("sms.public_url_unset", hint="signatures are checked against the URL as received")
         log.info("sms.listening", host=sms.webhook_host, port=self.port, path=self.inbound_path)
 
+    @property
+    def connected(self) -> bool:
+        """The webhook Twilio posts to is listening (``/healthz``)."""
+        return self._runner is not None
+
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()

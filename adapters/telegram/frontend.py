@@ -174,6 +174,11 @@ class TelegramFrontend:
         self._started = True
         log.info("telegram.started", bot=self.app.bot.username, commands=len(names))
 
+    @property
+    def connected(self) -> bool:
+        """Long polling is running (``/healthz``)."""
+        return self._started and self.app.updater is not None and self.app.updater.running
+
     async def stop(self) -> None:
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()

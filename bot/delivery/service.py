@@ -21,6 +21,7 @@ class Delivery:
         self.address_book = EngineAddressBook(engine)
         self.worker = self._new_worker()
         self.running = False
+        engine.metrics.watch_delivery(lambda: self.worker.stats)
 
     def _new_worker(self) -> DeliveryWorker:
         engine = self._engine

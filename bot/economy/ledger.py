@@ -23,6 +23,7 @@ import hashlib
 import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.economy.bulk import NewRow, bulk_for
 from bot.economy.models import STATUS_POSTED, STATUS_REJECTED, Account, Transfer, table
+from core.ops.metrics import Metrics
 from core.storage.database import Database
 from core.storage.types import utcnow
 
@@ -62,6 +64,9 @@ _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detecte
 
 _T = table(Transfer)
 _A = table(Account)
+#: ``(kind, status)`` of the transfers written in the current ``Ledger.run`` attempt, counted only
+#: once it commits (a retried or rolled-back attempt moved nothing)
+_written: ContextVar[list[tuple[str, str]] | None] = ContextVar("ledger_written", default=None)
 
 
 class LedgerError(Exception):
@@ -201,8 +206,9 @@ def is_retryable(exc: BaseException, *, sqlite: bool) -> bool:
 
 
 class Ledger:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, metrics: Metrics | None = None) -> None:
         self.db = db
+        self._metrics = metrics
         self._sqlite = db.is_sqlite
         insert_factory = sqlite_insert if db.is_sqlite else pg_insert
         self._claim = _deciding_claim(insert_factory, returning=not db.is_sqlite)
@@ -223,9 +229,14 @@ class Ledger:
         """
         attempt = 0
         while True:
+            written: list[tuple[str, str]] = []
+            token = _written.set(written)
             try:
                 async with self.db.transaction() as session:
-                    return await work(await session.connection())
+                    result = await work(await session.connection())
+                if self._metrics is not None:
+                    self._metrics.ledger_committed(written)
+                return result
             except DBAPIError as exc:
                 attempt += 1
                 if attempt > _RETRIES or not is_retryable(exc, sqlite=self._sqlite):
@@ -233,6 +244,8 @@ class Ledger:
                 delay = min(1.0, 0.005 * 2**attempt) * random.uniform(0.5, 1.0)
                 log.warning("ledger.retry", attempt=attempt, delay_s=round(delay, 3), error=type(exc).__name__)
                 await asyncio.sleep(delay)
+            finally:
+                _written.reset(token)
 
     async def transfer(self, request: TransferRequest) -> TransferResult:
         """Post one transfer in its own transaction (one commit)."""
@@ -271,10 +284,23 @@ class Ledger:
             _MOVE, {"debit": request.debit, "credit": request.credit, "amt": request.amount, "tid": transfer_id}
         )
         if moved.rowcount == 0:
+            self._wrote(request.kind, STATUS_REJECTED)
             return _result(transfer_id, request, STATUS_REJECTED, when, REASON_INSUFFICIENT)
         if moved.rowcount != 2:
             raise LedgerError(f"transfer {request.key!r}: the debit account changed under the claim")
+        self._wrote(request.kind, STATUS_POSTED)
         return _result(transfer_id, request, STATUS_POSTED, when, None)
+
+    def _wrote(self, kind: str, status: str) -> None:
+        """Note a new transfer for ``/metrics``: counted when ``run`` commits, or at once when the
+        caller runs its own transaction."""
+        if self._metrics is None:
+            return
+        written = _written.get()
+        if written is None:
+            self._metrics.ledger_committed([(kind, status)])
+        else:
+            written.append((kind, status))
 
     def _claimed_id(self, claimed: Any) -> int | None:
         """The new transfer's id, or None when the key was taken. SQLite's claim has no RETURNING:
@@ -294,6 +320,7 @@ class Ledger:
         claimed = (await conn.execute(self._claim_as_given, request.row(STATUS_REJECTED, when, reason))).first()
         if claimed is None:
             return await self._replay(conn, request)
+        self._wrote(request.kind, STATUS_REJECTED)
         return _result(claimed[0], request, STATUS_REJECTED, when, reason)
 
     async def lock(self, conn: AsyncConnection, *account_ids: int) -> None:
@@ -355,6 +382,7 @@ class Ledger:
             )  # fmt: skip
             first_new[request.key] = len(new_rows) - 1
             decided.append((len(new_rows) - 1, False))
+            self._wrote(request.kind, status)
         ids = await self._bulk.insert(conn, new_rows, when) if new_rows else {}
         changes = [(account, delta) for account, delta in sorted(deltas.items()) if delta]
         if changes:

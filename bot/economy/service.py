@@ -63,7 +63,7 @@ class Economy:
         self.engine = engine
         self.db = engine.db
         self.settings = engine.config.get(EconomySection)
-        self.ledger = Ledger(engine.db)
+        self.ledger = Ledger(engine.db, metrics=engine.metrics)
 
     @property
     def currency(self) -> str:

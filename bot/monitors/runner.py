@@ -164,7 +164,9 @@ class MonitorRunner:
             except Exception as exc:
                 log.exception("monitor.store_failed", monitor=self.spec.id)
                 self._set_health("error", f"database: {type(exc).__name__}", now, good=False)
+                self.service.engine.metrics.monitor_poll(self.spec.host, ok=False)
                 return PollOutcome("error", error=self.health.last_error)
+            self.service.engine.metrics.monitor_poll(self.spec.host, ok=True)
             self._apply(plan, observation)
             await self.service.publish(self.spec, plan.events)
             return PollOutcome(self._outcome_status(observation, plan), plan.events)
@@ -202,6 +204,7 @@ class MonitorRunner:
         self.health.resume_in_s = rest
         status = _STATUS_FOR.get(kind, "error")
         self._set_health(status, str(exc), now, good=False)
+        self.service.engine.metrics.monitor_poll(self.spec.host, ok=False)
         log.warning(
             "monitor.poll_failed",
             monitor=self.spec.id,
