@@ -95,6 +95,28 @@ class Criteria:
                 return False
         return True
 
+    def explain(self, event: MatchEvent) -> str:
+        """Why a matching event matched, for ``/alerts test``: the parts of the rule it satisfied."""
+        parts = [event.kind.replace("_", " ")]
+        if self.keywords:
+            parts.append("words " + " ".join(sorted(self.keywords)))
+        for group in self.any_groups:
+            parts.append(" / ".join(sorted(group & event.tokens)))
+        if self.brands:
+            parts.append("brand " + event.brand)
+        if self.stores:
+            parts.append("store " + event.store)
+        if self.sizes:
+            parts.append("size " + ", ".join(sorted(self.sizes & event.sizes)))
+        if (self.price_min is not None or self.price_max is not None) and event.price is not None:
+            parts.append(f"price {event.price:g}")
+        if self.min_deal is not None:
+            best = event.best_deal(self.sizes & event.sizes if self.sizes else event.sizes)
+            parts.append(f"deal {best:.0f}%" if best is not None else "deal")
+        if self.location is not None and event.location is not None:
+            parts.append(f"{distance_km(*self.location[:2], *event.location):.0f} km away")
+        return ", ".join(parts)
+
     def check(self, event: MatchEvent) -> str | None:
         """``None`` if the event matches, else the first reason it does not (for ``/alerts test``)."""
         if event.kind not in self.kinds:
@@ -114,7 +136,7 @@ class Criteria:
         if self.sizes:
             sizes = self.sizes & event.sizes
             if not sizes:
-                return "no wanted size in stock"
+                return "none of your sizes is in this news"
         if self.price_min is not None or self.price_max is not None:
             if event.price is None:
                 return "no price"

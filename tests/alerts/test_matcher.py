@@ -181,7 +181,7 @@ def test_reasons_explain_a_miss() -> None:
          "sizes_in_stock": ["9"], "price": 120.0}
     )
     assert Criteria(keywords=frozenset({"dunk", "bred"})).check(event) == "missing keyword bred"
-    assert Criteria(sizes=frozenset({"10"})).check(event) == "no wanted size in stock"
+    assert Criteria(sizes=frozenset({"10"})).check(event) == "none of your sizes is in this news"
     assert Criteria(price_max=100.0).check(event) == "price 120 above 100"
     assert Criteria(min_deal=10.0).check(event) == "deal unknown below 10%"
     assert Criteria(keywords=frozenset({"dunk"})).check(event) is None
