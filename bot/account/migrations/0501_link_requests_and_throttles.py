@@ -6,7 +6,7 @@ Create Date: 2026-11-29
 
 Wrong /link codes, texted /sms codes and wrong /sms codes are counted in ``account_throttles``
 (one row per counter, changed by conditional UPDATEs), so ``sms_verifications.attempts``, which a
-new code used to reset, goes.
+new code used to reset, goes; tries already made on a waiting code are carried into the member's counter.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from core.storage.types import UtcDateTime
+from core.storage.types import UtcDateTime, utcnow
 
 revision = "0501_link_requests_and_throttles"
 down_revision = "0500_account"
@@ -23,7 +23,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    throttles = op.create_table(
         "account_throttles",
         sa.Column("key", sa.String(120), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
@@ -61,6 +61,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name="uq_link_requests_code"),
     )
     op.create_index("ix_link_requests_owner_id", "link_requests", ["owner_id"])
+    # wrong tries already made against a waiting code keep counting, now per member
+    tried = op.get_bind().execute(sa.text("SELECT member_id, attempts FROM sms_verifications WHERE attempts > 0"))
+    now = utcnow()
+    carried = [
+        {"key": f"sms-try:member:{member_id}", "count": attempts, "window_start": now} for member_id, attempts in tried
+    ]
+    if carried:
+        op.bulk_insert(throttles, carried)
     with op.batch_alter_table("sms_verifications") as batch:
         batch.drop_column("attempts")
 
