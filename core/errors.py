@@ -24,7 +24,8 @@ class BadArgument(UserError):
 class UnknownCommand(UserError):
     def __init__(self, name: str, suggestion: str | None = None) -> None:
         hint = f" Did you mean `/{suggestion}`?" if suggestion else " Try `/help`."
-        super().__init__(f"Unknown command `/{name}`.{hint}")
+        shown = name if len(name) <= 40 else name[:39] + "…"  # a pasted wall of text is not echoed back
+        super().__init__(f"Unknown command `/{shown}`.{hint}")
         self.name = name
 
 

@@ -123,6 +123,9 @@ def cmd_monitor_test(args: argparse.Namespace) -> int:
     try:
         seen = asyncio.run(main())
     except (UserError, ValueError) as exc:
+        if args.json:  # a script reading --json gets JSON whatever happened
+            sys.stdout.write(orjson.dumps({"ok": False, "url": args.url, "error": str(exc)}).decode() + "\n")
+            return 2
         return _fail(str(exc))
     if args.json:
         sys.stdout.write(orjson.dumps(seen).decode() + "\n")
