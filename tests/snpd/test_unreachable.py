@@ -55,6 +55,6 @@ def test_telegram_down_at_start_is_retried_while_the_bot_runs(tmp_path: Path) ->
         assert process.poll() is None  # still running: the rest of the bot keeps working
     finally:
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
+        _out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "Traceback" not in seen + err
