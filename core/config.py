@@ -22,6 +22,10 @@ from core.errors import ConfigError
 DEFAULT_CONFIG_PATH = Path("bot.toml")
 
 
+#: the async drivers SNPD's storage layer is tested on
+SUPPORTED_DATABASE_URLS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -43,6 +47,18 @@ class BotSection(Section):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA timezone {value!r}") from None
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_driver(cls, value: str) -> str:
+        if not value or value.startswith(SUPPORTED_DATABASE_URLS):
+            return value
+        scheme = value.split("://", 1)[0]
+        if scheme in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
+            raise ValueError("use the asyncpg driver: postgresql+asyncpg://user@host:5432/dbname")
+        if scheme in ("sqlite", "sqlite+pysqlite"):
+            raise ValueError("use the aiosqlite driver: sqlite+aiosqlite:///path/to/snpd.db")
+        raise ValueError("SNPD runs on SQLite (sqlite+aiosqlite:///…) or PostgreSQL (postgresql+asyncpg://…)")
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -148,6 +164,8 @@ class Secrets(BaseSettings):
     TWILIO_ACCOUNT_SID: SecretStr | None = None
     TWILIO_AUTH_TOKEN: SecretStr | None = None
     SNPD_ENCRYPTION_KEY: SecretStr | None = None
+    #: pins phone lookups once the key they were derived from is retired (see core/crypto.py)
+    SNPD_LOOKUP_KEY: SecretStr | None = None
     EBAY_CLIENT_ID: SecretStr | None = None
     EBAY_CLIENT_SECRET: SecretStr | None = None
 
@@ -272,14 +290,37 @@ def load_config(
             validated[name] = model.model_validate(table)
         except ValidationError as exc:
             raise ConfigError(_describe(file_path, name, exc)) from None
-    return Config(validated, Secrets(), file_path if file_path.exists() else None)
+    config = Config(validated, Secrets(), file_path if file_path.exists() else None)
+    if config.frontends_enabled()["sms"] == "on" and not config.sms.public_url:
+        # Twilio signs each webhook over the URL it called: without it every real webhook gets 403
+        raise ConfigError(
+            f"{file_path}: [sms] public_url: required when SMS is on: the https URL Twilio calls, "
+            "e.g. https://bot.example.com/twilio/sms (Twilio signs webhooks with it)"
+        )
+    return config
+
+
+#: keys an older bot.toml may still have, and where they live now
+MOVED_KEYS = {
+    ("delivery", "sms_validity_s"): "set [sms] validity_period_seconds instead (one setting for Twilio and the outbox)",
+    ("alerts", "sms_code_ttl_s"): "set [account] sms_code_ttl_s instead",
+}
 
 
 def _describe(path: Path, section: str, exc: ValidationError) -> str:
     error = exc.errors()[0]
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
-        return f"{path}: [{section}] {key}: unknown key"
+        moved = MOVED_KEYS.get((section, key))
+        return f"{path}: [{section}] {key}: " + (f"moved: {moved}" if moved else "unknown key")
     given = error.get("input")
-    shown = "" if isinstance(given, dict) else f", got {given!r}"
+    if not key:  # a check of the whole section
+        return f"{path}: [{section}] {error['msg'].removeprefix('Value error, ')}"
+    if error["type"] == "value_error":  # our own validators write whole sentences
+        return f"{path}: [{section}] {key}: {error['msg'].removeprefix('Value error, ')}"
+    shown = "" if isinstance(given, dict | list) else f", got {_clip(repr(given))}"
     return f"{path}: [{section}] {key}: {error['msg']}{shown}"
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -31,6 +31,7 @@ from core.identity import Caller, IdentityService
 from core.ops.metrics import Metrics
 from core.registry import CommandRegistry
 from core.replies import Reply
+from core.requests import RequestLog
 from core.scheduler import EmbeddedScheduler, Scheduler
 from core.slice import Slice, in_dependency_order
 from core.storage.database import Database
@@ -63,7 +64,12 @@ class Engine:
         #: Prometheus counters of this engine alone (``/metrics``); slices count into them
         self.metrics = Metrics()
         key = config.secrets.SNPD_ENCRYPTION_KEY
-        self.vault = AddressVault(key.get_secret_value()) if key else None
+        lookup = config.secrets.SNPD_LOOKUP_KEY
+        self.vault = (
+            AddressVault(key.get_secret_value(), lookup_key=lookup.get_secret_value() if lookup else None)
+            if key
+            else None
+        )
         self.identity = IdentityService(
             self.db,
             admins=config.permissions.admins,
@@ -75,6 +81,8 @@ class Engine:
         )
         self.feeds = FeedService(self.db, self.bus, config.feeds.names)
         self.frontends: dict[str, Frontend] = {}
+        self.requests = RequestLog(self.db)
+        self.scheduler.every("core.requests_prune", 6 * 3600, self._prune_requests)
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._dispatcher = FeedDispatcher(self.feeds, self.frontends)
         self.bus.subscribe(FEED_TOPIC, self._dispatcher.handle)
@@ -86,6 +94,9 @@ class Engine:
             if services is not None:
                 self._services[type(services)] = services
             self._slices.append((item, services))
+
+    async def _prune_requests(self) -> None:
+        await self.requests.prune()
 
     @property
     def slice_names(self) -> list[str]:
@@ -174,23 +185,50 @@ class Engine:
         ``update_id``, a Twilio ``MessageSid``): handlers key side effects on it, so a redelivery
         cannot repeat them.
         """
-        reference = secrets.token_hex(4)
-        try:
-            command = self.registry.get(name)
-            return await self._run(command, caller, reference, lambda: command.bind(raw), request_id)
-        except UserError as exc:
-            return Reply.error(str(exc))
+
+        async def run() -> Reply:
+            reference = secrets.token_hex(4)
+            try:
+                command = self.registry.get(name)
+                return await self._run(command, caller, reference, lambda: command.bind(raw), request_id)
+            except UserError as exc:
+                return Reply.error(str(exc))
+
+        return await self._once(caller, request_id, run)
 
     async def dispatch_line(self, caller: Caller, line: str, *, request_id: str | None = None) -> Reply:
         """Run a command typed as text: ``/laces tip @sam 5 thanks``."""
-        reference = secrets.token_hex(4)
+
+        async def run() -> Reply:
+            reference = secrets.token_hex(4)
+            try:
+                command, words, named = self.registry.parse(line)
+                return await self._run(
+                    command, caller, reference, lambda: command.bind_words(words, named), request_id
+                )
+            except UserError as exc:
+                return Reply.error(str(exc))
+
+        return await self._once(caller, request_id, run)
+
+    async def _once(self, caller: Caller, request_id: str | None, run: Callable[[], Awaitable[Reply]]) -> Reply:
+        """Run a platform request at most once (``core.requests``): a redelivery gets the first answer."""
+        if request_id is None:
+            return await run()
+        platform_id = f"{caller.platform}:{request_id}"
+        claim = await self.requests.claim(platform_id)
+        if not claim.first:
+            log.info("command.redelivered", request=platform_id, answered=claim.answer is not None)
+            if claim.answer is not None:
+                return Reply.model_validate(claim.answer)
+            return Reply.error("That request is already being handled; its answer comes in a moment.")
         try:
-            command, words, named = self.registry.parse(line)
-            return await self._run(
-                command, caller, reference, lambda: command.bind_words(words, named), request_id
-            )
-        except UserError as exc:
-            return Reply.error(str(exc))
+            reply = await run()
+        except BaseException:
+            await self.requests.release(platform_id)
+            raise
+        await self.requests.finish(platform_id, reply.model_dump(mode="json"))
+        return reply
 
     async def autocomplete(self, caller: Caller, name: str, param: str, prefix: str) -> list[str]:
         command = self.registry.get(name)
