@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from contextlib import suppress
+from typing import Any
 
 import structlog
 
@@ -15,6 +17,7 @@ from core.events import EventBus
 from core.frontend import Frontend
 from core.ops.server import OpsServer, OpsStartError
 from core.storage.database import Database
+from snpd.startup import connect
 
 log = structlog.get_logger(__name__)
 
@@ -25,31 +28,36 @@ def build_engine(config: Config, *, db: Database | None = None, bus: EventBus | 
 
 
 def chat_frontends(engine: Engine) -> list[Frontend]:
-    """The chat frontends whose credentials are configured. Imports stay lazy: a server that only
-    runs Telegram never loads discord.py."""
+    """The chat frontends whose credentials are configured."""
+    return [make() for make in frontend_factories(engine).values()]
+
+
+def frontend_factories(engine: Engine) -> dict[str, Callable[[], Frontend]]:
+    """How to make each configured chat frontend. Imports stay lazy: a server that only runs
+    Telegram never loads discord.py."""
     enabled = engine.config.frontends_enabled()
-    frontends: list[Frontend] = []
+    factories: dict[str, Callable[[], Frontend]] = {}
     if enabled["discord"] == "on":
         from adapters.discord.frontend import DiscordFrontend
 
-        frontends.append(DiscordFrontend(engine))
+        factories["discord"] = lambda: DiscordFrontend(engine)
     if enabled["telegram"] == "on":
         from adapters.telegram.frontend import TelegramFrontend
 
-        frontends.append(TelegramFrontend(engine))
+        factories["telegram"] = lambda: TelegramFrontend(engine)
     if enabled["sms"] == "on":
         from adapters.sms.frontend import SmsFrontend
 
-        frontends.append(SmsFrontend(engine))
-    return frontends
+        factories["sms"] = lambda: SmsFrontend(engine)
+    return factories
 
 
 async def run(config: Config) -> None:
     """Start everything, then wait for SIGINT/SIGTERM (or the shell's /quit) and stop cleanly."""
     engine = build_engine(config)
     await engine.start()
-    frontends = chat_frontends(engine)
-    ops = OpsServer(engine, expected_frontends=[f.name for f in frontends] or ["shell"])
+    factories = frontend_factories(engine)
+    ops = OpsServer(engine, expected_frontends=list(factories) or ["shell"])
     if ops.enabled:
         try:
             await ops.start()
@@ -61,19 +69,31 @@ async def run(config: Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    connecting = [
+        asyncio.create_task(connect(engine, make, stop), name=f"connect-{name}") for name, make in factories.items()
+    ]
     try:
-        if frontends:
-            for frontend in frontends:
-                engine.attach(frontend)
-                await frontend.start()
-                log.info("frontend.started", frontend=frontend.name)
-            await stop.wait()
+        if connecting:
+            waiting = asyncio.create_task(stop.wait())
+            pending: set[asyncio.Task[Any]] = {waiting, *connecting}
+            while not stop.is_set():
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task is not waiting:
+                        task.result()  # a refused token ends the run with its one-line message
+                if pending == {waiting}:
+                    await waiting
+            waiting.cancel()
         else:
             await run_shell(engine, stop)
     finally:
+        stop.set()
+        for task in connecting:
+            task.cancel()
+        await asyncio.gather(*connecting, return_exceptions=True)
         await ops.stop()
         await engine.stop_work()  # workers finish their in-flight sends while frontends are connected
-        for frontend in reversed(frontends):
+        for frontend in reversed(list(engine.frontends.values())):
             with suppress(Exception):
                 await frontend.stop()
         await engine.stop()

@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from bot.slices import load_config
 from core.commands import FRONTENDS
 from core.config import Config
 from core.engine import SliceStartError
 from core.errors import ConfigError
+from core.frontend import FrontendRejected
 from core.logging import configure
 from core.ops.server import OpsStartError
 from snpd import backup
@@ -136,13 +139,29 @@ def cmd_commands(args: argparse.Namespace) -> int:
     return 0
 
 
+def _benchmarks() -> dict[str, str]:
+    """Each benchmark in bench/ with the first line of its docstring."""
+    found: dict[str, str] = {}
+    for path in sorted(Path(__file__).resolve().parents[1].joinpath("bench").glob("[a-z]*.py")):
+        spec = importlib.util.find_spec(f"bench.{path.stem}")
+        doc = ""
+        if spec is not None and spec.origin:
+            text = Path(spec.origin).read_text(encoding="utf-8")
+            quoted = text.split('"""', 2)
+            doc = quoted[1].strip().splitlines()[0] if len(quoted) > 2 else ""
+        found[path.stem] = doc
+    return found
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     name = args.name
-    module_name = f"bench.{name}"
-    if not _module_exists(module_name):
-        available = sorted(p.stem for p in Path(__file__).resolve().parents[1].joinpath("bench").glob("[a-z]*.py"))
-        print(f"no benchmark called {name!r}; available: {', '.join(available) or 'none'}", file=sys.stderr)
+    available = _benchmarks()
+    if name is None or name not in available:
+        lead = "snpd bench NAME [--json]" if name is None else f"no benchmark called {name[:40]!r}"
+        lines = [f"  {bench:<10} {doc[:100]}" for bench, doc in available.items()]
+        print(f"{lead}; available:\n" + "\n".join(lines), file=sys.stderr)
         return 2
+    module_name = f"bench.{name}"
     configure("WARNING", json=True)
     started = time.perf_counter()
     result: dict[str, Any] = importlib.import_module(module_name).run()
@@ -153,6 +172,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         for key, value in result.items():
             print(f"{key:<36} {value}")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from bot.slices import load_models
+    from core.engine import Engine
+    from core.keys import rotate_keys
+    from core.storage.metadata import all_metadata
+
+    config = _config(args)
+    load_models()
+    engine = Engine(config)
+    if engine.vault is None:
+        print("SNPD_ENCRYPTION_KEY is not set: there is nothing encrypted to rotate.", file=sys.stderr)
+        return 2
+    vault = engine.vault
+
+    async def main() -> None:
+        try:
+            report = await rotate_keys(engine.db, vault, all_metadata())
+        finally:
+            await engine.db.dispose()
+        for column, count in report.rotated.items():
+            print(f"{column}: {count} re-encrypted")
+        print(f"{report.already_current} already on the first key")
+
+    asyncio.run(main())
+    if vault.key_count > 1 and config.secrets.SNPD_LOOKUP_KEY is None:
+        print(
+            "Every number is on the first key now. Phone lookups are keyed from the LAST key: before you "
+            "remove it, set SNPD_LOOKUP_KEY to this value (a secret, like the key):\n" + vault.lookup_secret()
+        )
     return 0
 
 
@@ -195,10 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_argument("--json", action="store_true")
     commands.set_defaults(func=cmd_commands)
     bench = sub.add_parser("bench", help="run a benchmark from bench/")
-    bench.add_argument("name")
+    bench.add_argument("name", nargs="?", default=None, help="which benchmark (none: list them)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(func=cmd_bench)
     sub.add_parser("keygen", help="print a new SNPD_ENCRYPTION_KEY").set_defaults(func=cmd_keygen)
+    keys = sub.add_parser("keys", help="encryption key tools").add_subparsers(dest="action", required=True)
+    keys.add_parser(
+        "rotate", help="re-encrypt stored phone numbers with the first key of SNPD_ENCRYPTION_KEY (NEW,OLD)"
+    ).set_defaults(func=cmd_keys_rotate)
     backup.add_cli(sub)
     from bot.slices import SLICES
 
@@ -207,8 +262,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _database_host(args: argparse.Namespace) -> str:
+    """Where the configured database is, for a one-line error (no credentials)."""
+    try:
+        url = make_url(load_config(args.config).bot.resolved_database_url())
+    except Exception:
+        return "the configured URL"
+    if url.host:
+        return f"{url.host}:{url.port or 5432}"
+    return url.database or "the configured file"
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of the innermost reason: asyncpg's or sqlite's words, not SQLAlchemy's wrapper."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()
+    return (text[0] if text else type(inner).__name__)[:200]
+
+
+def _global_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """``--config`` and ``--log-level`` may stand anywhere (``snpd config check --config X``): take
+    them out before the sub-command parsers see the rest."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config", default=None)
+    early.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return early.parse_known_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    options, rest = _global_options(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(rest)
+    args.config = options.config
+    args.log_level = options.log_level
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
@@ -223,6 +308,12 @@ def main(argv: list[str] | None = None) -> int:
     except BackupError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except FrontendRejected as exc:
+        print(f"start-up failed: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, DBAPIError) as exc:
+        print(f"can't reach the database at {_database_host(args)}: {_short(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
