@@ -214,13 +214,6 @@ def cmd_keygen(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 

@@ -57,7 +57,7 @@ class Identity(Base):
     external_id: Mapped[str] = mapped_column(String(128))
     handle: Mapped[str] = mapped_column(String(100), default="")
     #: Fernet-encrypted address (phone numbers only)
-    secret_address: Mapped[str | None] = mapped_column(String(512), default=None)
+    secret_address: Mapped[str | None] = mapped_column(String(512), default=None, info={"encrypted": True})
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
