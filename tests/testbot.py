@@ -2,10 +2,15 @@
 
 ``reply = await bot.say(alice, "/laces tip @bob 5")`` runs the line and returns a neutral ``Reply``.
 ``TestBot`` dispatches straight into the engine; ``DiscordTestBot`` sends the line through the real
-discord.py client as an INTERACTION_CREATE from the fake gateway, and ``TelegramTestBot`` posts it as
-an update to the fake Bot API for real python-telegram-bot to poll. Both read back what their fake
-server received and turn it into a ``Heard`` (a ``Reply`` that also carries the raw message), so one
-assertion reads the same on every platform.
+discord.py client as an INTERACTION_CREATE from the fake gateway, ``TelegramTestBot`` posts it as an
+update to the fake Bot API for real python-telegram-bot to poll, and ``SmsTestBot`` posts a signed
+Twilio webhook to the real SMS frontend. Each reads back what its fake server received (or the TwiML
+answer) as a ``Heard``: a ``Reply`` that also carries the raw message, so one assertion reads the
+same on every platform.
+
+Fixtures (tests/conftest.py): ``bot`` and ``make_bot(**sections)`` on each database, ``sqlite_bot``,
+``discord_bot`` / ``make_discord_bot``, ``telegram_bot`` / ``make_telegram_bot`` and ``make_sms_bot``
+(the platform factories take ``db=database`` to run on each database too).
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ class Member:
 
     name: str
     caller: Caller
-    native: Any = None  # a FakeMember on Discord, a FakeUser on Telegram
+    native: Any = None  # a FakeMember on Discord, a FakeUser on Telegram, the phone number on SMS
 
     @property
     def platform(self) -> str:
@@ -110,12 +115,10 @@ class TestBot:
         ``external_id`` ties the handle to an account made elsewhere (a fake server's user, a phone).
         """
         platform = platform or self.platform
-        if platform == self.platform and platform != "shell":
+        if platform == self.platform:
             handle = self._native_member(name, role, is_bot=is_bot, external_id=external_id)
         else:
-            external_id = external_id or str(next(self._ids))
-            caller = Caller(platform, external_id, name, platform_role=role, is_bot=is_bot)
-            handle = Member(name, caller)
+            handle = self._plain_member(name, platform, role, is_bot=is_bot, external_id=external_id)
         if origin is not None:
             handle = Member(name, replace(handle.caller, origin=dict(origin)), handle.native)
         self.members[name] = handle
@@ -131,8 +134,16 @@ class TestBot:
     def _who(self, who: Member | str) -> Member:
         return self[who] if isinstance(who, str) else who
 
+    def _plain_member(
+        self, name: str, platform: str, role: Permission, *, is_bot: bool, external_id: str | None
+    ) -> Member:
+        """A caller the engine is handed directly, with no account on any fake server."""
+        caller = Caller(platform, external_id or str(next(self._ids)), name, platform_role=role, is_bot=is_bot)
+        return Member(name, caller)
+
     def _native_member(self, name: str, role: Permission, *, is_bot: bool, external_id: str | None) -> Member:
-        raise NotImplementedError(f"{type(self).__name__} has no platform members")
+        """A member of this bot's own platform; the shell has no server, so a plain caller."""
+        return self._plain_member(name, self.platform, role, is_bot=is_bot, external_id=external_id)
 
     async def say(self, who: Member | str, line: str) -> Reply:
         """Run ``line`` as ``who`` (a handle, or the name of one) and return the reply."""
@@ -373,7 +384,9 @@ class SmsTestBot(TestBot):
 
     async def texts(self, who: Member | str, line: str, **extra: str) -> list[str]:
         """``say``, returning the answer as its messages (none when the bot stays silent)."""
-        messages: list[str] = (await self.say(who, line, **extra)).raw
+        reply = await self.say(who, line, **extra)
+        assert isinstance(reply, Heard), "only a member on SMS texts"
+        messages: list[str] = reply.raw
         return messages
 
     async def post(self, params: dict[str, str], **kwargs: Any) -> tuple[int, str]:
