@@ -24,7 +24,6 @@ import base64
 import logging
 import re
 import secrets
-from collections import OrderedDict
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
@@ -75,7 +74,6 @@ _ERROR_TEXT = {
     30006: "landline or unreachable carrier",
 }
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_RECENT_INBOUND = 512
 #: read-back: the most recent messages to one number worth looking through, per page and in all
 READ_BACK_PAGE = 20
 READ_BACK_LIMIT = 100
@@ -164,7 +162,6 @@ class SmsFrontend:
         self._public_url = config.sms.public_url
         self.inbound_path = urlsplit(self._public_url).path or "/sms"
         self.status_path = self.inbound_path.rstrip("/") + "/status"
-        self._recent: OrderedDict[str, str] = OrderedDict()
         self._http: TwilioHttpClient | None = None
         self._client: Client | None = None
         self._runner: web.AppRunner | None = None
@@ -308,26 +305,34 @@ class SmsFrontend:
             log.warning("sms.bad_signature", remote=request.remote)
             return web.Response(status=403, text="invalid X-Twilio-Signature")
         message_sid = params.get("MessageSid") or params.get("SmsSid") or ""
-        if message_sid and message_sid in self._recent:
-            return web.Response(text=self._recent[message_sid], content_type="application/xml")
         sender = params.get("From", "")
         if not _E164.match(sender):
             log.info("sms.inbound_ignored", reason="sender is not a phone number")
             return web.Response(text=_twiml(None), content_type="application/xml")
+        # Twilio retries a webhook it got no answer to, even after our restart: the MessageSid is
+        # claimed in the database, so a repeat (or a captured STOP replayed later) changes nothing
+        webhook_id = f"sms-webhook:{message_sid}" if message_sid else None
+        if webhook_id is not None:
+            claim = await self._engine.requests.claim(webhook_id)
+            if not claim.first:
+                xml = str((claim.answer or {}).get("twiml", _twiml(None)))
+                return web.Response(text=xml, content_type="application/xml")
         try:
-            answer = await self.answer(sender, params.get("Body", ""), carrier_answered="OptOutType" in params)
+            answer = await self.answer(
+                sender, params.get("Body", ""), carrier_answered="OptOutType" in params, request_id=message_sid or None
+            )
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("sms.inbound_failed", ref=reference, sender=mask_phone(sender))
             answer = sms_text(f"Something went wrong on our side. Reference {reference}: give it to an admin.")
         xml = _twiml(answer)
-        if message_sid:
-            self._recent[message_sid] = xml
-            while len(self._recent) > _RECENT_INBOUND:
-                self._recent.popitem(last=False)
+        if webhook_id is not None:
+            await self._engine.requests.finish(webhook_id, {"twiml": xml})
         return web.Response(text=xml, content_type="application/xml")
 
-    async def answer(self, sender: str, body: str, *, carrier_answered: bool = False) -> str | None:
+    async def answer(
+        self, sender: str, body: str, *, carrier_answered: bool = False, request_id: str | None = None
+    ) -> str | None:
         """The SMS reply to one incoming text, or None to stay silent.
 
         ``carrier_answered``: Twilio's Advanced Opt-Out already replied to a STOP/START/HELP (it
@@ -368,13 +373,13 @@ class SmsFrontend:
         if not text:  # a picture or an empty text: say what we understand
             return self.help_text(caller)
         if text.startswith("/"):
-            return render_reply(await self._engine.dispatch_line(caller, text))
+            return render_reply(await self._engine.dispatch_line(caller, text, request_id=request_id))
         word, _, rest = text.partition(" ")
         command = self._engine.registry.by_sms_keyword(word)
         if command is None or "sms" not in command.frontends:
             return self.help_text(caller, lead=f"Unknown keyword {word[:12].upper()}. ")
         line = f"/{command.name} {rest.strip()}".rstrip()
-        return render_reply(await self._engine.dispatch_line(caller, line))
+        return render_reply(await self._engine.dispatch_line(caller, line, request_id=request_id))
 
     def help_text(self, caller: Caller, lead: str = "") -> str:
         """The keywords this caller may use, and how to stop: what carriers require HELP to say.
