@@ -36,7 +36,7 @@ from core.commands import Command, Param, ParamType, Permission
 from core.config import DiscordSection
 from core.engine import Engine
 from core.errors import ConfigError
-from core.frontend import DeliveryRefused, request_slot
+from core.frontend import DeliveryRefused, FrontendRejected, request_slot
 from core.identity import Caller
 from core.replies import Reply
 from core.targets import DiscordChannel, ShellConsole, TelegramChat
@@ -244,7 +244,11 @@ class DiscordFrontend:
         if self.settings.api_base:
             self._saved_endpoints = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
             discord.http.Route.BASE = self.settings.api_base.rstrip("/")
-        await self.client.login(secret.get_secret_value())
+        try:
+            await self.client.login(secret.get_secret_value())
+        except discord.LoginFailure:
+            refused = "Discord refused DISCORD_TOKEN: copy the bot token again (Developer Portal → Bot)"
+            raise FrontendRejected(refused) from None
         if self.settings.api_base:
             # Plain Client never asks /gateway/bot; an overridden API must also supply its gateway.
             _shards, url, _limits = await self.client.http.get_bot_gateway()
@@ -415,7 +419,8 @@ class DiscordFrontend:
         if not raw and command.guide is not None and command.permission <= self.engine.identity.role_for(caller):
             await interaction.response.send_modal(modal_for(command))  # a guided command asks for its fields
             return
-        await self._answer(interaction, self.engine.dispatch(caller, command.name, raw), private=command.private)
+        work = self.engine.dispatch(caller, command.name, raw, request_id=str(interaction.id))
+        await self._answer(interaction, work, private=command.private)
 
     async def run_form(self, interaction: discord.Interaction[Any]) -> None:
         """A submitted guided form (see ``adapters.discord.forms``) runs its command exactly as the same
@@ -425,7 +430,7 @@ class DiscordFrontend:
             return
         name, raw = submitted
         declared = next((c for c in self.engine.registry.all(frontend=self.name) if c.name == name), None)
-        work = self.engine.dispatch(self.caller(interaction), name, raw)
+        work = self.engine.dispatch(self.caller(interaction), name, raw, request_id=str(interaction.id))
         await self._answer(interaction, work, private=declared is None or declared.private)
 
     async def run_action(self, interaction: discord.Interaction[Any], action: str) -> None:
@@ -433,7 +438,8 @@ class DiscordFrontend:
         (a button on a shared post is pressed by many people; public answers would flood the channel)."""
         caller = self.caller(interaction)
         try:
-            await self._answer(interaction, self.engine.dispatch_line(caller, action), private=True, force_private=True)
+            work = self.engine.dispatch_line(caller, action, request_id=str(interaction.id))
+            await self._answer(interaction, work, private=True, force_private=True)
         except Exception:
             # discord.py would only log this; the presser would see "interaction failed" and nothing else
             log.exception("discord.action_failed", action=action)

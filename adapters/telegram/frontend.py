@@ -49,7 +49,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -66,7 +66,7 @@ from adapters.telegram.http import AiohttpRequest
 from adapters.telegram.render import OutgoingMessage, html_to_text, render
 from core.commands import Command, Permission
 from core.errors import ConfigError, UserError
-from core.frontend import DeliveryRefused, request_slot
+from core.frontend import DeliveryRefused, FrontendRejected, request_slot
 from core.identity import Caller
 from core.markup import clip, to_plain
 from core.replies import Reply
@@ -162,7 +162,10 @@ class TelegramFrontend:
         self.app.add_handler(MessageHandler(answers, self._on_text))
         self.app.add_handler(CallbackQueryHandler(self._on_button))
         self.app.add_error_handler(self._on_error)
-        await self.app.initialize()
+        try:
+            await self.app.initialize()
+        except InvalidToken:
+            raise FrontendRejected("Telegram refused TELEGRAM_TOKEN: copy it again from @BotFather") from None
         await self._publish_commands()
         await self.app.start()
         assert self.app.updater is not None
@@ -221,7 +224,7 @@ class TelegramFrontend:
         caller = await self._caller(user, message.chat, _topic_of(message), message.sender_chat)
         if await self.conversations.on_command(caller, message.chat, user, message.text):
             return
-        reply = await self._engine.dispatch_line(caller, message.text)
+        reply = await self._engine.dispatch_line(caller, message.text, request_id=str(update.update_id))
         await self._answer(message.chat, _topic_of(message), user, reply, message.text, message.message_id)
 
     async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -261,7 +264,7 @@ class TelegramFrontend:
                 alert = await self.conversations.on_button(caller, chat, user, query.data)
                 return
             line = query.data if query.data.startswith("/") else f"/{query.data}"
-            reply = await self._engine.dispatch_line(caller, line)
+            reply = await self._engine.dispatch_line(caller, line, request_id=str(update.update_id))
             shown = to_plain(reply.plain_text())
             if reply.ephemeral and not self._is_private(line) and len(shown) <= _ALERT_LIMIT:
                 alert = shown  # only the presser sees an alert: Telegram's one real "ephemeral"
