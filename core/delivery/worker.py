@@ -54,6 +54,7 @@ import structlog
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.delivery.limits import DeliveryLimiter
 from core.delivery.models import CLAIMED, DEAD, EXPIRED, PENDING, REFUSED, SENDING, SENT, OutboxMessage
@@ -65,6 +66,8 @@ from core.storage.types import utcnow
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+_DIED_MID_SEND = "in doubt: the sender died mid-send; check and retry if it never arrived"
 
 #: published on the event bus when a platform refuses a member for good
 REFUSED_TOPIC = "delivery.refused"
@@ -180,6 +183,9 @@ class DeliveryWorker:
         self._slots: dict[str, asyncio.Semaphore] = {}
         #: ids of rows this worker is handling now
         self._active: set[int] = set()
+        #: channel → when a claim last found fewer due rows than it asked for (looked at again after
+        #: ``poll_s`` or a ``wake``, not after every finished send)
+        self._drained: dict[str, float] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -190,6 +196,7 @@ class DeliveryWorker:
 
     def wake(self) -> None:
         """New rows are due: look now rather than at the next poll."""
+        self._drained.clear()
         self._wake.set()
 
     async def stop(self) -> None:
@@ -216,7 +223,7 @@ class DeliveryWorker:
         """Deliver everything that is due now (tests): returns once nothing is due or in flight."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            claimed = await self._claim_all()
+            claimed = await self._claim_all(everything=True)
             if not claimed and not self._tasks:
                 return
             if self._tasks:
@@ -256,22 +263,37 @@ class DeliveryWorker:
         wanted = math.ceil(rate * self.settings.claim_ahead_s)
         return max(self.settings.min_in_flight, min(self.settings.max_in_flight, wanted))
 
-    async def _claim_all(self) -> int:
+    async def _claim_all(self, *, everything: bool = False) -> int:
+        """Claim for every channel with room. A claim is a transaction, so a channel still holding
+        work claims again only once a quarter of its capacity is free, and a drained one only after
+        ``poll_s`` or a ``wake`` (``everything``: whatever room there is, in every channel)."""
         total = 0
+        now = time.monotonic()
         for channel in list(self._frontends):
-            room = self._capacity(channel) - self._in_flight.get(channel, 0)
+            capacity = self._capacity(channel)
+            in_flight = self._in_flight.get(channel, 0)
+            room = capacity - in_flight
             if room <= 0:
                 continue
-            claimed = await self._claim(channel, room)
+            if not everything:
+                if in_flight and room < capacity // 4:
+                    continue
+                if now - self._drained.get(channel, -math.inf) < self.settings.poll_s:
+                    continue
+            claimed, drained = await self._claim(channel, room)
+            if drained:
+                self._drained[channel] = now
+            else:
+                self._drained.pop(channel, None)
             await self._prefetch(channel, [row for row, _doubt in claimed])
             for row, doubt in claimed:
                 self._spawn(row, doubt)
             total += len(claimed)
         return total
 
-    async def _claim(self, channel: str, limit: int) -> list[tuple[OutboxMessage, Doubt | None]]:
+    async def _claim(self, channel: str, limit: int) -> tuple[list[tuple[OutboxMessage, Doubt | None]], bool]:
         """Claim up to ``limit`` due rows of ``channel``; each comes with how to settle it if it was in
-        doubt (None: it was not)."""
+        doubt (None: it was not). True with them if fewer than ``limit`` were due."""
         now = utcnow()
         due = or_(
             and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
@@ -296,25 +318,45 @@ class DeliveryWorker:
             rows = list((await session.execute(query)).scalars())
             doubt.clear()  # a retried transaction starts over
             doubt.update({row.id: self._doubt(row, now) for row in rows if row.status == SENDING})
-            for row in rows:
-                if doubt.get(row.id) == "unknown" and not self.settings.resend_in_doubt:
-                    row.status = DEAD
-                    row.last_error = "in doubt: the sender died mid-send; check and retry if it never arrived"
-            claimable = [row for row in rows if row.status != DEAD]
-            for row in claimable:
-                row.status = CLAIMED
-                row.lease_owner = self.owner
-                row.lease_until = lease_until
-                row.attempts += 1
+            dead = {
+                row.id for row in rows if doubt.get(row.id) == "unknown" and not self.settings.resend_in_doubt
+            }
+            claimable = [row for row in rows if row.id not in dead]
+            # One statement per outcome, not an ORM flush per row; the loaded rows are brought up to
+            # date below, after the commit, without the session seeing a change to write.
+            if dead:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(list(dead)))
+                    .values(status=DEAD, last_error=_DIED_MID_SEND)
+                    .execution_options(synchronize_session=False)
+                )
+            if claimable:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([row.id for row in claimable]))
+                    .values(
+                        status=CLAIMED,
+                        lease_owner=self.owner,
+                        lease_until=lease_until,
+                        attempts=OutboxMessage.attempts + 1,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
             return claimable, rows
 
         claimable, rows = await self._write(work)
+        for row in claimable:
+            set_committed_value(row, "status", CLAIMED)
+            set_committed_value(row, "lease_owner", self.owner)
+            set_committed_value(row, "lease_until", lease_until)
+            set_committed_value(row, "attempts", row.attempts + 1)
         for row in rows:
             if row.id in doubt:
                 self.stats.in_doubt += 1
                 self.stats.in_doubt_by_channel[channel] = self.stats.in_doubt_by_channel.get(channel, 0) + 1
                 log.warning("delivery.in_doubt", outbox_id=row.id, channel=channel, handling=doubt[row.id])
-        return [(row, doubt.get(row.id)) for row in claimable]
+        return [(row, doubt.get(row.id)) for row in claimable], len(rows) < limit
 
     def _doubt(self, row: OutboxMessage, now: datetime) -> Doubt:
         """How a row found on the wire after its sender died can be settled on its platform."""
@@ -576,7 +618,7 @@ class DeliveryWorker:
             self.stats.dead += 1
         if self._publish is not None:
             await self._publish(REFUSED_TOPIC, {"member_id": row.member_id, "channel": row.channel, "reason": reason})
-        self._wake.set()
+        self.wake()  # the next channel's row is due now
 
     async def _insert_next(self, session: AsyncSession, row: OutboxMessage) -> None:
         next_channel, *rest = row.fallbacks
