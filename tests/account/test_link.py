@@ -98,6 +98,8 @@ async def test_the_owner_can_refuse(engine: Engine) -> None:
     code = await issue(engine, OWNER)
     await engine.dispatch_line(JOINER, f"/link {code}")
     request = await request_id(engine, owner.id)
+    stranger = await engine.dispatch_line(Caller("discord", "7999", "eve"), f"/link confirm {request}")
+    assert stranger.title == ERROR and "No link request" in stranger.text
     refused = await engine.dispatch_line(OWNER, f"/link refuse {request}")
     assert refused.title != ERROR and "refused" in refused.text.lower()
     assert (await engine.identity.resolve(JOINER)).id == joiner.id
@@ -105,6 +107,8 @@ async def test_the_owner_can_refuse(engine: Engine) -> None:
     assert late.title == ERROR and "refused" in late.text
     spent = await engine.dispatch_line(JOINER, f"/link {code}")
     assert spent.title == ERROR and "already used" in spent.text
+    [told] = await notices(engine, joiner.id)
+    assert "refused" in told.plain_text()
 
 
 async def test_an_older_code_says_it_was_replaced(engine: Engine) -> None:
