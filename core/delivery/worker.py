@@ -51,7 +51,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import structlog
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -322,17 +322,17 @@ class DeliveryWorker:
                 row.id for row in rows if doubt.get(row.id) == "unknown" and not self.settings.resend_in_doubt
             }
             claimable = [row for row in rows if row.id not in dead]
-            # One statement per outcome, not an ORM flush per row; the loaded rows are brought up to
-            # date below, after the commit, without the session seeing a change to write.
+            # One plain statement per outcome on the session's connection, not an ORM flush per row;
+            # the loaded rows are brought up to date below, after the commit.
+            connection = await session.connection()
             if dead:
-                await session.execute(
+                await connection.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id.in_(list(dead)))
                     .values(status=DEAD, last_error=_DIED_MID_SEND)
-                    .execution_options(synchronize_session=False)
                 )
             if claimable:
-                await session.execute(
+                await connection.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id.in_([row.id for row in claimable]))
                     .values(
@@ -341,7 +341,6 @@ class DeliveryWorker:
                         lease_until=lease_until,
                         attempts=OutboxMessage.attempts + 1,
                     )
-                    .execution_options(synchronize_session=False)
                 )
             return claimable, rows
 
@@ -651,28 +650,39 @@ class DeliveryWorker:
         await self._marks.submit(row.id, SENT)
 
     async def _mark(self, batch: Mapping[str, list[int]]) -> dict[str, set[int]]:
-        """Commit every state change of one tick in one transaction, one statement per state; each
-        state gets back the ids this worker still held (a row whose lease another worker took is
-        left alone)."""
+        """Commit every state change of one tick in one transaction and one statement; each state
+        gets back the ids this worker still held (a row whose lease another worker took is left
+        alone). The statement goes to the session's connection: plain SQL, no ORM bookkeeping."""
         now = utcnow()
-        changes: dict[str, dict[str, Any]] = {
-            # The lease runs from the moment the request goes out; ``sent_at`` records that moment
-            # until ``sent`` overwrites it (``_doubt`` reads it).
-            SENDING: {"lease_until": now + timedelta(seconds=self.settings.on_wire_lease_s), "sent_at": now},
-            SENT: {"sent_at": now, "lease_owner": None, "lease_until": None},
-        }
+        wire = batch.get(SENDING, [])
+        ids = wire + batch.get(SENT, [])
+        # ``sending``: the lease runs from the moment the request goes out, and ``sent_at`` records
+        # that moment until ``sent`` overwrites it (``_doubt`` reads it). ``sent``: the lease ends.
+        on_wire = OutboxMessage.id.in_(wire)
+        lease = now + timedelta(seconds=self.settings.on_wire_lease_s)
+        lease_type = OutboxMessage.__table__.c.lease_until.type  # stored as the column stores it
+        values: dict[str, Any] = {"sent_at": now}
+        if not wire:
+            values.update(status=SENT, lease_owner=None, lease_until=None)
+        elif len(wire) == len(ids):
+            values.update(status=SENDING, lease_until=lease)
+        else:
+            values.update(
+                status=case((on_wire, SENDING), else_=SENT),
+                lease_owner=case((on_wire, OutboxMessage.lease_owner), else_=None),
+                lease_until=case((on_wire, literal(lease, lease_type)), else_=None),
+            )
+        statement = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
+            .values(**values)
+            .returning(OutboxMessage.id)
+        )
 
         async def work(session: AsyncSession) -> dict[str, set[int]]:
-            kept: dict[str, set[int]] = {}
-            for status, ids in batch.items():
-                mine = await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
-                    .values(status=status, **changes[status])
-                    .returning(OutboxMessage.id)
-                )
-                kept[status] = set(mine.scalars())
-            return kept
+            connection = await session.connection()
+            kept = set((await connection.execute(statement)).scalars())
+            return {status: kept.intersection(group) for status, group in batch.items()}
 
         return await self._write(work)
 
