@@ -23,6 +23,8 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are t
 CODE_LENGTH = 10
 CHANNELS = ("discord", "telegram", "sms")
 PLATFORM_LABELS = {"discord": "Discord", "telegram": "Telegram", "sms": "Phone", "shell": "Shell"}
+#: shell members made by ``/as NAME`` (external id ``as:NAME``): ordinary members, unlike the operator at the shell
+SHELL_GUEST_PREFIX = "as:"
 #: bus topic published after a /link merge commits: ``{"survivor_id", "absorbed_id"}``
 MEMBER_MERGED = "member.merged"
 
@@ -73,7 +75,8 @@ class IdentityService:
     def role_for(self, caller: Caller) -> Permission:
         key = f"{caller.platform}:{caller.external_id}"
         configured = Permission.MEMBER
-        if key in self._admins or caller.platform == "shell":
+        operator = caller.platform == "shell" and not caller.external_id.startswith(SHELL_GUEST_PREFIX)
+        if key in self._admins or operator:
             configured = Permission.ADMIN
         elif key in self._mods:
             configured = Permission.MOD

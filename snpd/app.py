@@ -100,9 +100,10 @@ async def run(config: Config) -> None:
 
 
 async def run_shell(engine: Engine, stop: asyncio.Event) -> None:
+    """The operator's console until /quit or ``stop``; its logs go to ``snpd.log`` (``snpd.cli``)."""
     from adapters.shell.frontend import ShellFrontend
 
-    shell = ShellFrontend(engine)
+    shell = ShellFrontend(engine, log_file=engine.config.bot.data_dir / "snpd.log")
     engine.attach(shell)
     await shell.start()
     repl = asyncio.create_task(shell.repl())

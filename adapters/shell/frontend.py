@@ -1,7 +1,10 @@
-"""The local shell: a token-free frontend for trying SNPD and for demos.
+"""The local shell: the operator's console, a token-free frontend for trying SNPD and for demos.
 
-It reads command lines from stdin, answers on stdout, and prints every feed post as it arrives.
-``!N`` presses button N of the last reply.
+It reads command lines from stdin, answers on stdout, and prints every feed post as it arrives, with
+the prompt back under it. Its own caller is an admin (the operator); ``/as @sam`` acts as a demo
+member instead (``adapters.shell.acting``). The shell is also a DM channel for the members who use
+it: their alerts print as ``[DM]`` while it runs. A guided command sent bare (``/alerts add``) asks
+one question per line (``adapters.shell.guide``). ``!N`` presses button N of the last reply.
 """
 
 from __future__ import annotations
@@ -10,16 +13,21 @@ import asyncio
 import getpass
 import sys
 import threading
+from pathlib import Path
 from typing import Any, TextIO
 
+from adapters.shell.acting import OPERATOR_ID, act_as, guest_name
+from adapters.shell.guide import CANCEL, ShellGuide
 from core.engine import Engine
 from core.feeds import FEED_TOPIC
-from core.identity import Caller
+from core.identity import SHELL_GUEST_PREFIX, Caller
 from core.markup import to_plain
 from core.replies import Reply
 from core.targets import DiscordChannel, ShellConsole, TelegramChat
 
 PROMPT = "snpd> "
+#: on a terminal, return to the start of the prompt's line and clear it before printing over it
+_CLEAR_LINE = "\r\x1b[K"
 
 
 def render_text(reply: Reply) -> str:
@@ -46,42 +54,69 @@ def render_text(reply: Reply) -> str:
 class ShellFrontend:
     name = "shell"
 
-    def __init__(self, engine: Engine, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        log_file: Path | None = None,
+    ) -> None:
         self._engine = engine
         self._stdin = stdin or sys.stdin
         self._stdout = stdout or sys.stdout
+        self._log_file = log_file
         self._last_buttons: list[str | None] = []
-        self.caller = Caller(
+        self._guide = ShellGuide(engine)
+        #: the read loop is waiting at the prompt: whatever prints meanwhile puts the prompt back
+        self._at_prompt = False
+        self.operator = Caller(
             platform="shell",
-            external_id="local",
+            external_id=OPERATOR_ID,
             display_name=_user_name(),
             origin=ShellConsole().model_dump(),
         )
+        #: who the next line speaks as: the operator, or a demo member after ``/as``
+        self.caller = self.operator
         engine.bus.subscribe(FEED_TOPIC, self._show_feed_item)
+
+    @property
+    def prompt(self) -> str:
+        if self._guide.active:
+            return f"  {self._guide.asking}> "
+        name = guest_name(self.caller)
+        return PROMPT if name is None else f"snpd (as @{name})> "
 
     async def start(self) -> None:
         config = self._engine.config
+        logs = f" Logs: {self._log_file}" if self._log_file is not None else ""
         self._write(
-            f"{config.bot.name} shell, on {_describe_db(config.bot.resolved_database_url())}. "
-            f"Type /help, or /quit to leave. Logs: {config.bot.data_dir / 'snpd.log'}"
+            f"{config.bot.name} shell, your operator's console (you are an admin here), on "
+            f"{_describe_db(config.bot.resolved_database_url())}. Type /help, /as @NAME to act as a "
+            f"member, or /quit to leave.{logs}"
         )
 
     async def stop(self) -> None:
         self._stdout.flush()
 
     async def post(self, target: DiscordChannel | TelegramChat | ShellConsole, item: Reply) -> None:
-        self._write(render_text(item))
+        self._announce(render_text(item))
 
     async def send_direct(self, external_id: str, reply: Reply, *, idempotency_key: str | None = None) -> None:
-        self._write("[DM] " + render_text(reply))
+        """A DM to someone at this console: the operator, or a demo member ``/as`` made."""
+        to = external_id.removeprefix(SHELL_GUEST_PREFIX)
+        label = "[DM]" if external_id == OPERATOR_ID else f"[DM to @{to}]"
+        self._announce(f"{label} " + render_text(reply))
 
     async def _show_feed_item(self, _topic: str, payload: dict[str, Any]) -> None:
         item = Reply.model_validate(payload["item"])
-        self._write(f"\n[feed:{payload['feed']}] " + render_text(item))
+        self._announce(f"[feed:{payload['feed']}] " + render_text(item))
 
     async def handle_line(self, line: str) -> str | None:
         """Answer one line; ``None`` for blank input."""
         text = line.strip()
+        if self._guide.active:
+            return render_text(await self._guide.answer(self.caller, text))
         if not text:
             return None
         if text.startswith("!") and text[1:].isdigit():
@@ -89,7 +124,18 @@ class ShellFrontend:
             if not 0 <= index < len(self._last_buttons) or self._last_buttons[index] is None:
                 return "No such button on the last reply."
             text = self._last_buttons[index] or ""
-        reply = await self._engine.dispatch_line(self.caller, text if text.startswith("/") else "/" + text)
+        text = text if text.startswith("/") else "/" + text
+        word, _, rest = text.partition(" ")
+        if word.lower() == "/as":
+            switch = await act_as(self._engine, self.operator, self.caller, rest)
+            self.caller = switch.caller
+            return switch.message
+        if word.lower() == CANCEL:
+            return "Nothing to cancel."
+        guided = self._guide.wants(self.caller, text)
+        if guided is not None:
+            return render_text(self._guide.start(guided))
+        reply = await self._engine.dispatch_line(self.caller, text)
         self._last_buttons = [button.action for button in reply.buttons]
         return render_text(reply)
 
@@ -108,9 +154,11 @@ class ShellFrontend:
 
         threading.Thread(target=read_forever, name="shell-stdin", daemon=True).start()
         while True:
-            self._stdout.write(PROMPT)
+            self._stdout.write(self.prompt)
             self._stdout.flush()
+            self._at_prompt = True
             line = await lines.get()
+            self._at_prompt = False
             if not line or line.strip().lower() in {"/quit", "/exit", "quit", "exit"}:
                 self._write("bye")
                 return
@@ -118,9 +166,24 @@ class ShellFrontend:
             if answer:
                 self._write(answer)
 
+    def _announce(self, text: str) -> None:
+        """Print something that arrived on its own (a feed post, a DM) above a fresh prompt."""
+        if not self._at_prompt:
+            self._write(text)
+            return
+        self._stdout.write((_CLEAR_LINE if _is_terminal(self._stdout) else "\n") + text + "\n" + self.prompt)
+        self._stdout.flush()
+
     def _write(self, text: str) -> None:
         self._stdout.write(text + "\n")
         self._stdout.flush()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _user_name() -> str:

@@ -69,6 +69,8 @@ async def _answer(ctx: Context, words: list[str]) -> Reply:
 
 
 async def profile(ctx: Context) -> Reply:
+    from bot.delivery.reach import direct_reach  # which channels carry this member's alerts now
+
     member = await ctx.engine.identity.get(ctx.member.id) or ctx.member
     identities = await ctx.engine.identity.identities(member.id)
     accounts = []
@@ -90,6 +92,7 @@ async def profile(ctx: Context) -> Reply:
             ReplyField(name="DMs", value="on" if member.dm_enabled else "off"),
             ReplyField(name="SMS", value="on" if member.sms_enabled else "off"),
             ReplyField(name="Alert order", value=" → ".join(member.channel_order)),
+            ReplyField(name="Alerts reach", value=(await direct_reach(ctx.engine, member)).describe(), inline=False),
         ],
         ephemeral=True,
     )

@@ -14,6 +14,7 @@ from bot.alerts.commands import COMMANDS
 from bot.alerts.config import AlertsSection
 from bot.alerts.models import AlertNotice, AlertPrefs, AlertRule
 from bot.alerts.service import EVENT_TOPIC, AlertsRuntime
+from bot.alerts.unreachable import unreachable_alerts
 from bot.delivery.service import Delivery
 from core.engine import Engine
 from core.identity import MEMBER_MERGED
@@ -30,6 +31,7 @@ class AlertsSlice(Slice[AlertsRuntime]):
     def build(self, engine: Engine) -> AlertsRuntime:
         runtime = AlertsRuntime(engine, engine.service(Delivery))
         engine.registry.add(*COMMANDS)
+        engine.service(Delivery).undelivered.append(unreachable_alerts(engine))
         engine.bus.subscribe(EVENT_TOPIC, runtime.on_event)
         engine.bus.subscribe(MEMBER_MERGED, runtime.on_member_merged)
         engine.scheduler.every("alerts.housekeeping", runtime.settings.housekeeping_s, runtime.housekeeping)

@@ -12,11 +12,12 @@ from bot.alerts.matcher import prepare_event
 from bot.alerts.models import AlertPrefs, AlertRule, RecentEvent
 from bot.alerts.render import summary
 from bot.alerts.rules import RuleInput, apply, compile_rule, describe
-from bot.alerts.service import AlertsRuntime
+from bot.alerts.service import AlertsRuntime, channels_for
 from bot.alerts.timing import parse_window, show_window
+from bot.delivery.reach import direct_reach, serving
 from core.commands import Command, Guide, Param, ParamType
 from core.context import Context
-from core.errors import NotFound, UserError
+from core.errors import BadArgument, NotFound, UserError
 from core.replies import Reply, ReplyField
 from core.storage.types import utcnow
 
@@ -32,6 +33,26 @@ async def _own_rule(ctx: Context, session: AsyncSession, rule_id: int) -> AlertR
     if rule is None or rule.member_id != ctx.member.id:
         raise NotFound(f"You have no alert #{rule_id}. `/alerts list` shows yours.")
     return rule
+
+
+def _refuse_missing_channels(ctx: Context, rule: AlertRule) -> None:
+    """A rule may only name channels this server can deliver on (SMS needs Twilio configured)."""
+    if "sms" in rule.channels and "sms" not in serving(ctx.engine):
+        raise BadArgument("channels", "SMS isn't set up on this server; use discord or telegram")
+
+
+async def _unreachable_warning(ctx: Context, rule: AlertRule) -> str | None:
+    """Why this rule's matches would reach the member nowhere, or None if some channel carries them."""
+    reach = await direct_reach(ctx.engine, ctx.member)
+    if channels_for(ctx.member, reach.channels, rule.channels, rule.high_priority, console=True):
+        return None
+    reasons = list(reach.problems)
+    if rule.channels and set(reach.channels) - set(rule.channels):
+        reasons.append(f"this alert only uses {', '.join(rule.channels)}")
+    if reach.channels == ("sms",) and not rule.high_priority:
+        reasons.append("SMS carries high-priority alerts only (`priority:high`)")
+    shown = "; ".join(reasons or ["none of your alert channels is linked"])
+    return f"⚠️ This alert can't reach you yet: {shown}. Its matches are recorded, not sent."
 
 
 async def add(ctx: Context, **fields: Any) -> Reply:
@@ -51,6 +72,7 @@ async def add(ctx: Context, **fields: Any) -> Reply:
         paused=False,
     )
     apply(rule, RuleInput(**fields))
+    _refuse_missing_channels(ctx, rule)
     async with ctx.engine.db.transaction() as session:
         owned = await session.execute(select(func.count()).where(AlertRule.member_id == ctx.member.id))
         if owned.scalar_one() >= settings.max_rules_per_member:
@@ -58,9 +80,10 @@ async def add(ctx: Context, **fields: Any) -> Reply:
         session.add(rule)
         await session.flush()
     await ctx.service(AlertsRuntime).rule_changed(rule)
+    warning = await _unreachable_warning(ctx, rule)
     return Reply(
         title=f"🔔 Alert #{rule.id} added: {rule.name}",
-        text=describe(rule),
+        text=describe(rule) + (f"\n{warning}" if warning else ""),
         footer=f"Try it on recent events: /alerts test {rule.id}",
         ephemeral=True,
     )
@@ -72,9 +95,12 @@ async def edit(ctx: Context, id: int, **fields: Any) -> Reply:
     async with ctx.engine.db.transaction() as session:
         rule = await _own_rule(ctx, session, id)
         apply(rule, RuleInput(**fields))
+        _refuse_missing_channels(ctx, rule)
         rule.updated_at = utcnow()
     await ctx.service(AlertsRuntime).rule_changed(rule)
-    return Reply(title=f"✏️ Alert #{rule.id} saved: {rule.name}", text=describe(rule), ephemeral=True)
+    warning = await _unreachable_warning(ctx, rule)
+    text = describe(rule) + (f"\n{warning}" if warning else "")
+    return Reply(title=f"✏️ Alert #{rule.id} saved: {rule.name}", text=text, ephemeral=True)
 
 
 async def _set_paused(ctx: Context, id: int, paused: bool) -> Reply:

@@ -60,9 +60,12 @@ class Recipient:
     prefs: AlertPrefs | None
 
 
-def channels_for(member: Member, platforms: Iterable[str], rule_channels: Sequence[str], high: bool) -> list[str]:
+def channels_for(
+    member: Member, platforms: Iterable[str], rule_channels: Sequence[str], high: bool, *, console: bool = False
+) -> list[str]:
     """The channels to try, in order: the rule's own order or the member's, keeping those the member
-    has linked and allowed. SMS is for high-priority rules only, and only with SMS alerts on."""
+    has linked and allowed. SMS is for high-priority rules only, and only with SMS alerts on.
+    ``console``: the local shell is running, so a member who uses it also reads DMs there, last."""
     linked = set(platforms)
     order = list(rule_channels) or list(member.channel_order or DEFAULT_CHANNEL_ORDER)
     chosen: list[str] = []
@@ -74,6 +77,8 @@ def channels_for(member: Member, platforms: Iterable[str], rule_channels: Sequen
         if channel == "sms" and not (member.sms_enabled and high):
             continue
         chosen.append(channel)
+    if console and "shell" in linked and member.dm_enabled:
+        chosen.append("shell")
     return chosen
 
 
@@ -103,6 +108,11 @@ class AlertsRuntime:
         self.last_event_at: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def _console(self) -> bool:
+        """The local shell is attached: its members' alerts are printed there as DMs."""
+        return "shell" in self.engine.frontends
 
     @property
     def worker(self) -> DeliveryWorker:
@@ -446,7 +456,9 @@ class AlertsRuntime:
         """Queued now, queued for the end of quiet hours, into the digest, or nowhere to send."""
         member, rule, prefs = recipient.member, recipient.rule, recipient.prefs
         high = rule.high_priority
-        channels = channels_for(member, recipient.platforms, self._rule_channels.get(rule.rule_id, []), high)
+        channels = channels_for(
+            member, recipient.platforms, self._rule_channels.get(rule.rule_id, []), high, console=self._console
+        )
         if not channels:
             return UNREACHABLE, None
         capped = prefs is not None and prefs.daily_cap is not None and not high
@@ -519,7 +531,7 @@ class AlertsRuntime:
             platforms = set(
                 (await session.execute(select(Identity.platform).where(Identity.member_id == member.id))).scalars()
             )
-            channels = channels_for(member, platforms, [], high=False)
+            channels = channels_for(member, platforms, [], high=False, console=self._console)
             if not channels:
                 return 0
             limit = self.settings.digest_items

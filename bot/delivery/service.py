@@ -9,6 +9,7 @@ and only claims rows for platforms whose frontend is attached, so nothing polls 
 from __future__ import annotations
 
 from bot.delivery.addresses import EngineAddressBook
+from bot.delivery.undelivered import UndeliveredSource
 from core.delivery import DeliveryLimiter, DeliverySection, DeliveryWorker
 from core.engine import Engine
 
@@ -21,6 +22,8 @@ class Delivery:
         self.address_book = EngineAddressBook(engine)
         self.worker = self._new_worker()
         self.running = False
+        #: features' notifications that never reached the outbox (``bot.delivery.undelivered``)
+        self.undelivered: list[UndeliveredSource] = []
         engine.metrics.watch_delivery(lambda: self.worker.stats)
 
     def _new_worker(self) -> DeliveryWorker:

@@ -19,6 +19,9 @@ async def _command_names(ctx: Context, prefix: str) -> list[str]:
 async def help_command(ctx: Context, command: str | None = None) -> Reply:
     registry = ctx.engine.registry
     if command:
+        group = _group(ctx, command)
+        if group is not None:
+            return group
         found = registry.get(command)
         fields = [
             ReplyField(
@@ -39,6 +42,20 @@ async def help_command(ctx: Context, command: str | None = None) -> Reply:
         title=f"{ctx.engine.config.bot.name} commands",
         text="\n".join(lines),
         footer="`/help COMMAND` shows a command's parameters.",
+    )
+
+
+def _group(ctx: Context, name: str) -> Reply | None:
+    """``/help alerts``: the sub-commands of a command group the caller may use, or None if ``name``
+    is a command itself or no group."""
+    key = " ".join(name.lower().lstrip("/").split())
+    subs = [c for c in ctx.engine.registry.all(frontend=ctx.platform, role=ctx.role) if c.name.startswith(key + " ")]
+    if not subs or any(c.name == key for c in ctx.engine.registry.all()):
+        return None
+    return Reply(
+        title=f"/{key} commands",
+        text="\n".join(f"`/{c.name}` — {c.description}" for c in subs),
+        footer=f"`/help {subs[0].name}` shows a command's parameters.",
     )
 
 

@@ -135,12 +135,12 @@ def cmd_monitor_test(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.monitors.demo import run_demo
+    from bot.monitors.demo import demo_log_file, run_demo
     from core.logging import configure
     from snpd.cli import _load
 
     config = _load(args)
-    configure("WARNING", json=True, log_file=config.bot.data_dir / "demo.log")
+    configure("WARNING", json=True, log_file=demo_log_file(config))
     asyncio.run(run_demo(config, seconds=args.seconds))
     return 0
 
