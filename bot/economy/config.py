@@ -65,6 +65,16 @@ class EconomySection(Section):
     leaderboard_page_size: int = Field(default=10, ge=1, le=25)
     #: the feed raffle openings and draws are announced to
     raffle_feed: str = "raffles"
+    #: a drand chain's HTTP URL whose randomness, published after each raffle closes, is mixed into the
+    #: draw (README: Raffles are provably fair); empty: the seed and the entrant list alone
+    raffle_beacon: str = ""
+
+    @field_validator("raffle_beacon")
+    @classmethod
+    def _beacon_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("give the drand chain's URL, e.g. https://api.drand.sh, or leave it empty")
+        return value
     #: how often expired roles, due raffles and interrupted purchases are handled
     sweep_seconds: int = Field(default=30, ge=1, le=3600)
     earn: dict[str, EarnRule] = Field(default_factory=_default_rules)

@@ -163,9 +163,15 @@ class Raffle(Base):
     #: when the entrant list was frozen and committed, and its digest (``bot.economy.fairness``)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     entrants_digest: Mapped[str | None] = mapped_column(String(64), default=None)
-    #: the draw rule (``bot.economy.fairness``): 2 mixes the committed digest in with HMAC, 1 is the
-    #: rule of raffles drawn before revision 0101
+    #: the draw rule (``bot.economy.fairness``): 2 mixes the committed digest in with HMAC, 3 also a
+    #: beacon round's randomness, 1 is the rule of raffles drawn before revision 0101
     draw_rule: Mapped[int] = mapped_column(Integer, default=2)
+    #: the randomness beacon round fixed when the raffle opened (first due after the close), when it is
+    #: due, where to fetch it, and its value once fetched for the draw
+    beacon_url: Mapped[str | None] = mapped_column(String(200), default=None)
+    beacon_round: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    beacon_at: Mapped[datetime | None] = mapped_column(default=None)
+    beacon_randomness: Mapped[str | None] = mapped_column(String(64), default=None)
     #: the published outcome: entrants (sorted), their digest and the winners
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 

@@ -4,8 +4,10 @@ When a raffle opens, the bot picks a secret 32-byte seed and publishes ``sha256(
 freeze at the end time, and nobody (an admin included) can draw before it. The close, at the first
 draw attempt after the end time, commits the digest of the sorted entrant list; the winners are then
 ``bot.economy.fairness.draw_winners`` of the seed and that list, and the seed is revealed with them
-so any member can recompute the draw (``/raffle verify``). The README's "Raffles are provably fair"
-says what this does and does not protect against.
+so any member can recompute the draw (``/raffle verify``). With ``[economy] raffle_beacon`` set, the
+raffle also fixes at creation a drand round due a minute after its end time, and the draw waits for
+that round and mixes its randomness in (``bot.economy.beacon``). The README's "Raffles are provably
+fair" says what this does and does not protect against.
 
 The entry fee goes to the raffle pot and, at the draw, from the pot to the shop.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -23,7 +25,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.economy import format as fmt
-from bot.economy.fairness import DRAW_HMAC, Check, check_draw, draw_winners, entrants_digest, seed_hash
+from bot.economy.beacon import CLOSE_MARGIN, Beacon, BeaconError
+from bot.economy.fairness import (
+    DRAW_BEACON,
+    DRAW_HMAC,
+    Check,
+    check_draw,
+    draw_winners,
+    entrants_digest,
+    seed_hash,
+)
 from bot.economy.ledger import LedgerError, TransferRequest, idempotency_key
 from bot.economy.models import STATUS_POSTED, Raffle, RaffleEntry, Transfer, table
 from bot.economy.service import KIND_RAFFLE, KIND_SETTLE, Economy, audit
@@ -37,6 +48,8 @@ log = structlog.get_logger(__name__)
 _R = table(Raffle)
 _RE = table(RaffleEntry)
 _T = table(Transfer)
+#: how long after its beacon round is due a waiting raffle tries again
+BEACON_RETRY = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,18 @@ class RaffleView:
     closed_at: datetime | None = None
     entrants_digest: str | None = None
     draw_rule: int = DRAW_HMAC
+    beacon_url: str | None = None
+    beacon_round: int | None = None
+    beacon_at: datetime | None = None
+    beacon_randomness: str | None = None
+
+
+class RaffleWaiting(UserError):
+    """Closed, and waiting for its beacon round: it draws by itself once the round is out."""
+
+    def __init__(self, message: str, due: datetime) -> None:
+        super().__init__(message)
+        self.due = due
 
 
 class Raffles:
@@ -64,6 +89,7 @@ class Raffles:
     async def create(self, actor: Member, prize: str, cost: int, ends_at: datetime, winners: int) -> RaffleView:
         cost = self.economy.check_amount(cost, "cost")
         seed = secrets.token_hex(32)
+        beacon = await self._beacon_for(ends_at)
 
         async def work(conn: AsyncConnection) -> int:
             inserted = await conn.execute(
@@ -75,8 +101,9 @@ class Raffles:
                     seed_hash=seed_hash(seed),
                     seed=seed,
                     status="open",
-                    draw_rule=DRAW_HMAC,
+                    draw_rule=DRAW_HMAC if beacon is None else DRAW_BEACON,
                     ends_at=ends_at,
+                    **({} if beacon is None else beacon),
                     created_by=actor.id,
                     created_at=utcnow(),
                 )
@@ -96,16 +123,38 @@ class Raffles:
                     f"Entries close and the draw runs at {fmt.day(raffle.ends_at)} UTC, "
                     f"{fmt.count(raffle.winners, 'winner')}."
                 ),
-                fields=[ReplyField(name="Seed commitment (sha256)", value=f"`{raffle.seed_hash}`", inline=False)],
+                fields=[
+                    ReplyField(name="Seed commitment (sha256)", value=f"`{raffle.seed_hash}`", inline=False),
+                    *beacon_fields(raffle),
+                ],
                 footer=f"The seed is revealed at the draw: check it with `/raffle verify {raffle.id}`.",
             )
         )
         return raffle
 
+    async def _beacon_for(self, ends_at: datetime) -> dict[str, Any] | None:
+        """The beacon round this raffle will mix in: the first published after the close margin."""
+        url = self.economy.settings.raffle_beacon
+        if not url:
+            return None
+        beacon = Beacon(url)
+        try:
+            chain = await beacon.info()
+        except BeaconError as exc:
+            log.warning("economy.beacon_unreachable", url=url, why=str(exc))
+            raise UserError(
+                f"The randomness beacon ({url}) doesn't answer right now, and raffles here draw with it: "
+                "try again in a minute."
+            ) from None
+        round_ = chain.first_round_after(ends_at + CLOSE_MARGIN)
+        return {"beacon_url": beacon.url, "beacon_round": round_, "beacon_at": chain.time_of(round_)}
+
     def schedule(self, raffle_id: int, when: datetime) -> None:
         async def job() -> None:
             try:
                 await self.draw(raffle_id)
+            except RaffleWaiting as exc:
+                self.schedule(raffle_id, exc.due)
             except UserError as exc:  # woke a moment early: the periodic sweep draws it
                 log.info("economy.raffle_not_due", raffle=raffle_id, why=str(exc))
 
@@ -157,23 +206,21 @@ class Raffles:
         return await self.get(raffle.id)
 
     async def draw(self, raffle_id: int) -> RaffleView:
-        """Close the raffle (freeze and commit the entrant list), pick the winners, move the pot to the
-        shop and announce. Refused before the end time; runs once."""
+        """Close the raffle (freeze and commit the entrant list), wait for its beacon round if it has
+        one, then pick the winners, move the pot to the shop and announce. Refused before the end
+        time; runs once."""
+        closed = await self._close(raffle_id)
+        if closed is None:
+            return await self.get(raffle_id)
+        randomness = await self._beacon_value(closed) if closed.draw_rule == DRAW_BEACON else None
         pot = await self.ledger.system_account("raffle_pot")
         shop = await self.ledger.system_account("shop")
 
         async def work(conn: AsyncConnection) -> bool:
             when = utcnow()
-            row = (await conn.execute(select(_R).where(_R.c.id == raffle_id).with_for_update())).first()
-            if row is None:
-                raise NotFound(f"No raffle #{raffle_id}. See `/raffle list`.")
+            row = (await conn.execute(select(_R).where(_R.c.id == raffle_id).with_for_update())).one()
             if row.status != "open":
                 return False
-            if row.ends_at > when:
-                raise UserError(
-                    f"Raffle #{raffle_id} draws at {fmt.day(row.ends_at)} UTC: entries are open until then, "
-                    "and nobody can draw it early."
-                )
             entries = (
                 await conn.execute(
                     select(_RE.c.member_id, _T.c.amount)
@@ -183,8 +230,10 @@ class Raffles:
             ).all()
             entrants = sorted({member for member, _fee in entries})
             digest = entrants_digest(entrants)
+            if digest != row.entrants_digest:
+                raise LedgerError(f"raffle #{raffle_id}: the entries changed after the close")
             takings = sum(int(fee or 0) for _member, fee in entries)
-            winners = draw_winners(row.draw_rule, raffle_id, row.seed, entrants, row.winners)
+            winners = draw_winners(row.draw_rule, raffle_id, row.seed, entrants, row.winners, randomness)
             if takings:
                 settle = TransferRequest(
                     key=idempotency_key("raffle", raffle_id, "settle"),
@@ -201,13 +250,7 @@ class Raffles:
             await conn.execute(
                 update(_R)
                 .where(_R.c.id == raffle_id)
-                .values(
-                    status="drawn",
-                    closed_at=row.closed_at or when,
-                    entrants_digest=digest,
-                    drawn_at=when,
-                    result=result,
-                )
+                .values(status="drawn", drawn_at=when, beacon_randomness=randomness, result=result)
             )
             return True
 
@@ -218,6 +261,66 @@ class Raffles:
             await self._announce(await self.draw_reply(raffle))
         return raffle
 
+    async def _close(self, raffle_id: int) -> RaffleView | None:
+        """Freeze the entrant list and commit its digest, once, no earlier than the end time; None if
+        the raffle is already drawn. A beacon raffle announces its digest before its round is out."""
+
+        async def work(conn: AsyncConnection) -> bool | None:
+            when = utcnow()
+            row = (await conn.execute(select(_R).where(_R.c.id == raffle_id).with_for_update())).first()
+            if row is None:
+                raise NotFound(f"No raffle #{raffle_id}. See `/raffle list`.")
+            if row.status != "open":
+                return None
+            if row.ends_at > when:
+                raise UserError(
+                    f"Raffle #{raffle_id} draws at {fmt.day(row.ends_at)} UTC: entries are open until then, "
+                    "and nobody can draw it early."
+                )
+            if row.closed_at is not None:
+                return False
+            entrants = (await conn.execute(select(_RE.c.member_id).where(_RE.c.raffle_id == raffle_id))).scalars()
+            digest = entrants_digest(entrants)
+            await conn.execute(update(_R).where(_R.c.id == raffle_id).values(closed_at=when, entrants_digest=digest))
+            return True
+
+        closed_now = await self.ledger.run(work)
+        if closed_now is None:
+            return None
+        raffle = await self.get(raffle_id)
+        if closed_now and raffle.draw_rule == DRAW_BEACON:
+            await self._announce(
+                Reply(
+                    title=f"🔒 Raffle #{raffle.id} entries closed: {raffle.prize}",
+                    text=(
+                        f"{fmt.count(raffle.entrants, 'entrant')}. The draw mixes in beacon round "
+                        f"{raffle.beacon_round}, published after this post."
+                    ),
+                    fields=[
+                        ReplyField(name="Entrants digest", value=f"`{raffle.entrants_digest}`", inline=False),
+                        *beacon_fields(raffle),
+                    ],
+                )
+            )
+        return raffle
+
+    async def _beacon_value(self, raffle: RaffleView) -> str:
+        if raffle.beacon_url is None or raffle.beacon_round is None or raffle.beacon_at is None:
+            raise LedgerError(f"raffle #{raffle.id} draws with a beacon but has no round")
+        waiting = RaffleWaiting(
+            f"Raffle #{raffle.id} is closed and waits for beacon round {raffle.beacon_round} "
+            f"(due {fmt.day(raffle.beacon_at)} UTC); it draws by itself once the round is out.",
+            max(raffle.beacon_at, utcnow()) + BEACON_RETRY,
+        )
+        try:
+            value = await Beacon(raffle.beacon_url).randomness(raffle.beacon_round)
+        except BeaconError as exc:
+            log.warning("economy.beacon_unreachable", raffle=raffle.id, why=str(exc))
+            raise waiting from None
+        if value is None:
+            raise waiting
+        return value
+
     async def draw_due(self) -> int:
         """Draw every open raffle whose end time has passed (the periodic sweep)."""
         async with self.economy.db.read() as session:
@@ -226,9 +329,13 @@ class Raffles:
                     await session.execute(select(_R.c.id).where(_R.c.status == "open", _R.c.ends_at <= utcnow()))
                 ).scalars()
             )
+        drawn = 0
         for raffle_id in due:
-            await self.draw(raffle_id)
-        return len(due)
+            try:
+                drawn += (await self.draw(raffle_id)).status == "drawn"
+            except RaffleWaiting as exc:
+                log.info("economy.raffle_waiting", raffle=raffle_id, why=str(exc))
+        return drawn
 
     async def reschedule_open(self) -> None:
         """Re-register the draw job of every open raffle (the scheduler keeps jobs in memory only)."""
@@ -273,6 +380,7 @@ class Raffles:
             digest=digest,
             winners=[int(member) for member in result.get("winners", [])],
             count=raffle.winners,
+            beacon=raffle.beacon_randomness,
         )
         async with self.economy.db.read() as session:
             recorded = (await session.execute(select(_RE.c.member_id).where(_RE.c.raffle_id == raffle_id))).scalars()
@@ -280,6 +388,9 @@ class Raffles:
         checks.append(Check("the entrant list is every entry on record", on_record == entrants))
         if raffle.entrants_digest is not None:
             checks.append(Check("the digest is the one committed at the close", raffle.entrants_digest == digest))
+        if raffle.beacon_at is not None and raffle.closed_at is not None:
+            in_time = raffle.closed_at < raffle.beacon_at
+            checks.append(Check("the entries closed before the beacon round came out", in_time))
         return raffle, checks
 
     async def get(self, raffle_id: int) -> RaffleView:
@@ -302,6 +413,10 @@ class Raffles:
             closed_at=row.closed_at,
             entrants_digest=row.entrants_digest,
             draw_rule=row.draw_rule,
+            beacon_url=row.beacon_url,
+            beacon_round=row.beacon_round,
+            beacon_at=row.beacon_at,
+            beacon_randomness=row.beacon_randomness,
         )
 
     async def recent(self, limit: int = 10) -> list[RaffleView]:
@@ -331,6 +446,15 @@ class Raffles:
             await self.economy.engine.feeds.publish(self.economy.settings.raffle_feed, reply)
         except UserError:
             log.warning("economy.raffle_feed_missing", feed=self.economy.settings.raffle_feed)
+
+
+def beacon_fields(raffle: RaffleView) -> list[ReplyField]:
+    """Where anyone can fetch the beacon round the draw mixes in (none for raffles without one)."""
+    if raffle.beacon_url is None or raffle.beacon_round is None or raffle.beacon_at is None:
+        return []
+    where = f"{raffle.beacon_url}/public/{raffle.beacon_round}"
+    value = f"round {raffle.beacon_round}, due {fmt.day(raffle.beacon_at)} UTC: {where}"
+    return [ReplyField(name="Randomness beacon (drand)", value=value, inline=False)]
 
 
 def fmt_clip(text: str, limit: int = 900) -> str:

@@ -32,7 +32,8 @@ MEMBERS = 5
 CONCURRENCY = 6
 PRICES = {"fire": 7, "og": 9}
 SHOP = [
-    {"sku": "fire", "name": "Fire flair", "kind": "flair", "price": PRICES["fire"], "value": "🔥"},
+    # for 30 days: a timed flair may be bought again (a permanent one is refused to its owner)
+    {"sku": "fire", "name": "Fire flair", "kind": "flair", "price": PRICES["fire"], "value": "🔥", "days": 30},
     # a Discord role with no Discord connection in this process: charged, then refunded
     {"sku": "og", "name": "OG role", "kind": "role", "price": PRICES["og"], "value": "5555", "days": 1},
 ]

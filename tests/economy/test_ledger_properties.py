@@ -39,7 +39,8 @@ async def eco(make_config: Any, database: Database) -> AsyncIterator[Engine]:
             "min_account_age_days": 0,
             "tip_pair_cooldown_seconds": 0,
             "shop": [
-                {"sku": "fire", "name": "Fire flair", "kind": "flair", "price": 7, "value": "🔥"},
+                # for 30 days: a timed flair may be bought again (a permanent one is refused to its owner)
+                {"sku": "fire", "name": "Fire flair", "kind": "flair", "price": 7, "value": "🔥", "days": 30},
                 # a Discord role with no Discord frontend running: charged, then refunded
                 {"sku": "og", "name": "OG role", "kind": "role", "price": 9, "value": "5555", "days": 1},
             ],

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, text, update
 
 from bot.economy import EconomyRuntime
@@ -18,6 +20,7 @@ from bot.slices import migration_locations
 from core.storage.database import Database
 from core.storage.migrate import upgrade
 from core.storage.types import utcnow
+from tests.economy.fake_drand import PERIOD, FakeDrand, randomness, round_time
 from tests.economy.test_economy import _pending_purchase
 from tests.testbot import TestBot, is_error
 
@@ -202,3 +205,84 @@ async def test_a_raffle_opened_before_the_upgrade_still_draws(make_config: Any, 
         raffle = await _raffle(bot, 7)
         assert raffle.status == "drawn" and raffle.entrants_digest == hashlib.sha256(b"").hexdigest()
         assert "✅" in ((await bot.say("boss", "/raffle verify 7")).title or "")
+
+
+# --------------------------------------------------------------------------- with a randomness beacon
+
+
+@pytest.fixture
+async def drand() -> AsyncIterator[FakeDrand]:
+    fake = FakeDrand()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+def _with_beacon(raffle_id: int, seed: str, entrants: list[int], count: int, beacon: str) -> list[int]:
+    """The beacon draw, written from the README: the beacon's randomness joins the HMAC message."""
+    pool = sorted(set(entrants))
+    digest = hashlib.sha256(",".join(map(str, pool)).encode()).hexdigest()
+    winners = []
+    for k in range(count):
+        if not pool:
+            break
+        mac = hmac.new(seed.encode(), f"{raffle_id}:{digest}:{beacon}:{k}".encode(), hashlib.sha256).digest()
+        winners.append(pool.pop(int.from_bytes(mac, "big") % len(pool)))
+    return winners
+
+
+async def test_a_beacon_round_fixed_at_creation_and_published_after_the_close_decides_the_draw(
+    make_bot: Any, drand: FakeDrand
+) -> None:
+    bot: TestBot = await make_bot(economy={**_settings(), "raffle_beacon": drand.url})
+    bot.member("boss", "shell")
+    fans = [bot.member(f"fan{n}", "telegram") for n in range(4)]
+    for fan in fans:
+        await _grant(bot, fan.name, 10)
+    opened = await bot.ok("boss", '/raffle create "Dunk Low" 5 1h 2')
+    raffle = await _raffle(bot, 1)
+    assert raffle.beacon_round is not None and raffle.beacon_at is not None
+    assert raffle.beacon_at == round_time(raffle.beacon_round)
+    assert raffle.beacon_at >= raffle.ends_at + timedelta(seconds=60), "the round comes out after the close"
+    assert raffle.beacon_at - raffle.ends_at < timedelta(seconds=60 + PERIOD + 1)
+    assert f"{drand.url}/public/{raffle.beacon_round}" in opened.plain_text()
+    for fan in fans:
+        await bot.ok(fan, "/raffle enter 1")
+
+    await _time_passes(bot, 1)
+    drand.publish_through(raffle.beacon_round - 1)
+    waiting = await bot.fails("boss", "/raffle draw 1", f"waits for beacon round {raffle.beacon_round}")
+    assert "draws by itself" in waiting.text
+    closed = await _raffle(bot, 1)
+    ids = [await bot.member_id(fan) for fan in fans]
+    digest = hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()
+    assert closed.status == "open" and closed.closed_at is not None and closed.entrants_digest == digest
+    await bot.fails(fans[0], "/raffle enter 1", "closed")
+    runtime = bot.engine.service(EconomyRuntime)
+    assert await runtime.raffles.draw_due() == 0  # the sweep waits too, without failing
+
+    drand.down = True
+    await bot.fails("boss", "/raffle draw 1", "waits for beacon round")  # no fallback to a seed-only draw
+    drand.down = False
+    drand.publish_through(raffle.beacon_round)
+    drawn = await bot.ok("boss", "/raffle draw 1")
+    final = await _raffle(bot, 1)
+    assert final.status == "drawn" and final.beacon_randomness == randomness(raffle.beacon_round)
+    assert final.result is not None
+    assert final.result["winners"] == _with_beacon(1, final.seed, ids, 2, randomness(raffle.beacon_round))
+    assert digest in drawn.plain_text()
+
+    checked = await bot.ok("fan0", "/raffle verify 1")
+    shown = checked.plain_text()
+    assert "✅" in (checked.title or "") and randomness(raffle.beacon_round) in shown
+    assert "closed before the beacon round came out" in shown
+    assert (await verify(bot.engine.db)).ok
+
+
+async def test_no_raffle_opens_while_its_beacon_is_down(make_bot: Any, drand: FakeDrand) -> None:
+    bot: TestBot = await make_bot(economy={**_settings(), "raffle_beacon": drand.url})
+    bot.member("boss", "shell")
+    drand.down = True
+    await bot.fails("boss", '/raffle create "Dunk" 5 1h', "randomness beacon")
+    async with bot.engine.db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(Raffle)) == 0

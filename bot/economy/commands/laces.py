@@ -73,9 +73,7 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
     async def tip(ctx: Context, member: str, amount: int, note: str | None = None) -> Reply:
         recipient = await economy.find_member(member)
         sender = await economy.member(ctx.member.id)
-        result = await economy.tip(
-            sender, recipient, amount, note or "", request_key(ctx, "tip", sender.id)
-        )
+        result = await economy.tip(sender, recipient, amount, note or "", request_key(ctx, "tip", sender.id))
         said = f" — “{note}”" if note else ""
         return Reply(
             title="💸 Tip sent",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.economy import format as fmt
 from bot.economy.commands.keys import request_key
 from bot.economy.fairness import RULES
-from bot.economy.raffles import RaffleView, fmt_clip
+from bot.economy.raffles import RaffleView, beacon_fields, fmt_clip
 from bot.economy.runtime import EconomyRuntime
 from core.commands import Command, Param, ParamType, Permission
 from core.context import Context
@@ -16,7 +16,8 @@ HOW_TO_CHECK = (
     "1. sha256(seed) must equal the commitment published when the raffle opened.\n"
     "2. Sort the entrant ids ascending; digest = sha256 of them joined by commas (committed at the close).\n"
     "3. For round k = 0, 1, …: r = HMAC-SHA256(key = seed, message = `raffle:digest:k`) as a big-endian "
-    "number; the winner is entrant[r mod count], removed before the next round.\n"
+    "number (with a beacon: `raffle:digest:beacon:k`, beacon = the drand round's randomness); the winner "
+    "is entrant[r mod count], removed before the next round.\n"
     "`/raffle verify N` does all three and shows every input."
 )
 
@@ -35,7 +36,10 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
                 f"Entry {economy.money(raffle.cost)}, entries close and the draw runs at "
                 f"{fmt.day(raffle.ends_at)} UTC, {fmt.count(raffle.winners, 'winner')}."
             ),
-            fields=[ReplyField(name="Seed commitment (sha256)", value=f"`{raffle.seed_hash}`", inline=False)],
+            fields=[
+                ReplyField(name="Seed commitment (sha256)", value=f"`{raffle.seed_hash}`", inline=False),
+                *beacon_fields(raffle),
+            ],
             buttons=[Button(label="Enter", action=f"/raffle enter {raffle.id}")],
         )
 
@@ -46,8 +50,7 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
         return Reply(
             title=f"🎟️ You're in raffle #{joined.id}",
             text=(
-                f"{joined.prize} — paid {economy.money(joined.cost)}. "
-                f"{fmt.count(joined.entrants, 'entrant')} so far."
+                f"{joined.prize} — paid {economy.money(joined.cost)}. {fmt.count(joined.entrants, 'entrant')} so far."
             ),
             footer=f"Draw at {fmt.day(joined.ends_at)} UTC.",
             ephemeral=True,
@@ -68,6 +71,7 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
             ),
             fields=[
                 ReplyField(name="Seed commitment (sha256)", value=f"`{found.seed_hash}`", inline=False),
+                *beacon_fields(found),
                 ReplyField(name="How to check after the draw", value=HOW_TO_CHECK, inline=False),
             ],
             buttons=[Button(label="Enter", action=f"/raffle enter {found.id}")],
@@ -95,7 +99,11 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
                     f"Entries close at {fmt.day(found.ends_at)} UTC. Note the commitment below: the seed "
                     "revealed at the draw must hash to it."
                 ),
-                fields=[commitment, ReplyField(name="How to check after the draw", value=HOW_TO_CHECK, inline=False)],
+                fields=[
+                    commitment,
+                    *beacon_fields(found),
+                    ReplyField(name="How to check after the draw", value=HOW_TO_CHECK, inline=False),
+                ],
             )
         result = found.result or {}
         entrants = ",".join(str(e) for e in result.get("entrants", []))
@@ -110,6 +118,12 @@ def commands(runtime: EconomyRuntime) -> list[Command]:
                 ReplyField(name="Seed", value=f"`{found.seed}`", inline=False),
                 ReplyField(name=f"Entrants at the close ({closed})", value=fmt_clip(entrants or "none"), inline=False),
                 ReplyField(name="Entrants digest", value=f"`{result.get('digest', '')}`", inline=False),
+                *beacon_fields(found),
+                *(
+                    [ReplyField(name="Beacon randomness", value=f"`{found.beacon_randomness}`", inline=False)]
+                    if found.beacon_randomness
+                    else []
+                ),
                 ReplyField(name="Rule", value=f"{RULES[found.draw_rule]}, winner = entrant[r mod count]", inline=False),
                 ReplyField(name="Winners (member ids, in order)", value=winners, inline=False),
             ],
