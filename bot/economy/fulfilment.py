@@ -22,9 +22,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.economy.config import EconomySection
-from bot.economy.models import Entitlement, Raffle, RaffleEntry, table
+from bot.economy.models import Entitlement, Purchase, Raffle, RaffleEntry, table
 from core.errors import UserError
 from core.frontend import DeliveryRefused, RoleManager
+from core.storage.types import utcnow
 
 if TYPE_CHECKING:
     from core.engine import Engine
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 _E = table(Entitlement)
+#: kinds a member keeps: owning one for good (no end date) makes buying it again pointless
+KEPT_KINDS = ("role", "premium_feed", "flair")
 
 
 class FulfilmentError(Exception):
@@ -96,17 +99,30 @@ class Fulfilment:
         elif item.kind == "premium_feed":
             self._engine.feeds.check_name(item.value)
         elif item.kind == "raffle_entry":
+            await self.check_raffle(item.value)
             async with self._engine.db.read() as session:
-                raffle = await session.get(Raffle, _raffle_id(item.value))
                 entered = await session.scalar(
                     select(RaffleEntry.id).where(
                         RaffleEntry.raffle_id == _raffle_id(item.value), RaffleEntry.member_id == member_id
                     )
                 )
-            if raffle is None or raffle.status != "open":
-                raise UserError(f"Raffle #{item.value} is not open any more.")
             if entered is not None:
                 raise UserError(f"You're already in raffle #{item.value}.")
+        if item.kind in KEPT_KINDS:
+            async with self._engine.db.read() as session:
+                owned = await _owned_for_good(await session.connection(), member_id, item.kind, item.value)
+            if owned is not None:
+                raise UserError(f"You already have {owned} for good, so nothing was charged.")
+
+    async def check_raffle(self, value: str) -> None:
+        """A raffle ticket's raffle must exist and still take entries (open, before its end time)."""
+        raffle_id = _raffle_id(value)
+        async with self._engine.db.read() as session:
+            raffle = await session.get(Raffle, raffle_id)
+        if raffle is None:
+            raise UserError(f"No raffle #{raffle_id}. See `/raffle list`.")
+        if raffle.status != "open" or raffle.ends_at <= utcnow():
+            raise UserError(f"Raffle #{raffle_id} is closed: entries ended at {raffle.ends_at:%Y-%m-%d %H:%M} UTC.")
 
     async def deliver(self, purchase: PurchaseView) -> None:
         if purchase.kind != "role":
@@ -139,12 +155,20 @@ class Fulfilment:
 
     async def apply(self, conn: AsyncConnection, purchase: PurchaseView, now: datetime) -> None:
         """The database side of a fulfilment, inside the settle transaction."""
+        if purchase.kind in KEPT_KINDS:
+            owned = await _owned_for_good(conn, purchase.member_id, purchase.kind, purchase.value)
+            if owned is not None:
+                raise FulfilmentError(f"you already have {owned} for good")
         if purchase.kind == "raffle_entry":
             raffle_id = _raffle_id(purchase.value)
-            status = await conn.scalar(
-                select(table(Raffle).c.status).where(table(Raffle).c.id == raffle_id).with_for_update()
-            )
-            if status != "open":
+            found = (
+                await conn.execute(
+                    select(table(Raffle).c.status, table(Raffle).c.ends_at)
+                    .where(table(Raffle).c.id == raffle_id)
+                    .with_for_update()
+                )
+            ).first()
+            if found is None or found.status != "open" or found.ends_at <= now:
                 raise FulfilmentError(f"raffle #{raffle_id} closed before your entry went in")
             taken = await conn.scalar(
                 select(table(RaffleEntry).c.id).where(
@@ -179,6 +203,23 @@ class Fulfilment:
         user_id = await self._engine.identity.address_for(member_id, "discord")
         if user_id is not None:
             await _change_role(manager, False, user_id, int(value), f"SNPD shop role expired (#{entitlement_id})")
+
+
+async def _owned_for_good(conn: AsyncConnection, member_id: int, kind: str, value: str) -> str | None:
+    """The name of a purchase that gave ``member_id`` this very thing with no end, if one did."""
+    purchases = table(Purchase)
+    return await conn.scalar(
+        select(purchases.c.item_name)
+        .select_from(_E.join(purchases, purchases.c.id == _E.c.purchase_id))
+        .where(
+            _E.c.member_id == member_id,
+            _E.c.kind == kind,
+            _E.c.value == value,
+            _E.c.ended_at.is_(None),
+            _E.c.expires_at.is_(None),
+        )
+        .limit(1)
+    )
 
 
 def _raffle_id(value: str) -> int:

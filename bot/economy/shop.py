@@ -90,6 +90,8 @@ class Shop:
             )
         if kind == "premium_feed":
             self.economy.engine.feeds.check_name(item.value)
+        if kind == "raffle_entry":
+            await self.fulfilment.check_raffle(item.value)
 
         async def work(conn: AsyncConnection) -> None:
             await conn.execute(
