@@ -13,6 +13,7 @@ from adapters.shell.frontend import PROMPT
 from core.engine import Engine
 from core.replies import Reply
 from tests.adapters.shell.console import Console, Piped, notice_statuses, publish_event, restock_event
+from tests.testbot import TestBot
 
 
 @pytest.fixture
@@ -90,6 +91,22 @@ async def test_tips_and_leaderboards_between_shell_members(console: Console) -> 
     assert "5" in await console.say("/laces tip @jo 5 thanks")
     board = await console.say("/laces leaderboard all")
     assert "sam" in board and "jo" in board
+
+
+async def test_a_demo_members_alert_prints_as_a_dm_to_them(console: Console) -> None:
+    await console.say("/as @sam")
+    assert "can't reach you" not in await console.say("/alerts add jordan 4")
+    await publish_event(console.engine, restock_event("e3"))
+    printed = await console.wait_for("[DM to @sam]")
+    assert "Air Jordan 4 Retro Bred" in printed[printed.index("[DM to @sam]") :]
+
+
+async def test_as_will_not_pose_as_a_real_member(console: Console) -> None:
+    others = TestBot(console.engine)
+    await others.join(others.member("dana", "discord"))
+    refused = await console.say("/as @dana")
+    assert "real member (Discord)" in refused
+    assert "Dead letters" in await console.say("/admin deadletters")  # still the operator
 
 
 async def test_as_refuses_bad_names(console: Console) -> None:
