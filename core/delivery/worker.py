@@ -51,7 +51,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import structlog
-from sqlalchemy import and_, case, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -652,39 +652,49 @@ class DeliveryWorker:
     async def _mark(self, batch: Mapping[str, list[int]]) -> dict[str, set[int]]:
         """Commit every state change of one tick in one transaction and one statement; each state
         gets back the ids this worker still held (a row whose lease another worker took is left
-        alone). The statement goes to the session's connection: plain SQL, no ORM bookkeeping."""
+        alone). The statement is built once (``_MARKS``) and goes to the session's connection."""
         now = utcnow()
         wire = batch.get(SENDING, [])
         ids = wire + batch.get(SENT, [])
-        # ``sending``: the lease runs from the moment the request goes out, and ``sent_at`` records
-        # that moment until ``sent`` overwrites it (``_doubt`` reads it). ``sent``: the lease ends.
-        on_wire = OutboxMessage.id.in_(wire)
-        lease = now + timedelta(seconds=self.settings.on_wire_lease_s)
-        lease_type = OutboxMessage.__table__.c.lease_until.type  # stored as the column stores it
-        values: dict[str, Any] = {"sent_at": now}
-        if not wire:
-            values.update(status=SENT, lease_owner=None, lease_until=None)
-        elif len(wire) == len(ids):
-            values.update(status=SENDING, lease_until=lease)
-        else:
-            values.update(
-                status=case((on_wire, SENDING), else_=SENT),
-                lease_owner=case((on_wire, OutboxMessage.lease_owner), else_=None),
-                lease_until=case((on_wire, literal(lease, lease_type)), else_=None),
-            )
-        statement = (
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
-            .values(**values)
-            .returning(OutboxMessage.id)
-        )
+        params: dict[str, Any] = {"ids": ids, "owner": self.owner, "now": now}
+        if wire:
+            params["lease"] = now + timedelta(seconds=self.settings.on_wire_lease_s)
+        if wire and len(wire) < len(ids):
+            params["wire"] = wire
+        statement = _MARKS["both" if "wire" in params else SENDING if wire else SENT]
 
         async def work(session: AsyncSession) -> dict[str, set[int]]:
             connection = await session.connection()
-            kept = set((await connection.execute(statement)).scalars())
+            kept = set((await connection.execute(statement, params)).scalars())
             return {status: kept.intersection(group) for status, group in batch.items()}
 
         return await self._write(work)
+
+
+def _mark_statements() -> dict[str, Any]:
+    """The three forms of a tick's write: all ``sending``, all ``sent``, or both (a CASE per column).
+    ``sending``: the lease runs from the moment the request goes out, and ``sent_at`` records that
+    moment until ``sent`` overwrites it (``_doubt`` reads it). ``sent``: the lease ends."""
+    when = OutboxMessage.__table__.c.lease_until.type
+    now, lease = bindparam("now", type_=when), bindparam("lease", type_=when)
+    on_wire = OutboxMessage.id.in_(bindparam("wire", expanding=True))
+    forms: dict[str, dict[str, Any]] = {
+        SENT: {"status": SENT, "lease_owner": None, "lease_until": None},
+        SENDING: {"status": SENDING, "lease_until": lease},
+        "both": {
+            "status": case((on_wire, SENDING), else_=SENT),
+            "lease_owner": case((on_wire, OutboxMessage.lease_owner), else_=None),
+            "lease_until": case((on_wire, lease), else_=None),
+        },
+    }
+    mine = (OutboxMessage.id.in_(bindparam("ids", expanding=True)), OutboxMessage.lease_owner == bindparam("owner"))
+    return {
+        form: update(OutboxMessage).where(*mine).values(sent_at=now, **values).returning(OutboxMessage.id)
+        for form, values in forms.items()
+    }
+
+
+_MARKS = _mark_statements()
 
 
 class _Batcher:
