@@ -15,13 +15,14 @@ from bot.delivery import SLICE as DELIVERY
 from bot.economy import SLICE as ECONOMY
 from bot.feeds import SLICE as FEEDS
 from bot.general import SLICE as GENERAL
+from bot.market import SLICE as MARKET
 from bot.monitors import SLICE as MONITORS
 from core.config import Config, Section
 from core.config import load_config as load_core_config
 from core.errors import ConfigError
 from core.slice import Slice, in_dependency_order
 
-SLICES: tuple[Slice[Any], ...] = (GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY)
+SLICES: tuple[Slice[Any], ...] = (GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET)
 
 
 def ordered() -> list[Slice[Any]]:

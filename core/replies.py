@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Telegram caps callback data at 64 bytes; Discord's custom_id allows 100. We keep the stricter one.
 MAX_ACTION_BYTES = 64
@@ -33,10 +33,17 @@ class ReplyField(BaseModel):
 class Reply(BaseModel):
     """What a command or a feed item says. ``ephemeral`` means only the caller should see it."""
 
+    #: ``image`` travels as base64 wherever a reply is stored or put on the bus as JSON
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
     title: str | None = None
     text: str = ""
     fields: list[ReplyField] = Field(default_factory=list)
     image_url: str | None = None
+    #: an image made for this reply (a chart), uploaded with it as ``image_name``; platforms without
+    #: images (SMS) show the text alone
+    image: bytes | None = Field(default=None, repr=False)
+    image_name: str = "image.png"
     url: str | None = None
     buttons: list[Button] = Field(default_factory=list)
     footer: str | None = None

@@ -472,7 +472,7 @@ class DiscordFrontend:
         if not deferred:
             await interaction.response.send_message(**rendered.kwargs(), ephemeral=reply.ephemeral)
         elif reply.ephemeral == private:
-            await interaction.edit_original_response(**rendered.kwargs())
+            await interaction.edit_original_response(**rendered.kwargs(edit=True))
         else:
             # the "thinking" message has the wrong visibility: replace it
             with contextlib.suppress(discord.HTTPException):
@@ -513,7 +513,7 @@ class DiscordFrontend:
         appears (quadratic over a fan-out), and builds a ``Message`` (and stores its view) that
         nothing here reads. Discord's answers map to discord.py's own exceptions, as before.
         """
-        rendered = render(reply)
+        rendered = render(reply, attach=False)  # JSON only: an uploaded image is left out of DMs
         user_id = int(external_id)
         try:
             channel_id = self._dm_channels.get(user_id)

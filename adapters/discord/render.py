@@ -10,6 +10,8 @@ Action buttons carry their command line in the ``custom_id`` (``snpd:<action>``)
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -82,11 +84,16 @@ class Rendered:
     content: str | None = None
     embeds: list[discord.Embed] = field(default_factory=list)
     view: discord.ui.View | None = None
+    #: an uploaded image the embed shows as ``attachment://<filename>``
+    files: list[discord.File] = field(default_factory=list)
 
-    def kwargs(self) -> dict[str, Any]:
+    def kwargs(self, *, edit: bool = False) -> dict[str, Any]:
+        """``edit`` for ``edit_original_response``, which takes uploads as ``attachments``."""
         result: dict[str, Any] = {"content": self.content, "embeds": self.embeds}
         if self.view is not None:
             result["view"] = self.view
+        if self.files:
+            result["attachments" if edit else "files"] = self.files
         return result
 
 
@@ -110,12 +117,25 @@ def safe_url(url: str | None) -> str | None:
 def _is_plain(reply: Reply) -> bool:
     """Text-only replies read better as a normal message than as an embed."""
     return (
-        not (reply.title or reply.fields or reply.image_url or reply.url or reply.footer or reply.color is not None)
+        not (
+            reply.title
+            or reply.fields
+            or reply.image_url
+            or reply.image
+            or reply.url
+            or reply.footer
+            or reply.color is not None
+        )
         and len(reply.text) <= CONTENT_LIMIT
     )
 
 
-def build_embed(reply: Reply) -> discord.Embed:
+def attachment_name(reply: Reply) -> str:
+    """The upload's filename: Discord resolves ``attachment://`` only for plain ASCII names."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", reply.image_name)[:64] or "image.png"
+
+
+def build_embed(reply: Reply, *, attach: bool = True) -> discord.Embed:
     """One embed within every per-part limit and the 6,000 total; trimmed parts say so.
 
     The budget goes to the title, then the text, then fields in order, then the footer, keeping room
@@ -128,7 +148,9 @@ def build_embed(reply: Reply) -> discord.Embed:
     description = clip(to_discord(reply.text), min(DESCRIPTION_LIMIT, budget - reserve)) if reply.text else None
     budget -= len(description or "")
     embed = discord.Embed(title=title, description=description, url=safe_url(reply.url), color=reply.color)
-    if safe_url(reply.image_url):
+    if attach and reply.image is not None:
+        embed.set_image(url=f"attachment://{attachment_name(reply)}")
+    elif safe_url(reply.image_url):
         embed.set_image(url=safe_url(reply.image_url))
     fields = reply.fields
     for index, item in enumerate(fields):
@@ -164,8 +186,9 @@ def build_view(reply: Reply) -> discord.ui.View | None:
     return view
 
 
-def render(reply: Reply, *, mention: str | None = None) -> Rendered:
-    """The message for ``reply``; ``mention`` (a role ping) goes first in the content, where it notifies."""
+def render(reply: Reply, *, mention: str | None = None, attach: bool = True) -> Rendered:
+    """The message for ``reply``; ``mention`` (a role ping) goes first in the content, where it notifies.
+    ``attach`` uploads ``reply.image`` with the message (paths that send JSON only pass ``False``)."""
     plain = _is_plain(reply)
     lead = mention or ""
     body = to_discord(reply.text) if plain else ""
@@ -173,8 +196,9 @@ def render(reply: Reply, *, mention: str | None = None) -> Rendered:
         content = lead + "\n" + clip(body, CONTENT_LIMIT - len(lead) - 1)
     else:
         content = clip(lead or body, CONTENT_LIMIT)
-    embeds = [] if plain else [build_embed(reply)]
+    embeds = [] if plain else [build_embed(reply, attach=attach)]
     view = build_view(reply)
+    files = [discord.File(io.BytesIO(reply.image), filename=attachment_name(reply))] if attach and reply.image else []
     if not content and not embeds and view is None:
         content = "Done."  # Discord refuses an empty message
-    return Rendered(content=content or None, embeds=embeds, view=view)
+    return Rendered(content=content or None, embeds=embeds, view=view, files=files)

@@ -366,7 +366,7 @@ class TelegramFrontend:
         if messages[0].photo is not None:
             try:
                 await self._send(chat_id, topic_id, messages[0], reply_to=reply_to)
-                return
+                messages, reply_to = messages[1:], None  # an uploaded chart may be followed by its text
             except BadRequest as exc:
                 log.warning("telegram.photo_failed", chat=chat_id, error=exc.message)
                 messages = render(reply, photo=False)
@@ -387,7 +387,9 @@ class TelegramFrontend:
             ),
         }
         if message.photo is not None:
-            await self._call(bot.send_photo, photo=message.photo, caption=message.html, **common)
+            await self._call(
+                bot.send_photo, photo=message.photo, filename=message.filename, caption=message.html, **common
+            )
             return
         preview = (
             LinkPreviewOptions(url=message.preview_url, prefer_large_media=True, show_above_text=True)

@@ -33,7 +33,9 @@ class OutgoingMessage:
     """One Bot API call: ``sendPhoto`` with ``html`` as caption when ``photo`` is set, else ``sendMessage``."""
 
     html: str
-    photo: str | None = None
+    #: a URL Telegram fetches, or image bytes uploaded as ``filename``
+    photo: str | bytes | None = None
+    filename: str | None = None
     keyboard: InlineKeyboardMarkup | None = None
     #: show this link's preview above the text (the image, when it could not be a captioned photo)
     preview_url: str | None = None
@@ -239,8 +241,17 @@ def paginate(markup: str, *, limit: int = TEXT_LIMIT, max_pages: int = MAX_PAGES
 
 def render(reply: Reply, *, max_pages: int = MAX_PAGES, photo: bool = True) -> list[OutgoingMessage]:
     """The messages that show ``reply``: a captioned photo when everything fits in a caption (and
-    ``photo``), otherwise text pages with a linked, previewed image. Buttons go under the last one."""
+    ``photo``), otherwise text pages with a linked, previewed image; an uploaded image too long to
+    caption goes first under the title. Buttons go under the last one."""
     markup = keyboard(reply)
+    if reply.image is not None and photo:
+        caption = render_html(reply)
+        if visible_length(caption) <= CAPTION_LIMIT:
+            return [OutgoingMessage(caption, photo=reply.image, filename=reply.image_name, keyboard=markup)]
+        head = render_html(Reply(title=reply.title or "Chart"))
+        pages = [OutgoingMessage(page) for page in paginate(render_html(reply), max_pages=max_pages)]
+        pages[-1].keyboard = markup
+        return [OutgoingMessage(head, photo=reply.image, filename=reply.image_name), *pages]
     image = safe_url(reply.image_url)
     if image and photo:
         caption = render_html(reply)

@@ -17,6 +17,8 @@ What it models, and why:
 * Faults on demand: 429 with ``retry_after`` and bucket headers, 5xx, error 50007 for DMs to a user
   who closed them, and dropping the gateway socket.
 * Recording: every request, interaction response and message, with awaitable helpers for tests.
+  Multipart uploads become attachments with CDN URLs (embeds' ``attachment://`` images resolve to
+  them) and their bytes are kept in ``uploads``.
 * Trust boundaries: other servers the bot is in (``add_guild``; their owners have every permission
   there), member permission overwrites on a channel (an interaction carries the channel-resolved
   permissions, as Discord sends them), interactions from a DM, and the role hierarchy (a bot can
@@ -600,6 +602,8 @@ class FakeDiscord:
         self.resumes = 0
         self.connections: list[_Connection] = []
         self._refused_dm_users: set[int] = set()
+        #: uploaded attachments' bytes by their CDN URL (``message.payload["attachments"][i]["url"]``)
+        self.uploads: dict[str, bytes] = {}
         #: Discord checks an enforced nonce against the same author's messages of the past few
         #: minutes and answers a repeat with the earlier message, creating nothing
         self.nonce_window_s = 180.0
@@ -1326,24 +1330,52 @@ class FakeDiscord:
         payload = {"message": fault.message or f"{fault.status}: fake fault", "code": fault.code}
         return _json_response(payload, status=fault.status, headers=self._rate_headers(route))
 
-    @staticmethod
-    async def _read_body(request: web.Request) -> Any:
+    async def _read_body(self, request: web.Request) -> Any:
         if not request.can_read_body:
             return None
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             body: Any = None
+            files: dict[str, tuple[str, str, bytes]] = {}
             while True:
                 part = await reader.next()
                 if part is None:
                     break
-                if getattr(part, "name", None) == "payload_json":
+                name = getattr(part, "name", None)
+                if name == "payload_json":
                     body = json.loads(await part.text())  # type: ignore[union-attr]
                 else:
-                    await part.read()  # type: ignore[union-attr]
+                    data = bytes(await part.read())  # type: ignore[union-attr]
+                    filename = getattr(part, "filename", None) or "unknown"
+                    content_type = part.headers.get("Content-Type", "application/octet-stream")
+                    files[str(name)] = (filename, content_type, data)
+            if files and isinstance(body, dict):
+                self._attach_uploads(body, files)
             return body
         raw = await request.read()
         return json.loads(raw) if raw else None
+
+    def _attach_uploads(self, body: dict[str, Any], files: Mapping[str, tuple[str, str, bytes]]) -> None:
+        """Uploaded ``files[n]`` parts become the message's attachments, as Discord stores them (a CDN
+        URL, size, type), and an embed image ``attachment://name`` resolves to that URL. The bytes are
+        kept in ``uploads`` by URL."""
+        declared = {str(item.get("id")): item for item in body.get("attachments") or [] if isinstance(item, dict)}
+        attachments: list[dict[str, Any]] = []
+        for part_name, (filename, content_type, data) in files.items():
+            index = part_name.removeprefix("files[").removesuffix("]")
+            name = str((declared.get(index) or {}).get("filename") or filename)
+            snowflake = self._ids.next()
+            url = f"https://cdn.discordapp.com/attachments/{snowflake}/{name}"
+            self.uploads[url] = data
+            attachments.append({"id": str(snowflake), "filename": name, "size": len(data),
+                                "content_type": content_type, "url": url, "proxy_url": url})  # fmt: skip
+        body["attachments"] = attachments
+        by_name = {item["filename"]: item["url"] for item in attachments}
+        for embed in body.get("embeds") or []:
+            image = embed.get("image") or {}
+            reference = str(image.get("url") or "")
+            if reference.startswith("attachment://") and reference[len("attachment://") :] in by_name:
+                image["url"] = by_name[reference[len("attachment://") :]]
 
     _ROUTES: list[tuple[str, str, str, bool]] = [
         # method, template, handler name, needs Bot auth
@@ -1504,7 +1536,7 @@ class FakeDiscord:
             "content": content,
             "embeds": list(body.get("embeds") or []),
             "components": list(body.get("components") or []),
-            "attachments": [],
+            "attachments": list(body.get("attachments") or []),
             "mentions": mentioned_users,
             "mention_roles": mentioned_roles,
             "mention_everyone": False,
