@@ -103,6 +103,8 @@ class SearchIndex:
         found: dict[str, float] = {}
         if word in self._postings:
             found[word] = 1.0
+        elif word.endswith("s") and word[:-1] in self._postings:
+            found[word[:-1]] = 1.0  # plurals members use: dunks, 4s, 11s
         if len(word) >= 2 and (last or len(word) >= 3):
             start = bisect.bisect_left(self._vocab, word)
             for other in self._vocab[start : start + 200]:
