@@ -6,7 +6,6 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +16,7 @@ from core.errors import BadArgument, NotFound, UserError
 from core.storage.database import Database
 from core.storage.models import Identity, LinkCode, Member
 from core.storage.types import utcnow
+from core.timezones import resolve_timezone
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by hand
 #: 10 letters of 32 are 50 bits: guessing one live code at the /link failure limits takes millennia
@@ -240,10 +240,7 @@ class IdentityService:
         channel_order: list[str] | None = None,
     ) -> Member:
         if timezone is not None:
-            try:
-                ZoneInfo(timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise BadArgument("timezone", f"unknown timezone `{timezone}`; use a name like Europe/London") from None
+            timezone = resolve_timezone(timezone).name  # any case: europe/london is Europe/London
         if channel_order is not None:
             if sorted(channel_order) != sorted(set(channel_order)) or not set(channel_order) <= set(CHANNELS):
                 raise BadArgument("channels", f"list each of {', '.join(CHANNELS)} at most once")
@@ -258,7 +255,7 @@ class IdentityService:
                     select(Identity.id).where(Identity.member_id == member_id, Identity.platform == "sms")
                 )
                 if phones.first() is None:
-                    raise BadArgument("sms", "link a phone number first: text the code from `/link` to our number")
+                    raise BadArgument("sms", "verify your phone first: `/sms verify +1…`, then `/sms confirm CODE`")
             if timezone is not None:
                 member.timezone = timezone
             if dm_enabled is not None:

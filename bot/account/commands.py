@@ -12,6 +12,7 @@ from core.crypto import mask_phone
 from core.errors import BadArgument
 from core.identity import CHANNELS, PLATFORM_LABELS, show_link_code
 from core.replies import Reply, ReplyField
+from core.timezones import resolve_timezone
 
 _PLATFORM_LABEL = PLATFORM_LABELS
 #: ``/link confirm 12`` and ``/link refuse 12``: the owner's answer to a request (the Confirm / Refuse buttons)
@@ -41,11 +42,15 @@ async def _issue(ctx: Context) -> Reply:
     issued = await ctx.engine.identity.issue_link_code(ctx.member.id, ctx.platform)
     minutes = max(1, round((issued.expires_at - issued.created_at).total_seconds() / 60))
     shown = show_link_code(issued.code)
+    config = ctx.engine.config
+    by_text = (
+        f" (or text `LINK {shown}` to {config.sms.from_number})" if config.frontends_enabled()["sms"] == "on" else ""
+    )
     return Reply(
         title="🔗 Link another account",
         text=(
             f"Your code: **{shown}**\n"
-            f"From your other account, send `/link {shown}` (or text `LINK {shown}` to our SMS number). "
+            f"From your other account, send `/link {shown}`{by_text}. "
             f"You will be asked here to confirm before anything joins. It works once and expires in {minutes} minutes."
         ),
         ephemeral=True,
@@ -114,12 +119,16 @@ async def settings(
     if channels is not None:
         order = [part.strip().lower() for part in channels.replace(">", ",").split(",") if part.strip()]
     nothing_changed = timezone is None and dm is None and sms is None and order is None
+    if sms and ctx.engine.config.frontends_enabled()["sms"] != "on":
+        raise BadArgument("sms", "SMS isn't set up on this server; alerts come by Discord or Telegram DM")
     if not nothing_changed:
         await ctx.engine.identity.update_settings(
             ctx.member.id, timezone=timezone, dm_enabled=dm, sms_enabled=sms, channel_order=order
         )
     current = await profile(ctx)
     note = "Your settings:" if nothing_changed else "Saved. Your settings now:"
+    if timezone is not None and (warning := resolve_timezone(timezone).warning):
+        note += f"\n⚠️ {warning}."
     keep = {"Timezone", "DMs", "SMS", "Alert order"}
     return Reply(
         title="⚙️ Settings",

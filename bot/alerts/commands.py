@@ -71,6 +71,8 @@ async def add(ctx: Context, **fields: Any) -> Reply:
         high_priority=False,
         paused=False,
     )
+    if fields.get("max_price") == 0:
+        raise BadArgument("max_price", "0 would match nothing; leave it out for no upper limit")
     apply(rule, RuleInput(**fields))
     _refuse_missing_channels(ctx, rule)
     async with ctx.engine.db.transaction() as session:
@@ -106,6 +108,8 @@ async def edit(ctx: Context, id: int, **fields: Any) -> Reply:
 async def _set_paused(ctx: Context, id: int, paused: bool) -> Reply:
     async with ctx.engine.db.transaction() as session:
         rule = await _own_rule(ctx, session, id)
+        if rule.paused == paused:
+            raise UserError(f"Alert #{id} is already {'paused' if paused else 'active'}.")
         rule.paused = paused
     await ctx.service(AlertsRuntime).rule_changed(rule)
     state = "paused" if paused else "active again"
@@ -177,8 +181,9 @@ async def test(ctx: Context, id: int) -> Reply:
         reason = criteria.check(event)
         if reason is None:
             hits += 1
-        verdict = "✅ " if reason is None else "✗ "
-        lines.append(verdict + summary(stored.payload)[:90] + (f" — {reason}" if reason else ""))
+            lines.append(f"✅ {summary(stored.payload)[:90]} — {criteria.explain(event)}")
+        else:
+            lines.append(f"✗ {summary(stored.payload)[:90]} — {reason}")
     return Reply(
         title=f"🧪 Alert #{id}: {hits} of the last {len(events)} events match",
         text="\n".join(lines),
@@ -262,8 +267,10 @@ _RULE_FIELDS = (
     Param("brands", "Brands, comma-separated", required=False),
     Param("stores", "Store hosts, comma-separated, e.g. kith.com", required=False),
     Param("sizes", "Sizes: 10, 10.5, W 11.5, EU 44, 5Y", required=False),
-    Param("min_price", "Lowest price", type=ParamType.NUMBER, required=False, min_value=0),
-    Param("max_price", "Highest price", type=ParamType.NUMBER, required=False, min_value=0),
+    Param("min_price", "Lowest price (in /alerts edit, 0 removes it)", type=ParamType.NUMBER, required=False,
+          min_value=0),
+    Param("max_price", "Highest price (in /alerts edit, 0 removes it)", type=ParamType.NUMBER, required=False,
+          min_value=0),
     Param("min_deal", "Minimum % under resale median", type=ParamType.NUMBER, required=False, min_value=0,
           max_value=100),
     Param("near", "latitude,longitude for in-store drops", required=False),
@@ -296,6 +303,6 @@ COMMANDS = [
             (Param("mode", "off, daily or weekly", choices=("off", "daily", "weekly")),
              Param("hour", "Local hour 0-23", type=ParamType.INTEGER, required=False, min_value=0, max_value=23)),
             private=True),
-    Command("cap", "Most alerts per day (0: no cap); the rest roll into your digest.", cap,
+    Command("cap", "Most alerts a day (0: none); the rest go to your digest if on, else are skipped.", cap,
             (Param("limit", "Alerts per day", type=ParamType.INTEGER, min_value=0, max_value=1000),), private=True),
 ]

@@ -33,7 +33,9 @@ class Delivery:
             engine.frontends,
             self.address_book,
             self.limiter,
-            self.settings.worker_settings(sms_sender=engine.config.sms.from_number),
+            self.settings.worker_settings(
+                sms_sender=engine.config.sms.from_number, sms_validity_s=engine.config.sms.validity_period_seconds
+            ),
             publish=engine.bus.publish,
         )
 
