@@ -221,18 +221,18 @@ class Raffles:
             row = (await conn.execute(select(_R).where(_R.c.id == raffle_id).with_for_update())).one()
             if row.status != "open":
                 return False
-            entries = (
+            fees = (
                 await conn.execute(
-                    select(_RE.c.member_id, _T.c.amount)
-                    .select_from(_RE.outerjoin(_T, (_T.c.id == _RE.c.transfer_id) & (_T.c.status == STATUS_POSTED)))
+                    select(_T.c.amount)
+                    .select_from(_RE.join(_T, (_T.c.id == _RE.c.transfer_id) & (_T.c.status == STATUS_POSTED)))
                     .where(_RE.c.raffle_id == raffle_id)
                 )
-            ).all()
-            entrants = sorted({member for member, _fee in entries})
+            ).scalars()
+            takings = sum(int(fee) for fee in fees)
+            entrants = [int(member) for member in (row.result or {}).get("entrants", [])]
             digest = entrants_digest(entrants)
             if digest != row.entrants_digest:
-                raise LedgerError(f"raffle #{raffle_id}: the entries changed after the close")
-            takings = sum(int(fee or 0) for _member, fee in entries)
+                raise LedgerError(f"raffle #{raffle_id}: the stored entrant list doesn't match its committed digest")
             winners = draw_winners(row.draw_rule, raffle_id, row.seed, entrants, row.winners, randomness)
             if takings:
                 settle = TransferRequest(
@@ -279,9 +279,13 @@ class Raffles:
                 )
             if row.closed_at is not None:
                 return False
-            entrants = (await conn.execute(select(_RE.c.member_id).where(_RE.c.raffle_id == raffle_id))).scalars()
+            recorded = (await conn.execute(select(_RE.c.member_id).where(_RE.c.raffle_id == raffle_id))).scalars()
+            entrants = sorted(set(recorded))
             digest = entrants_digest(entrants)
-            await conn.execute(update(_R).where(_R.c.id == raffle_id).values(closed_at=when, entrants_digest=digest))
+            frozen = {"entrants": entrants, "digest": digest}  # /link may move entries later; the list stays
+            await conn.execute(
+                update(_R).where(_R.c.id == raffle_id).values(closed_at=when, entrants_digest=digest, result=frozen)
+            )
             return True
 
         closed_now = await self.ledger.run(work)
@@ -384,14 +388,20 @@ class Raffles:
         )
         async with self.economy.db.read() as session:
             recorded = (await session.execute(select(_RE.c.member_id).where(_RE.c.raffle_id == raffle_id))).scalars()
-            on_record = sorted(set(recorded))
-        checks.append(Check("the entrant list is every entry on record", on_record == entrants))
+            on_record = set(recorded)
+        survivors = await self._survivors(on_record | set(entrants))
+        same = {survivors[m] for m in on_record} == {survivors[m] for m in entrants}
+        checks.append(Check("the entrant list is every entry on record (accounts linked since count as one)", same))
         if raffle.entrants_digest is not None:
             checks.append(Check("the digest is the one committed at the close", raffle.entrants_digest == digest))
         if raffle.beacon_at is not None and raffle.closed_at is not None:
             in_time = raffle.closed_at < raffle.beacon_at
             checks.append(Check("the entries closed before the beacon round came out", in_time))
         return raffle, checks
+
+    async def _survivors(self, member_ids: set[int]) -> dict[int, int]:
+        """Each member id mapped to the member it was folded into by ``/link`` (itself if none)."""
+        return {member_id: (await self.economy.member(member_id)).id for member_id in member_ids}
 
     async def get(self, raffle_id: int) -> RaffleView:
         async with self.economy.db.read() as session:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text, update
 
+from bot.account import Linking
 from bot.economy import EconomyRuntime
 from bot.economy.models import Purchase, Raffle, RaffleEntry
 from bot.economy.verify import verify
@@ -286,3 +287,38 @@ async def test_no_raffle_opens_while_its_beacon_is_down(make_bot: Any, drand: Fa
     await bot.fails("boss", '/raffle create "Dunk" 5 1h', "randomness beacon")
     async with bot.engine.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(Raffle)) == 0
+
+
+async def test_accounts_linked_between_the_close_and_the_beacon_round_still_draw(
+    make_bot: Any, drand: FakeDrand
+) -> None:
+    """/link moves raffle entries to the surviving member; the draw uses the list frozen at the close."""
+    bot: TestBot = await make_bot(economy={**_settings(), "raffle_beacon": drand.url})
+    bot.member("boss", "shell")
+    bot.member("sam", "telegram")
+    bot.member("sam-discord", "discord")
+    bot.member("kim", "telegram")
+    for name in ("sam", "sam-discord", "kim"):
+        await _grant(bot, name, 10)
+    await bot.ok("boss", '/raffle create "Dunk" 5 1h')
+    for name in ("sam", "sam-discord", "kim"):
+        await bot.ok(name, "/raffle enter 1")
+    frozen = sorted([await bot.member_id(name) for name in ("sam", "sam-discord", "kim")])
+    await _time_passes(bot, 1)
+    await bot.fails("boss", "/raffle draw 1", "waits for beacon round")
+
+    sam, other = await bot.resolve("sam"), await bot.resolve("sam-discord")
+    code = await bot.engine.identity.issue_link_code(sam.id, "telegram")
+    linking = bot.engine.service(Linking)
+    requested = await linking.request(code.code, other.id, bot["sam-discord"].caller)
+    await linking.decide(requested.request_id, sam.id, confirm=True)
+
+    raffle = await _raffle(bot, 1)
+    assert raffle.beacon_round is not None
+    drand.publish_through(raffle.beacon_round)
+    await bot.ok("boss", "/raffle draw 1")
+    drawn = await _raffle(bot, 1)
+    assert drawn.result is not None and drawn.result["entrants"] == frozen
+    assert drawn.result["winners"] == _with_beacon(1, drawn.seed, frozen, 1, randomness(raffle.beacon_round))
+    checked = await bot.ok("kim", "/raffle verify 1")
+    assert "✅" in (checked.title or ""), checked.plain_text()
