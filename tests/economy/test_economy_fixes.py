@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from bot.economy import EconomyRuntime
 from bot.economy.ledger import IdempotencyMismatch
 from bot.economy.models import Purchase, Raffle, Transfer
+from core.commands import Permission
 from core.requests import RUNNING, STALE_AFTER, HandledRequest
 from core.storage.types import utcnow
 from tests.testbot import TestBot
@@ -173,3 +174,23 @@ async def test_history_audit_and_counts_read_right(make_bot: Any) -> None:
     assert "revoke 5 LACES ← alice" in lines[0]
     assert "grant 30 LACES → alice" in lines[1]
     assert audit.footer is not None and "2 entries" in audit.footer
+
+
+async def test_a_telegram_tip_redelivered_after_a_crash_before_the_answer_pays_once(make_telegram_bot: Any) -> None:
+    """Real python-telegram-bot: the tip ran, the process died before storing its answer, and
+    Telegram hands the same update (same update_id) to the restarted bot."""
+    bot = await make_telegram_bot(economy={"min_account_age_days": 0, "tip_pair_cooldown_seconds": 0})
+    alice = bot.member("alice", platform="telegram")
+    bob = bot.member("bob", platform="telegram")
+    admin = bot.member("boss", platform="telegram", role=Permission.ADMIN)
+    await bot.join(alice, bob)
+    await bot.ok(admin, "/admin grant @alice 20 start")
+    update = bot.fake.command(alice.native, "/laces tip @bob 5 thanks")
+    first = await bot.fake.wait_for_message(alice.native.id)
+    assert "Tip sent" in first.text
+    await _died_before_answering(bot, f"telegram:{update['update_id']}")
+    await bot.restart()
+    bot.fake.redeliver(update)
+    await bot.fake.wait_for_message(alice.native.id)
+    assert await _transfers(bot, "tip") == 1
+    assert (await _balance(bot, "alice"), await _balance(bot, "bob")) == (15, 5)
