@@ -39,10 +39,11 @@ class Resolved:
 
 
 def ambiguous(hits: Sequence[Hit]) -> bool:
-    """Too close to call: nothing covers the query, or the runner-up scores nearly the same."""
+    """Too close to call: the query isn't covered, names too little of the best pair (``dunk low``),
+    or the runner-up scores nearly the same."""
     if not hits:
         return True
-    if hits[0].coverage < 0.75:
+    if hits[0].coverage < 0.75 or hits[0].name_coverage < 0.3:
         return True
     return len(hits) > 1 and hits[0].score - hits[1].score < 0.015
 

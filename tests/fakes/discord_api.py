@@ -1350,7 +1350,9 @@ class FakeDiscord:
                     content_type = part.headers.get("Content-Type", "application/octet-stream")
                     files[str(name)] = (filename, content_type, data)
             if files and isinstance(body, dict):
-                self._attach_uploads(body, files)
+                # an interaction callback carries the message under ``data``
+                message = body["data"] if isinstance(body.get("data"), dict) and "type" in body else body
+                self._attach_uploads(message, files)
             return body
         raw = await request.read()
         return json.loads(raw) if raw else None
