@@ -15,6 +15,7 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -112,7 +113,7 @@ class SearchIndex:
                     break
                 if other != word:
                     found.setdefault(other, _PREFIX)
-        if word.isalpha() and len(word) >= 3:
+        if word.isalpha() and len(word) >= 3 and word not in self._postings:
             edits = 1 if len(word) <= 5 else 2
             for other, distance, _ in fuzzy.extract(
                 word, self._alpha_vocab, scorer=OSA.distance, score_cutoff=edits, limit=None
@@ -142,6 +143,12 @@ class SearchIndex:
         total_weight = sum(weight for weight, _ in per_word)
         coverage: dict[int, float] = {}
         for weight, candidates in per_word:
+            if len(candidates) == 1:  # the common case, an exact word: no per-name maximum to take
+                ((word, sure),) = candidates.items()
+                gain = weight * sure
+                for index in self._postings[word]:
+                    coverage[index] = coverage.get(index, 0.0) + gain
+                continue
             best: dict[int, float] = {}
             for word, sure in candidates.items():
                 for index in self._postings[word]:
@@ -151,7 +158,7 @@ class SearchIndex:
                 coverage[index] = coverage.get(index, 0.0) + weight * sure
         if not coverage:
             return []
-        shortlist = sorted(coverage, key=coverage.__getitem__, reverse=True)[:_RERANK]
+        shortlist = heapq.nlargest(_RERANK, coverage, key=coverage.__getitem__)
         floor = coverage[shortlist[-1]] if len(shortlist) == _RERANK else -1.0
         shortlist += [i for i, v in coverage.items() if v == floor and i not in shortlist][:_RERANK]
         matched_words = {word for _, candidates in per_word for word in candidates}
