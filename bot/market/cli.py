@@ -75,23 +75,34 @@ def cmd_search(args: argparse.Namespace) -> int:
     else:
         queries = [args.query]
 
-    async def main() -> list[list[Any]]:
+    async def main() -> list[tuple[list[Any], list[str]]]:
         market = await _market(args)
         try:
             await market.refresh(force=True)
-            return [market.search(query, limit=args.limit) for query in queries]
+            return [_ranked(market, query, args.limit) for query in queries]
         finally:
             await market.db.dispose()
 
     results = asyncio.run(main())
-    for query, hits in zip(queries, results, strict=True):
+    for query, (hits, names) in zip(queries, results, strict=True):
         if args.json:
-            line = {"query": query, "results": [hit.name for hit in hits]}
+            line: dict[str, Any] = {"query": query, "results": names}
             if args.batch is None:
                 line["hits"] = [{"id": h.id, "name": h.name, "audience": h.audience, "score": h.score} for h in hits]
             sys.stdout.write(orjson.dumps(line).decode() + "\n")
         else:
             print(f"{query}:")
-            for rank, hit in enumerate(hits, start=1):
-                print(f"  {rank:>2}. {hit.name}  ({hit.score:.3f})")
+            for rank, name in enumerate(names, start=1):
+                score = f"  ({hits[rank - 1].score:.3f})" if rank <= len(hits) else "  (by spelling)"
+                print(f"  {rank:>2}. {name}{score}")
     return 0
+
+
+def _ranked(market: Any, query: str, limit: int) -> tuple[list[Any], list[str]]:
+    """The search's hits, then names nearest by spelling until ``limit``: a query whose words match
+    few names still answers ``limit`` names, best first."""
+    hits = market.search(query, limit=limit)
+    names = [hit.name for hit in hits]
+    if len(names) < limit:
+        names += [name for name in market.closest(query, limit=limit * 2) if name not in names][: limit - len(names)]
+    return hits, names
