@@ -9,7 +9,19 @@ from datetime import datetime
 from bot.market.chart import CHART_FILENAME, draw
 from bot.market.models import CatalogProduct
 from bot.market.names import AUDIENCE_LABELS
-from bot.market.prices import MIN_SALES, Market, Sale, in_size, keys_for, load_sales, market, sizes_of
+from bot.market.prices import (
+    MIN_SALES,
+    Market,
+    Offer,
+    Sale,
+    asks,
+    in_size,
+    keys_for,
+    load_sales,
+    market,
+    retail_offers,
+    sizes_of,
+)
 from bot.market.search import Hit
 from bot.market.service import Market as MarketService
 from bot.market.service import ambiguous
@@ -145,6 +157,25 @@ def _few(sales: list[Sale]) -> str:
     return "\n".join(lines)
 
 
+def _host(source: str) -> str:
+    return source.removeprefix("shopify:")
+
+
+def _offer_fields(retail: list[Offer], listed: list[Offer]) -> list[ReplyField]:
+    """The cheapest live retail price and ask, when the monitors have seen any."""
+    fields = []
+    if retail:
+        best = retail[0]
+        fields.append(ReplyField(name="Retail now", value=f"{_money(best.price)} at {_host(best.source)}"))
+    if listed:
+        best = listed[0]
+        where = f" ({best.size})" if best.size else ""
+        fields.append(ReplyField(
+            name="Lowest ask", value=f"{_money(best.price)}{where} on {best.source}, {len(listed)} listed"
+        ))  # fmt: skip
+    return fields
+
+
 async def price(ctx: Context, item: str, size: str | None = None) -> Reply:
     service = ctx.service(MarketService)
     item, size = _split_size(item, size)
@@ -157,13 +188,11 @@ async def price(ctx: Context, item: str, size: str | None = None) -> Reply:
             raise UserError(f"No catalog product {item.strip()}.")
         return _did_you_mean(item, resolved.candidates, "price", service.closest(item))
     sales = await load_sales(service.db, keys_for(product.name, product.aliases or []))
+    live = _offer_fields(await retail_offers(service.db, product.id, size), await asks(service.db, product.name, size))
     title = f"💲 {product.name}"
+    footer = f"#{product.id} · {_label(product)} · retail {_money(product.retail)}"
     if not sales:
-        return Reply(
-            title=title,
-            text=f"No sales recorded for this pair yet. Retail: {_money(product.retail)}.",
-            footer=f"#{product.id} · {AUDIENCE_LABELS.get(product.audience, product.audience)}",
-        )
+        return Reply(title=title, text="No sales recorded for this pair yet.", fields=live, footer=footer)
     chosen = sales
     if size is not None:
         chosen = in_size(sales, size)
@@ -172,23 +201,21 @@ async def price(ctx: Context, item: str, size: str | None = None) -> Reply:
             raise UserError(f"No sales in size {size} for {product.name}. Sizes with sales: {', '.join(sizes)}.")
         title += f" · size {size}"
     figures = market(chosen, product.retail)
-    as_of = f"as of its latest sale, {_date(chosen[-1].at)}"
     if len(chosen) < MIN_SALES:
         text = (
             f"Only {len(chosen)} sale{'s' if len(chosen) != 1 else ''} recorded: "
-            "too few for a market price. Here they are:\n"
-            + _few(chosen)
+            "too few for a market price. Here they are:\n" + _few(chosen)
         )
-        return Reply(title=title, text=text, footer=f"#{product.id} · retail {_money(product.retail)}")
-    notes = [f"Figures {as_of}."]
+        return Reply(title=title, text=text, fields=live, footer=footer)
+    notes = [f"Figures as of its latest sale, {_date(chosen[-1].at)}."]
     if figures.median_7d is None or figures.median_30d is None:
         notes.append(f"Fewer than {MIN_SALES} sales in a window leave its median out.")
     image = await asyncio.to_thread(draw, product.name, sales, size=size, size_sales=chosen if size else ())
     return Reply(
         title=title,
         text=" ".join(notes),
-        fields=_figures(figures),
-        footer=f"#{product.id} · {_label(product)} · retail {_money(product.retail)}",
+        fields=[*_figures(figures), *live],
+        footer=footer,
         image=image,
         image_name=CHART_FILENAME,
     )

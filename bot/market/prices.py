@@ -1,7 +1,10 @@
 """A pair's market from the price observations the monitors slice stores (imports, eBay, retail).
 
-Windows end at the pair's latest sale rather than now: a history that stops in 2018 still has a
-7- and 30-day median, and the reply says which date they are as of.
+Sales are found by the catalog name and its aliases (a sales import's names). Live retail prices
+come from the monitored products linked to the catalog entry, and asks (eBay listings, free-form
+titles) from observations whose name holds every word of the pair's. Windows end at the pair's
+latest sale rather than now: a history that stops in 2018 still has a 7- and 30-day median, and
+the reply says which date they are as of.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 
+from bot.market.models import CatalogLink
+from bot.market.names import fold, split_audience
 from bot.monitors.filters import size_key
 from bot.monitors.models import PriceObservation
 from bot.monitors.prices import product_key
@@ -102,3 +108,52 @@ def market(sales: Sequence[Sale], retail: float | None) -> Market:
         spread = (quartiles[0], quartiles[2])
     premium = round((median_30d - retail) / retail * 100, 1) if median_30d and retail else None
     return Market(list(sales), last, median_7d, median_30d, len(week), len(month), trend, spread, premium)
+
+
+#: asks and retail prices older than this (before the newest one) are not shown
+OFFER_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Offer:
+    source: str
+    price: float
+    at: datetime
+    size: str | None
+    url: str | None
+
+
+async def _offers(db: Database, kind: str, condition: Any, size: str | None) -> list[Offer]:
+    filters = [PriceObservation.kind == kind, condition]
+    if size is not None:
+        filters.append(PriceObservation.size_key == size_key(size))
+    columns = (PriceObservation.source, PriceObservation.price, PriceObservation.observed_at,
+               PriceObservation.size, PriceObservation.url)  # fmt: skip
+    async with db.read() as session:
+        latest = await session.scalar(select(func.max(PriceObservation.observed_at)).where(*filters))
+        if latest is None:
+            return []
+        since = latest - timedelta(days=OFFER_DAYS)
+        query = select(*columns).where(*filters, PriceObservation.observed_at >= since).order_by(PriceObservation.price)
+        rows = (await session.execute(query.limit(50))).all()
+    return [Offer(row[0], float(row[1]), row[2], row[3], row[4]) for row in rows]
+
+
+async def retail_offers(db: Database, catalog_id: int, size: str | None = None) -> list[Offer]:
+    """Live retail prices of the monitored products linked to ``catalog_id``, cheapest first."""
+    async with db.read() as session:
+        titles = list(await session.scalars(select(CatalogLink.title).where(CatalogLink.catalog_id == catalog_id)))
+    if not titles:
+        return []
+    keys = list({product_key(title) for title in titles})
+    return await _offers(db, "retail", PriceObservation.product_key.in_(keys), size)
+
+
+async def asks(db: Database, name: str, size: str | None = None) -> list[Offer]:
+    """Listings (eBay asks) whose title holds every word of ``name``, cheapest first."""
+    base, _ = split_audience(name)
+    words = fold(base).split()
+    if not words:
+        return []
+    condition = and_(*(PriceObservation.product_key.like(f"%{word}%") for word in words))
+    return await _offers(db, "listing", condition, size)

@@ -4,6 +4,7 @@ the embed, a Telegram photo)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from bot.market import Market
 from bot.market.models import CatalogLink
 from bot.monitors.prices import record
 from bot.monitors.service import EVENT_TOPIC
+from bot.monitors.sources.resale import PriceObservation
 from core.storage.database import Database
 from tests.market.data import PRODUCTS, ZEBRA, write, zebra_sales
 from tests.testbot import DiscordTestBot, Heard, TelegramTestBot
@@ -104,3 +106,19 @@ async def test_monitored_products_link_to_the_catalog(make_discord_bot: Any, tmp
     assert [(link.monitor_id, link.product_id) for link in links] == [(7, "4242")]
     linked = await dc.engine.service(Market).linked(7, "4242")
     assert linked is not None and linked.name == "Jordan 4 Retro SB Pine Green"
+
+    seen = datetime(2023, 4, 1, tzinfo=UTC)
+    await record(dc.engine.db, [
+        PriceObservation(seen, "shopify:kicks.example", "retail", event["product"]["title"], 225.0, "r1"),
+        PriceObservation(seen, "ebay", "listing", "Nike Air Jordan 4 Retro SB Pine Green DR5415-103", 410.0, "l1",
+                         size="10"),
+        PriceObservation(seen, "ebay", "listing", "Jordan 4 Retro SB Pine Green men's", 395.0, "l2", size="9"),
+        PriceObservation(seen, "ebay", "listing", "Jordan 4 Retro Military Black", 250.0, "l3", size="10"),
+    ])  # fmt: skip
+    priced = await dc.ok(dc.member("ann"), "/price jordan 4 pine green")
+    fields = {field.name: field.value for field in priced.fields}
+    assert "No sales recorded for this pair yet." in priced.text
+    assert fields["Retail now"] == "$225 at kicks.example"
+    assert fields["Lowest ask"] == "$395 (9) on ebay, 2 listed"
+    in_ten = await dc.ok(dc.member("bo"), "/price jordan 4 pine green size:10")
+    assert {field.name: field.value for field in in_ten.fields}["Lowest ask"] == "$410 (10) on ebay, 1 listed"
