@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sqlalchemy import and_, delete, exists, update
+from sqlalchemy import and_, exists, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.economy import cli
@@ -46,16 +46,16 @@ class EconomySlice(Slice[EconomyRuntime]):
         await session.execute(
             update(Entitlement).where(Entitlement.member_id == absorbed_id).values(member_id=survivor_id)
         )
-        # both entered the same raffle: the survivor keeps one entry, as if they had entered once
+        # both entered the same raffle: the absorbed member's paid entry stays on their id (entries are
+        # one per member), so the raffle's pot still matches its entries
         kept = RaffleEntry.__table__.alias("kept")
         await session.execute(
-            delete(RaffleEntry).where(
+            update(RaffleEntry)
+            .where(
                 RaffleEntry.member_id == absorbed_id,
-                exists().where(and_(kept.c.member_id == survivor_id, kept.c.raffle_id == RaffleEntry.raffle_id)),
+                ~exists().where(and_(kept.c.member_id == survivor_id, kept.c.raffle_id == RaffleEntry.raffle_id)),
             )
-        )
-        await session.execute(
-            update(RaffleEntry).where(RaffleEntry.member_id == absorbed_id).values(member_id=survivor_id)
+            .values(member_id=survivor_id)
         )
 
     def check_config(self, config: Config) -> list[str]:

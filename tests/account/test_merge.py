@@ -10,7 +10,8 @@ from sqlalchemy import select
 from bot.alerts import AlertsRuntime
 from bot.alerts.matcher import prepare_event
 from bot.alerts.models import AlertPrefs, AlertRule
-from bot.economy.models import Entitlement
+from bot.economy.models import Entitlement, RaffleEntry
+from bot.economy.verify import verify
 from core.engine import Engine
 from core.identity import Caller
 from core.replies import Reply
@@ -75,3 +76,19 @@ async def test_entitlements_follow_the_member(engine: Engine) -> None:
     async with engine.db.read() as session:
         owners = list((await session.execute(select(Entitlement.member_id))).scalars())
     assert owners == [survivor.id]
+
+
+async def test_two_entries_in_one_raffle_both_stay_paid_and_the_ledger_balances(engine: Engine) -> None:
+    await ok(engine, ADMIN, '/raffle create "Dunk Low Panda" 5 2h')
+    ids = []
+    for caller in (DISCORD, TELEGRAM):
+        member = await engine.identity.resolve(caller)
+        ids.append(member.id)
+        await ok(engine, ADMIN, f"/admin grant #{member.id} 20 raffle money")
+        await ok(engine, caller, "/raffle enter")
+    await link(engine, DISCORD, TELEGRAM)
+    async with engine.db.read() as session:
+        entries = list((await session.execute(select(RaffleEntry.member_id))).scalars())
+    assert sorted(entries) == sorted(ids)  # both paid entries kept
+    report = await verify(engine.db)
+    assert report.violations == []
