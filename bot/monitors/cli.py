@@ -1,4 +1,4 @@
-"""``snpd monitor test URL``, ``snpd demo`` and ``snpd prices import|ebay|median``."""
+"""``snpd monitor test URL``, ``snpd demo`` and ``snpd prices import|ebay|median|predict``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from bot.market.forecast.cli import add_predict
 from bot.monitors.config import MonitorsSection
 from core.config import Config
 from core.errors import UserError
@@ -51,6 +52,7 @@ def add_cli(subparsers: Any) -> None:
         help=f"how many days back to look, 1 to {MAX_HISTORY_DAYS:,} (default 90)",
     )
     median.set_defaults(func=cmd_prices_median)
+    add_predict(prices)
 
 
 #: about 100 years: the sales history reaches back to 2017, and a date that far back still exists
