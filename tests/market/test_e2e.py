@@ -122,3 +122,11 @@ async def test_monitored_products_link_to_the_catalog(make_discord_bot: Any, tmp
     assert fields["Lowest ask"] == "$395 (9) on ebay, 2 listed"
     in_ten = await dc.ok(dc.member("bo"), "/price jordan 4 pine green size:10")
     assert {field.name: field.value for field in in_ten.fields}["Lowest ask"] == "$410 (10) on ebay, 1 listed"
+
+
+async def test_price_by_sms_is_text_only(make_sms_bot: Any, tmp_path: Path) -> None:
+    sms = await make_sms_bot()
+    await _stock(sms, tmp_path)
+    texts = await sms.texts(sms.member("sam"), "/price yeezy zebra size 9")
+    assert texts and texts[0].startswith(f"{ZEBRA} * size 9") and "30-day median" in "\n".join(texts)
+    assert not any("PNG" in text or "price.png" in text for text in texts)
