@@ -96,8 +96,8 @@ async def test_too_few_sales_shows_what_there_is(make_telegram_bot: Any, databas
 async def test_monitored_products_link_to_the_catalog(make_discord_bot: Any, tmp_path: Path) -> None:
     dc: DiscordTestBot = await make_discord_bot()
     await _stock(dc, tmp_path)
-    event = {"event_id": "e1", "kind": "restock", "monitor_id": 7,
-             "product": {"id": "4242", "title": "Air Jordan 4 Retro SB 'Pine Green'"}}  # fmt: skip
+    title = "Air Jordan 4 Retro SB 'Pine Green'"
+    event = {"event_id": "e1", "kind": "restock", "monitor_id": 7, "product": {"id": "4242", "title": title}}
     await dc.engine.bus.publish(EVENT_TOPIC, event)
     await dc.engine.bus.publish(EVENT_TOPIC, {**event, "product": {"id": "99", "title": "Gift card"}})
     await dc.engine.bus.drain()
@@ -109,7 +109,7 @@ async def test_monitored_products_link_to_the_catalog(make_discord_bot: Any, tmp
 
     seen = datetime(2023, 4, 1, tzinfo=UTC)
     await record(dc.engine.db, [
-        PriceObservation(seen, "shopify:kicks.example", "retail", event["product"]["title"], 225.0, "r1"),
+        PriceObservation(seen, "shopify:kicks.example", "retail", title, 225.0, "r1"),
         PriceObservation(seen, "ebay", "listing", "Nike Air Jordan 4 Retro SB Pine Green DR5415-103", 410.0, "l1",
                          size="10"),
         PriceObservation(seen, "ebay", "listing", "Jordan 4 Retro SB Pine Green men's", 395.0, "l2", size="9"),
