@@ -1,7 +1,7 @@
 """Collects every slice's tables onto the shared metadata, for Alembic and schema checks.
 
-Slices announce their model modules with ``register_models``; the composition root imports the
-slices, so core never imports them itself.
+Core's own model modules are listed here; each slice lists its modules in ``Slice.models`` and
+``bot.slices.load_models`` imports them, so core never imports a slice.
 """
 
 from __future__ import annotations
@@ -12,12 +12,7 @@ from sqlalchemy import MetaData
 
 from core.storage.models import Base
 
-_MODEL_MODULES: list[str] = ["core.storage.models", "core.storage.consent", "core.conversations", "core.requests"]
-
-
-def register_models(module: str) -> None:
-    if module not in _MODEL_MODULES:
-        _MODEL_MODULES.append(module)
+_MODEL_MODULES: tuple[str, ...] = ("core.storage.models", "core.storage.consent", "core.conversations", "core.requests")
 
 
 def all_metadata() -> MetaData:
