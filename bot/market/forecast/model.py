@@ -156,6 +156,10 @@ class PointModel:
             ((n.family_key, a) for n, a in zip(names, ages, strict=True)), adjusted, prior_weight
         )
         self.overall = _groups([("",)] * len(sales), adjusted, prior_weight)[("",)].value
+        self._family_rows: dict[tuple[str, str], list[tuple[float, float, str]]] = defaultdict(list)
+        for query, parsed, age, value, weight in zip(queries, names, ages, adjusted, prior_weight, strict=True):
+            self._family_rows[(parsed.family_key, age)].append((value, weight, query.name))
+        self._without: dict[tuple[str, str, str], _Group | None] = {}
 
     def size_offset(self, query: Query, family: str, size: str, *, known: bool) -> float:
         shrink = self.settings.size_shrink
@@ -166,20 +170,35 @@ class PointModel:
             offset = _shrunk(self.size_pair.get((query.name, size)), offset, shrink)
         return offset
 
-    def prior(self, query: Query, maker: str, family: str) -> float:
-        """The level of similar releases at this query's age: family, brand line, maker, everyone."""
+    def _family_without(self, family: str, age: str, name: str) -> _Group | None:
+        """The family's level at this age from its other pairs only (for pricing a known pair as new)."""
+        key = (family, age, name)
+        if key not in self._without:
+            rows = [(value, weight) for value, weight, pair in self._family_rows.get((family, age), ()) if pair != name]
+            self._without[key] = (
+                _Group(weighted_median([v for v, _ in rows], [w for _, w in rows]), len(rows)) if rows else None
+            )
+        return self._without[key]
+
+    def prior(self, query: Query, maker: str, family: str, *, leave_out: bool = False) -> float:
+        """The level of similar releases at this query's age: family, brand line, maker, everyone.
+        ``leave_out`` drops the query's own pair from its family, as if it had never sold."""
         age = str(age_bucket(query.day - query.release))
         level = _shrunk(self.prior_all.get((age,)), self.overall, PRIOR_SHRINK)
         level = _shrunk(self.prior_maker.get((maker, age)), level, PRIOR_SHRINK)
         level = _shrunk(self.prior_brand.get((query.brand, age)), level, PRIOR_SHRINK)
-        return _shrunk(self.prior_family.get((family, age)), level, PRIOR_SHRINK)
+        family_group = (
+            self._family_without(family, age, query.name) if leave_out else self.prior_family.get((family, age))
+        )
+        return _shrunk(family_group, level, PRIOR_SHRINK)
 
     def estimate(self, query: Query, *, as_new: bool = False) -> Estimate:
-        """``as_new`` ignores the pair's own sales: how the model prices a release it has never seen."""
+        """``as_new`` ignores the pair's own sales, in its family too: how the model would have priced it
+        had it never sold (the replay uses it to measure how uncertain new releases are)."""
         parsed = parse_name(query.name)
         size = size_key(query.size)
         own = None if as_new else self.level.get(query.name)
-        prior = self.prior(query, parsed.maker, parsed.family_key)
+        prior = self.prior(query, parsed.maker, parsed.family_key, leave_out=as_new)
         if own is None:
             level = prior
         else:
