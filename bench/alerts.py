@@ -12,14 +12,18 @@ Fan-out: every member matches one restock. The fake servers (``tests/fakes/stric
 in their own process so their CPU does not disturb the bot's timing) enforce the platform limits
 with a strict one-second sliding window (Discord 50 requests/s overall, Telegram 30 messages/s
 overall, SMS 1/s per sending number), all multiplied by the same ``SCALE`` as the bot's own
-limiters, and answer 429 past them. ``SCALE`` is 5, not 50: the real client libraries (discord.py,
-python-telegram-bot, twilio) cost about 3.5 ms of CPU per message here, so ×5 (≈ 220 messages/s) is
-what one core sustains; utilization is a ratio, so it means the same at any scale. Members are split
+limiters, and answer 429 past them. ``SCALE`` is 5, not 50: the send path (client libraries, outbox
+writes) cost about 3.5 ms of CPU per message here when it was chosen, so ×5 (≈ 220 messages/s) was
+what one core sustained; utilization is a ratio, so it means the same at any scale. Members are split
 across the platforms in proportion to their limits so all three stay busy for the same time. Once
 40% are sent the delivery worker is killed (its tasks cancelled, nothing in flight awaited or
 recorded) and a fresh one started after the dead one's leases run out, as after a crash and restart.
 Utilization is requests (or messages) per second while the platform had work, divided by its scaled
 limit, with the restart gap left out.
+``bot_cpu_ms_per_message`` is the bot process's CPU time (every thread, ``time.process_time``) from
+the event until the outbox is settled, per message delivered: the number that says how many
+platforms one small machine keeps at their limits (target: 3 ms or less). Utilization also depends
+on what else runs on the machine; CPU per message hardly does.
 ``in_doubt_by_platform`` counts the sends that were on the wire at the kill; the restarted worker
 settles them per platform: Discord ones are sent again under the same nonce (Discord drops the
 repeat), SMS ones are looked up in Twilio's message list first (``verified_after_kill``), Telegram
