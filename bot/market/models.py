@@ -7,6 +7,8 @@
   built-in ones live in ``bot.market.names`` and admins add more with ``/catalog alias add``.
 - ``catalog_links``: which catalog product a monitored store's product is, so a restock, a price and
   a listing talk about the same pair.
+- ``closet_items``: the pairs a member owns (``/closet``), in a size and at what they paid, valued
+  at market from the price observations; private to the member, moved on a ``/link`` merge.
 """
 
 from __future__ import annotations
@@ -65,4 +67,17 @@ class CatalogLink(Base):
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-__all__ = ["CatalogAlias", "CatalogLink", "CatalogProduct"]
+class ClosetItem(Base):
+    __tablename__ = "closet_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalog_products.id", ondelete="CASCADE"))
+    #: the size as the member gave it (``10``, ``5.5Y``) and reduced the way observations are (``10``)
+    size: Mapped[str] = mapped_column(String(16))
+    size_key: Mapped[str] = mapped_column(String(16))
+    paid: Mapped[float | None] = mapped_column(Float, default=None)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+__all__ = ["CatalogAlias", "CatalogLink", "CatalogProduct", "ClosetItem"]
