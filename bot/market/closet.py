@@ -149,8 +149,8 @@ async def show(ctx: Context) -> Reply:
     lines.append(total)
     points = value_series([entry.sales for entry in valued if entry.value is not None])
     image = await asyncio.to_thread(draw, points, paid or None) if points else None
-    return Reply(title=f"👟 Your closet ({len(valued)} pairs)", text="\n".join(lines), image=image,
-                 image_name=CLOSET_CHART, ephemeral=True)  # fmt: skip
+    title = f"👟 Your closet ({len(valued)} pair{'s' if len(valued) != 1 else ''})"
+    return Reply(title=title, text="\n".join(lines), image=image, image_name=CLOSET_CHART, ephemeral=True)
 
 
 async def remove(ctx: Context, id: int) -> Reply:
