@@ -24,7 +24,6 @@ from core.context import Context
 from core.errors import UserError
 from core.markup import clip
 from core.replies import Reply
-from core.storage.database import Database
 from core.storage.types import utcnow
 
 #: the most pairs one member keeps, and the most listed in one reply
@@ -50,6 +49,16 @@ def split_line(item: str, size: str | None, paid: float | None) -> tuple[str, st
     return item, None, paid
 
 
+def _again(size: str | None, paid: float | None) -> str:
+    """The command a "did you mean" button runs: the chosen pair with the size and price kept."""
+    line = "closet add"
+    if size is not None and not any(char.isspace() for char in size):
+        line += f" size:{size}"
+    if paid is not None:
+        line += f" paid:{paid:g}"
+    return line
+
+
 @dataclass(frozen=True)
 class Valued:
     item: ClosetItem
@@ -61,8 +70,8 @@ class Valued:
     sales: list[Sale]
 
 
-async def value(db: Database, item: ClosetItem, product: CatalogProduct) -> Valued:
-    sales = await load_sales(db, keys_for(product.name, product.aliases or []))
+def value(item: ClosetItem, product: CatalogProduct, sales: list[Sale]) -> Valued:
+    """``item`` valued from ``sales``, every sale of its pair."""
     mine = in_size(sales, item.size_key)
     own = market(mine, product.retail).median_30d
     if own is not None:
@@ -105,7 +114,7 @@ async def add(ctx: Context, item: str, size: str | None = None, paid: float | No
     if product is None:
         if item.strip().startswith("#"):
             raise UserError(f"No catalog product {item.strip()}.")
-        return _did_you_mean(item, resolved.candidates, "closet add", service.closest(item))
+        return _did_you_mean(item, resolved.candidates, _again(size, paid), service.closest(item))
     if size is None:
         raise UserError(f"Which size is yours? e.g. `/closet add {clip(product.name, 60)} 10 220`.")
     label, key = closet_size(size, product.audience, product.name)
@@ -134,7 +143,11 @@ async def show(ctx: Context) -> Reply:
     if not rows:
         return Reply(title="👟 Your closet", text="Your closet is empty. Add a pair: /closet add ITEM SIZE [paid].",
                      ephemeral=True)  # fmt: skip
-    valued = [await value(db, item, product) for item, product in rows]
+    sales: dict[int, list[Sale]] = {}
+    for _item, product in rows:
+        if product.id not in sales:
+            sales[product.id] = await load_sales(db, keys_for(product.name, product.aliases or []))
+    valued = [value(item, product, sales[product.id]) for item, product in rows]
     lines = [_line(entry) for entry in valued[:_LISTED]]
     if len(valued) > _LISTED:
         lines.append(f"…and {len(valued) - _LISTED} more (all counted in the total).")

@@ -132,7 +132,9 @@ async def pricematch(ctx: Context, item: str, size: str | None = None) -> Reply:
     if product is None:
         if item.strip().startswith("#"):
             raise UserError(f"No catalog product {item.strip()}.")
-        return _did_you_mean(item, resolved.candidates, "pricematch", service.closest(item))
+        keep = size is not None and not any(char.isspace() for char in size)
+        again = f"pricematch size:{size}" if keep else "pricematch"
+        return _did_you_mean(item, resolved.candidates, again, service.closest(item))
     deals = await retail_deals(service.db, product.id, size) + await ask_deals(service.db, product.name, size)
     return render(product, size, deals)
 

@@ -70,10 +70,14 @@ async def test_bad_input_gets_specific_messages(make_discord_bot: Any, database:
     assert "at most 100,000" in too_much.text
     no_size = await dc.fails(ann, "/closet add yeezy zebra")
     assert "Which size is yours?" in no_size.text
+    vague = await dc.ok(ann, "/closet add panda 10 110")
+    assert vague.title is not None and vague.title.startswith("🔎 Did you mean")
+    picked = await dc.press(ann, vague, "Nike Dunk Low Retro White Black Panda (2021) (Women's)")
+    assert "Panda (2021) (Women's), size 10 (paid $110)" in picked.text
     missing = await dc.ok(ann, "/closet add qqqqzzzz 10")
     assert missing.title == "🔎 No match" and "Closest names:" in missing.text
     async with dc.engine.db.read() as session:
-        assert [row.size for row in await session.scalars(select(ClosetItem))] == ["5.5Y"]
+        assert [row.size for row in await session.scalars(select(ClosetItem).order_by(ClosetItem.id))] == ["5.5Y", "10"]
 
 
 async def test_closet_chart_on_telegram(make_telegram_bot: Any, database: Database, tmp_path: Path) -> None:

@@ -110,6 +110,10 @@ async def test_nothing_current_and_no_match_on_telegram(
 
     quiet = await tg.ok(ann, "/pricematch dunk low grey fog")
     assert quiet.text.startswith("Nothing current: no monitored store has it in stock")
+    vague = await tg.ok(ann, "/pricematch dunk low size 10")
+    assert vague.title is not None and vague.title.startswith("🔎 Did you mean")
+    grey = await tg.press(ann, vague, "Nike Dunk Low Grey Fog")
+    assert grey.title == "🏷️ Price match: Nike Dunk Low Grey Fog · size 10"
     missing = await tg.ok(ann, "/pricematch qqqqzzzz")
     assert missing.title == "🔎 No match" and "Closest names:" in missing.text
     bad = await tg.fails(ann, "/pricematch jordan 4 pine green size:huge")
