@@ -5,13 +5,16 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.market import Market
+from bot.market.closet_chart import value_series
 from bot.market.models import ClosetItem
+from bot.market.prices import Sale
 from bot.monitors.prices import record
 from core.engine import Engine
 from core.storage.database import Database
@@ -108,3 +111,15 @@ async def test_link_merge_moves_closet_pairs(bot: TestBot, tmp_path: Path) -> No
     assert owners == {"10": survivor, "11": survivor}
     shown = await bot.ok("alice_tg", "/closet show")
     assert shown.title == "👟 Your closet (2 pairs)"
+
+
+def test_the_value_line_carries_each_pairs_last_weekly_median_forward() -> None:
+    monday = datetime(2018, 10, 1, 12, tzinfo=UTC)
+    early = [Sale(monday + timedelta(weeks=week), price, "10", "10") for week, price in ((0, 100), (0, 120), (2, 150))]
+    late = [Sale(monday + timedelta(weeks=1), 200, "9", "9")]
+    points = value_series([early, late])
+    assert [(week.isoformat(), value) for week, value in points] == [
+        ("2018-10-01", 110.0),  # only the first pair has a price yet
+        ("2018-10-08", 310.0),  # the first pair's week-0 median carried forward
+        ("2018-10-15", 350.0),
+    ]
