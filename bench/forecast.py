@@ -9,8 +9,9 @@ before the week (retail × 1.5 when there are none), and ``mae_ratio`` their rat
 them, with ``mae_new_releases_baseline`` for comparison). ``interval_coverage`` is the share of sales
 inside the model's 80% interval (target 0.75 to 0.85), ``interval_coverage_new_releases`` the same
 for the new releases alone. ``fit_s`` is the time spent fitting, summed
-over the weeks, ``fit_max_s`` the slowest week. ``chart_p95_ms`` (``/price`` charts) is not measured
-here: the charts are not built yet.
+over the weeks, ``fit_max_s`` the slowest week. ``chart_p95_ms`` is the 95th percentile time to draw a
+``/price`` chart (``bot.market.chart.draw``, the PNG the command sends) for every pair of the history,
+once over all sizes and once with its most sold size highlighted (``chart_draws`` of them; target ≤ 300).
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from __future__ import annotations
 import bisect
 import statistics
 import time
-from datetime import date, timedelta
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.market.chart import draw
 from bot.market.forecast.intervals import Forecaster
 from bot.market.forecast.table import Sale, read_history
+from bot.market.prices import Sale as PriceSale
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "stockx-sales-2017-09_2018-10.csv"
 FIRST_WEEK = date(2018, 8, 1)
@@ -39,6 +43,23 @@ def _baseline(history: list[Sale], start: int) -> dict[str, float]:
         if sale.query.day >= start - BASELINE_DAYS:
             recent.setdefault(sale.query.name, []).append(sale.price)
     return {name: statistics.median(prices) for name, prices in recent.items()}
+
+
+def _chart_times(sales: list[Sale]) -> list[float]:
+    """Milliseconds per ``/price`` chart: each pair over all sizes, then with its most sold size."""
+    by_pair: dict[str, list[PriceSale]] = defaultdict(list)
+    for sale in sales:
+        at = datetime.combine(date.fromordinal(sale.query.day), datetime.min.time(), UTC)
+        by_pair[sale.query.name].append(PriceSale(at, sale.price, sale.query.size, sale.query.size))
+    times = []
+    for name, history in by_pair.items():
+        size = Counter(sale.size_key for sale in history).most_common(1)[0][0]
+        for highlighted in (None, size):
+            chosen = [sale for sale in history if sale.size_key == highlighted] if highlighted else []
+            began = time.perf_counter()
+            draw(name, history, size=highlighted, size_sales=chosen)
+            times.append((time.perf_counter() - began) * 1000)
+    return times
 
 
 def run(path: Path = DATA) -> dict[str, Any]:
@@ -76,6 +97,7 @@ def run(path: Path = DATA) -> dict[str, Any]:
                 new_baseline_errors.append(abs(reference - sale.price))
         weeks += 1
         week += timedelta(days=7)
+    charts = _chart_times(sales)
     mae = statistics.fmean(errors)
     mae_baseline = statistics.fmean(baseline_errors)
     return {
@@ -91,4 +113,7 @@ def run(path: Path = DATA) -> dict[str, Any]:
         "queries": len(errors),
         "fit_s": round(sum(fit_times), 2),
         "fit_max_s": round(max(fit_times), 2),
+        "chart_p95_ms": round(statistics.quantiles(charts, n=20)[-1], 1),
+        "chart_draws": len(charts),
+        "chart_pairs": len(charts) // 2,
     }
