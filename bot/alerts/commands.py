@@ -276,7 +276,7 @@ _RULE_FIELDS = (
     Param("near", "latitude,longitude for in-store drops", required=False),
     Param("radius", "km around `near` (default 25)", type=ParamType.NUMBER, required=False, min_value=0.1,
           max_value=20000),
-    Param("kinds", "restock, new_product, price_drop, drop_reminder (default: first two)", required=False),
+    Param("kinds", "restock, new_product, price_drop, drop_reminder, prediction (default: first two)", required=False),
     Param("channels", "Channel order for this alert: discord,telegram,sms", required=False),
     Param("priority", "high breaks quiet hours and may use SMS", required=False, choices=("normal", "high")),
 )

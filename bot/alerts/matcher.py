@@ -19,7 +19,7 @@ from core.geo import distance_km
 
 _WORD = re.compile(r"[a-z0-9]+")
 
-EVENT_KINDS = ("restock", "new_product", "price_drop", "drop_reminder", "trade_match")
+EVENT_KINDS = ("restock", "new_product", "price_drop", "drop_reminder", "trade_match", "prediction")
 #: a monitor's ``price_change`` is a price drop only when the price went down
 KIND_ALIASES = {"price_change": "price_drop"}
 DEFAULT_KINDS = frozenset({"restock", "new_product"})

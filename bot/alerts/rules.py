@@ -93,7 +93,9 @@ def parse_kinds(text: str) -> list[str]:
     kinds: list[str] = []
     for raw in _list(text):
         kind = raw.lower().replace(" ", "_").replace("-", "_")
-        kind = {"new": "new_product", "drop": "drop_reminder", "price": "price_drop"}.get(kind, kind)
+        kind = {"new": "new_product", "drop": "drop_reminder", "price": "price_drop", "predictions": "prediction"}.get(
+            kind, kind
+        )
         if kind not in EVENT_KINDS:
             raise BadArgument("kinds", f"`{raw}` is not one of {', '.join(EVENT_KINDS)}")
         kinds.append(kind)

@@ -2,6 +2,8 @@
 however members type it (/search, and autocomplete for every pair parameter), and /price, the
 market of a pair from the price observations the monitors slice stores, with a chart; /pricematch,
 where a pair is cheapest right now; and /closet, the pairs a member owns valued at market.
+/detective lists the pairs the forecast model expects to rise, and a job publishes them as
+``prediction`` events for alert rules.
 
 Monitored products are linked to their catalog entry as their events go by (``monitor.event``).
 """
@@ -14,8 +16,9 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.market import cli, closet, pricematch
+from bot.market import cli, closet, detective, pricematch
 from bot.market.commands import COMMANDS, pair_param
+from bot.market.config import MarketSection
 from bot.market.models import ClosetItem
 from bot.market.service import REFRESH_S, Market
 from bot.monitors.service import EVENT_TOPIC
@@ -25,6 +28,7 @@ from core.slice import Slice
 
 class MarketSlice(Slice[Market]):
     name = "market"
+    config_model = MarketSection
     models = ("bot.market.models",)
     migrations = Path(__file__).parent / "migrations"
     depends_on = ("monitors",)
@@ -34,6 +38,9 @@ class MarketSlice(Slice[Market]):
         engine.registry.add(*COMMANDS, *pricematch.COMMANDS, *closet.COMMANDS)
         engine.bus.subscribe(EVENT_TOPIC, market.on_monitor_event)
         engine.scheduler.every("market.catalog_refresh", REFRESH_S, market.refresh_job)
+        detectives = detective.Detective(engine.db, engine.bus, engine.config.get(MarketSection))
+        engine.registry.add(*detective.commands(detectives))
+        engine.scheduler.every("market.predictions", detectives.settings.prediction_check_s, detectives.job)
         return market
 
     async def start(self, services: Market) -> None:
