@@ -270,16 +270,18 @@ def _fit(rows: list[_Row], products: list[_Product], settings: MarketSection) ->
 
 
 def prediction_payload(outlook: Outlook, *, event_id: str, as_of: date, now: datetime) -> dict[str, Any]:
-    """A ``monitor.event`` payload (the keys of ``bot.monitors.render.change_payload``): ``price`` is the
-    predicted 30-day price and ``old_price`` today's, ``sizes`` the sizes expected to rise."""
+    """A ``monitor.event`` payload (the keys of ``bot.monitors.render.change_payload``): the title is the
+    pair's name alone, so rules match its words and nothing of the forecast's figures; ``store`` says
+    what the forecast is, ``price`` is the predicted 30-day price and ``old_price`` today's, ``sizes``
+    the sizes expected to rise."""
     return {
         "event_id": event_id,
         "kind": EVENT_KIND,
         "monitor_id": None,
-        "store": STORE,
+        "store": f"{STORE}: {outlook.rise_pct:+.1f}% predicted over {HORIZON_DAYS} days from {as_of}",
         "product": {
             "id": f"catalog:{outlook.catalog_id}",
-            "title": f"{outlook.name} (predicted {outlook.rise_pct:+.1f}% in {HORIZON_DAYS} days from {as_of})",
+            "title": outlook.name,
             "handle": "",
             "brand": outlook.brand,
             "url": None,

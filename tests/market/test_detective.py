@@ -93,8 +93,9 @@ async def test_prediction_rules_hear_of_rising_pairs_once_a_day(bot: TestBot, tm
     assert row.member_id == await bot.member_id(alice)
     product = (await engine.service(Market).resolve(name)).product
     assert product is not None and row.key.startswith(f"alert:prediction:{product.id}:{NOW.date().isoformat()}:")
-    title = row.payload["title"]
-    assert name in title and "predicted +" in title and "2018-10-31" in title
+    assert row.payload["title"] == f"🔔 Alert: {name}"
+    store = next(field["value"] for field in row.payload["fields"] if field["name"] == "Store")
+    assert store.startswith("Deadstock Detective: +") and store.endswith("predicted over 30 days from 2018-10-31")
 
     assert await detective.publish_predictions(NOW + timedelta(hours=6)) == 0  # once per pair per day
     another_process = Detective(engine.db, engine.bus, detective.settings)
