@@ -11,7 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import MetaData, func, select, text, update
+from sqlalchemy.engine import Connection
 
 from bot.account import Linking
 from bot.economy import EconomyRuntime
@@ -173,6 +174,12 @@ async def test_messages_count_entrants_and_winners_in_words(make_bot: Any) -> No
     assert "2 winners." in two.text
 
 
+def _drop_every_table(connection: Connection) -> None:
+    tables = MetaData()
+    tables.reflect(connection)
+    tables.drop_all(connection)
+
+
 async def test_a_raffle_opened_before_the_upgrade_still_draws(make_config: Any, database: Database) -> None:
     """Data written by the first economy revision keeps working: an open raffle draws, on the new rule."""
     from tests.testbot import neutral_bot
@@ -181,9 +188,7 @@ async def test_a_raffle_opened_before_the_upgrade_still_draws(make_config: Any, 
     # ``database`` arrives migrated; start again from an empty schema at the first economy revision
     async with database.engine.begin() as conn:
         if database.is_sqlite:
-            tables = (await conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")).scalars()
-            for name in list(tables):
-                await conn.exec_driver_sql(f'DROP TABLE "{name}"')
+            await conn.run_sync(_drop_every_table)  # in dependency order: SQLite checks foreign keys on drop
         else:
             await conn.exec_driver_sql(f'DROP SCHEMA "{database.schema}" CASCADE')
             await conn.exec_driver_sql(f'CREATE SCHEMA "{database.schema}"')
