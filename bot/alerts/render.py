@@ -16,6 +16,7 @@ KIND_LABEL = {
     "drop_reminder": "Drop reminder",
     "sold_out": "Sold out",
     "trade_match": "Trade match",
+    "prediction": "Predicted rise",
 }
 HIGH_COLOR = 0xE67E22
 COLOR = 0x2ECC71
