@@ -93,7 +93,7 @@ async def test_prediction_rules_hear_of_rising_pairs_once_a_day(bot: TestBot, tm
     assert row.member_id == await bot.member_id(alice)
     product = (await engine.service(Market).resolve(name)).product
     assert product is not None and row.key.startswith(f"alert:prediction:{product.id}:{NOW.date().isoformat()}:")
-    assert row.payload["title"] == f"🔔 Alert: {name}"
+    assert row.payload["title"] == f"🔔 Predicted rise: {name}"
     store = next(field["value"] for field in row.payload["fields"] if field["name"] == "Store")
     assert store.startswith("Deadstock Detective: +") and store.endswith("predicted over 30 days from 2018-10-31")
 
