@@ -59,6 +59,8 @@ MEMBERS = int(os.environ.get("SNPD_BENCH_MEMBERS", "10000"))
 SCALE = float(os.environ.get("SNPD_BENCH_SCALE", "5"))
 STORES = ["kith.com", "undefeated.com", "concepts.com", "bodega.com", "shoepalace.com", "a-ma-maniere.com"]
 US_SIZES = [f"{n / 2:g}" for n in range(14, 29)]  # 7 .. 14
+#: the fan-out counts as stalled (and the bench stops) after this long without a message sent
+STALL_S = 30.0
 STOPWORDS = {"retro", "low", "high", "mid", "og", "the", "and", "of", "s", "x", "sp", "qs", "prm", "w", "gs"}
 
 
@@ -375,7 +377,12 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
         answer: int = await loop.run_in_executor(None, conn.recv)
         return answer
 
-    while await sent_so_far() < len(plan) * 0.4:
+    last, last_at = -1, time.monotonic()
+    while (sent := await sent_so_far()) < len(plan) * 0.4:
+        if sent != last:
+            last, last_at = sent, time.monotonic()
+        elif time.monotonic() - last_at > STALL_S:
+            raise RuntimeError(f"the fan-out stalled: {sent} of {len(plan)} messages sent, none in {STALL_S:.0f} s")
         await asyncio.sleep(0.1)
     runtime.worker.kill()
     killed_at = time.monotonic()
