@@ -267,10 +267,9 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     from adapters.discord.frontend import DiscordFrontend
     from adapters.sms.frontend import SmsFrontend
     from adapters.telegram.frontend import TelegramFrontend
-    from bot.alerts import runtime_for
+    from bot.alerts import AlertsRuntime
     from bot.alerts.models import AlertRule
-    from bot.slices import load_slices
-    from core.config import load_config
+    from bot.slices import load_config, load_models
     from core.crypto import new_key
     from core.delivery.models import CLAIMED, PENDING, SENDING
     from core.delivery.outbox import counts
@@ -304,7 +303,7 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     (Path(workdir) / "bot.toml").write_text("", encoding="utf-8")
     lease_s = 4.0
     send_timeout_s = 2.0  # a row on the wire is leased for lease_s + send_timeout_s
-    load_slices()  # registers every slice's config section and tables
+    load_models()  # every slice's tables, for the schema
     config = load_config(
         Path(workdir) / "bot.toml",
         overrides={
@@ -351,13 +350,12 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
              for mid, (platform, _) in zip(member_ids, plan, strict=True)],
         )
     frontends: list[Frontend] = [DiscordFrontend(engine), TelegramFrontend(engine), SmsFrontend(engine)]
-    # Frontends attach after the rules exist: the alerts runtime loads its index when one appears.
     for frontend in frontends:
         engine.attach(frontend)
         await frontend.start()
 
-    runtime = runtime_for(engine)
-    await runtime.start_delivery()
+    runtime = engine.service(AlertsRuntime)
+    await runtime.reload()  # the rules were written in bulk above, not through /alerts add
     # A running bot's HTTP clients are warm: send one message per platform before the measured event
     # (to recipients outside the fan-out; not counted below).
     warm = Reply(title="warm-up")

@@ -148,6 +148,17 @@ class AlertsRuntime:
                 self.index.compile(event)
             log.info("alerts.index_loaded", rules=len(rules))
 
+    async def reload(self) -> None:
+        """Read every rule again into a fresh index: after rules were written in bulk (an import, a
+        benchmark) rather than through the commands, which announce each change."""
+        async with self._load_lock:
+            self.index = RuleIndex()
+            self._rule_channels.clear()
+            self._rule_names.clear()
+            self._rule_sizes.clear()
+            self._loaded = False
+        await self.ensure_loaded()
+
     async def start(self) -> None:
         """Load the rule index and finish any fan-out a crash interrupted; delivery has started."""
         await self.ensure_loaded()

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from bot.alerts import AlertsRuntime
 from bot.alerts.deals import MedianDealScorer
 from bot.alerts.matcher import prepare_event
-from bot.alerts.models import AlertNotice
+from bot.alerts.models import AlertNotice, AlertRule
 from core.delivery.models import DEAD, PENDING, OutboxMessage
 from core.engine import Engine
 from core.storage.types import utcnow
@@ -328,3 +328,19 @@ async def test_a_rule_saved_while_the_index_loads_is_not_lost(bot: TestBot) -> N
     await loading
     await publish(engine, restock("e1"))
     assert [row.key.split(":")[1] for row in await outbox(engine)] == ["e1"]
+
+
+async def test_rules_written_in_bulk_are_matched_after_a_reload(bot: TestBot) -> None:
+    engine = bot.engine
+    member_id = await bot.member_id("alice")
+    async with engine.db.transaction() as session:
+        await session.execute(
+            insert(AlertRule),
+            [{"member_id": member_id, "name": "bred", "keywords": ["jordan", "4", "bred"], "any_groups": [],
+              "exclude": [], "brands": [], "stores": [], "sizes": [], "kinds": ["restock"], "channels": [],
+              "high_priority": False, "paused": False}],
+        )  # fmt: skip
+    runtime = engine.service(AlertsRuntime)
+    assert runtime.index.match(prepare_event(restock())) == []  # not announced: the index can't know
+    await runtime.reload()
+    assert [ref.member_id for ref in runtime.index.match(prepare_event(restock()))] == [member_id]
