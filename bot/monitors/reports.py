@@ -78,6 +78,16 @@ async def report_restock(ctx: Context, store: str, item: str, size: str | None =
     )
 
 
+async def _pair_names(ctx: Context, prefix: str) -> list[str]:
+    """Catalog names as the member types, when the market slice runs (it is optional here)."""
+    from bot.market.service import Market
+
+    if not ctx.engine.has_service(Market):
+        return []
+    names: list[str] = await ctx.service(Market).autocomplete(ctx, prefix)
+    return names
+
+
 COMMANDS = [
     Command(
         name="report restock",
@@ -85,7 +95,7 @@ COMMANDS = [
         handler=report_restock,
         params=(
             Param("store", "Where: shop name or site", max_length=100),
-            Param("item", "What restocked (quote many words)", max_length=200),
+            Param("item", "What restocked (quote many words)", max_length=200, autocomplete=_pair_names),
             Param("size", "Size you saw, if any", required=False, max_length=16),
         ),
     ),

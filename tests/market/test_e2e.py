@@ -130,3 +130,16 @@ async def test_price_by_sms_is_text_only(make_sms_bot: Any, tmp_path: Path) -> N
     texts = await sms.texts(sms.member("sam"), "/price yeezy zebra size 9")
     assert texts and texts[0].startswith(f"{ZEBRA} * size 9") and "30-day median" in "\n".join(texts)
     assert not any("PNG" in text or "price.png" in text for text in texts)
+
+
+async def test_a_restock_report_autocompletes_the_pair_on_discord(
+    make_discord_bot: Any, database: Database, tmp_path: Path
+) -> None:
+    dc: DiscordTestBot = await make_discord_bot(db=database)
+    await _stock(dc, tmp_path)
+    ann = dc.member("ann")
+    interaction = await dc.fake.send_autocomplete(
+        "report restock", {"store": "Kith", "item": "yzy zebr"}, "item", user=ann.native
+    )
+    choices = (await dc.fake.wait_for_response(interaction))["data"]["choices"]
+    assert choices[0]["value"] == ZEBRA
