@@ -269,6 +269,7 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
     from adapters.telegram.frontend import TelegramFrontend
     from bot.alerts import AlertsRuntime
     from bot.alerts.models import AlertRule
+    from bot.delivery import Delivery
     from bot.slices import load_config, load_models
     from core.crypto import new_key
     from core.delivery.models import CLAIMED, PENDING, SENDING
@@ -395,7 +396,7 @@ async def bench_fanout(products: list[dict[str, Any]]) -> dict[str, Any]:
         await asyncio.sleep(0.2)
     finished = time.monotonic()
     cpu_s = time.process_time() - cpu_started
-    await runtime.stop()
+    await engine.service(Delivery).stop()
     for frontend in reversed(frontends):
         await frontend.stop()
     conn.send("report")
