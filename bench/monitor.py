@@ -49,8 +49,14 @@ def _config(tmp: Path) -> Any:
         None,
         overrides={
             "bot": {"data_dir": str(tmp)},
-            # a steady 1 s poll: jitter (10% by default) would add up to 100 ms to the detection figure
-            "monitors": {"host_min_interval": {"127.0.0.1": 1.0}, "flap_window_seconds": 0.0, "jitter_fraction": 0.0},
+            # a steady 1 s poll: jitter (10% by default) would add up to 100 ms to the detection figure;
+            # the store is a local fake, so loopback is allowed explicitly, as in the tests and the demo
+            "monitors": {
+                "host_min_interval": {"127.0.0.1": 1.0},
+                "flap_window_seconds": 0.0,
+                "jitter_fraction": 0.0,
+                "allow_private_addresses": True,
+            },
         },
     )
 

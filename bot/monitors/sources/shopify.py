@@ -212,10 +212,10 @@ def _bad(field: str) -> ShopifyError:
 
 def _text(value: Any, field: str) -> str:
     """A JSON scalar as text (``None`` is empty); an object or list where text belongs is a bad body."""
+    if type(value) is str:  # the common case first: this runs for every variant of every product
+        return value
     if value is None:
         return ""
-    if isinstance(value, str):
-        return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise _bad(field)
@@ -230,9 +230,10 @@ def _list(value: Any, field: str) -> list[Any]:
 
 
 def _identifier(value: Any, field: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
-        raise _bad(field)
-    return str(value)
+    kind = type(value)
+    if kind is int or (kind is str and value):
+        return str(value)
+    raise _bad(field)
 
 
 def parse_product(raw: Mapping[str, Any], base_url: str, *, cents: bool = False) -> Product:
@@ -244,24 +245,30 @@ def parse_product(raw: Mapping[str, Any], base_url: str, *, cents: bool = False)
     size_index = size_option(raw.get("options"), variants_raw)
     other_options = _varying_options(variants_raw, size_index)
     variants = []
+    size_key = f"option{size_index + 1}" if size_index is not None else "title"
+    extra_keys = [f"option{i + 1}" for i in other_options]
     for variant in variants_raw:
+        get = variant.get  # this loop runs for every size of every product a store lists
         if size_index is None:
-            title = _text(variant.get("title"), "variants.title")
+            title = _text(get("title"), "variants.title")
             size = "One Size" if title in ("", "Default Title") else title
         else:
-            size = _text(variant.get(f"option{size_index + 1}"), "option") or "One Size"
-            extra = [_text(variant.get(f"option{i + 1}"), "option") for i in other_options]
-            if any(extra):
-                size = f"{size} ({' / '.join(e for e in extra if e)})"
-        available = variant.get("available")
-        if available is not None and not isinstance(available, bool):
+            value = get(size_key)
+            size = (value if type(value) is str else _text(value, "option")) or "One Size"
+            if extra_keys:
+                extra = [_text(get(key), "option") for key in extra_keys]
+                if any(extra):
+                    size = f"{size} ({' / '.join(e for e in extra if e)})"
+        available = get("available")
+        if available is not None and type(available) is not bool:
             raise _bad("variants.available")
+        variant_id = get("id")
         variants.append(
             Variant(
-                _identifier(variant.get("id"), "variants.id"),
+                variant_id if type(variant_id) is str and variant_id else _identifier(variant_id, "variants.id"),
                 size,
-                bool(available),
-                _price(variant.get("price"), cents),
+                available is True,
+                _price(get("price"), cents),
             )
         )
     handle = _text(raw.get("handle"), "handle")
@@ -284,19 +291,31 @@ def parse_product(raw: Mapping[str, Any], base_url: str, *, cents: bool = False)
 
 
 def _varying_options(variants: list[dict[str, Any]], size_index: int | None) -> list[int]:
+    """The option columns besides the size that differ between variants (colour, width...)."""
     if size_index is None:
         return []
-    return [
-        i
-        for i in range(3)
-        if i != size_index and len({_text(v.get(f"option{i + 1}"), "option") for v in variants} - {""}) > 1
-    ]
+    varying = []
+    for i in range(3):
+        if i == size_index:
+            continue
+        key = f"option{i + 1}"
+        try:
+            distinct = {v.get(key) for v in variants}
+        except TypeError:  # a list or object where an option value belongs
+            raise _bad("option") from None
+        if len({_text(value, "option") for value in distinct} - {""}) > 1:
+            varying.append(i)
+    return varying
 
 
 def _price(value: Any, cents: bool) -> float | None:
-    if value is None or value == "":
+    kind = type(value)  # exact types: bool is an int subclass and is refused, and this runs per variant
+    if kind is str:
+        if not value:
+            return None
+    elif value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    elif kind is not int and kind is not float:
         raise _bad("variants.price")
     try:
         number = float(value)
