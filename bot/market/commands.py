@@ -24,7 +24,7 @@ from bot.market.prices import (
 )
 from bot.market.search import Hit
 from bot.market.service import Market as MarketService
-from bot.market.service import ambiguous
+from bot.market.service import Resolved, ambiguous
 from bot.monitors.filters import size_key
 from core.commands import Command, Param, Permission
 from core.context import Context
@@ -176,16 +176,25 @@ def _offer_fields(retail: list[Offer], listed: list[Offer]) -> list[ReplyField]:
     return fields
 
 
-async def price(ctx: Context, item: str, size: str | None = None) -> Reply:
+async def resolve_request(
+    ctx: Context, item: str, size: str | None
+) -> tuple[MarketService, Resolved, str, str | None]:
+    """The pair (and size) a command names: the size split off a one-line request and checked, the
+    item looked up; a ``#id`` that doesn't exist is refused here."""
     service = ctx.service(MarketService)
     item, size = _split_size(item, size)
     if size is not None and size_key(size) is None:
         raise UserError(f"`{clip(size, 20)}` is not a shoe size (e.g. 10 or 9.5).")
     resolved = await service.resolve(item)
+    if resolved.product is None and item.strip().startswith("#"):
+        raise UserError(f"No catalog product {item.strip()}.")
+    return service, resolved, item, size
+
+
+async def price(ctx: Context, item: str, size: str | None = None) -> Reply:
+    service, resolved, item, size = await resolve_request(ctx, item, size)
     product = resolved.product
     if product is None:
-        if item.strip().startswith("#"):
-            raise UserError(f"No catalog product {item.strip()}.")
         return _did_you_mean(item, resolved.candidates, "price", service.closest(item))
     sales = await load_sales(service.db, keys_for(product.name, product.aliases or []))
     live = _offer_fields(await retail_offers(service.db, product.id, size), await asks(service.db, product.name, size))

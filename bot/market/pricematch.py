@@ -13,16 +13,14 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.market.commands import _did_you_mean, _split_size, pair_param
+from bot.market.commands import _did_you_mean, pair_param, resolve_request
 from bot.market.models import CatalogLink, CatalogProduct
 from bot.market.prices import asks
-from bot.market.service import Market as MarketService
 from bot.monitors.filters import size_key
 from bot.monitors.models import Monitor, MonitorProduct
 from bot.monitors.sources.shopify import Product
 from core.commands import Command, Param
 from core.context import Context
-from core.errors import UserError
 from core.markup import clip
 from core.replies import Button, Reply
 from core.storage.database import Database
@@ -123,15 +121,9 @@ def render(product: CatalogProduct, size: str | None, deals: list[Deal]) -> Repl
 
 
 async def pricematch(ctx: Context, item: str, size: str | None = None) -> Reply:
-    service = ctx.service(MarketService)
-    item, size = _split_size(item, size)
-    if size is not None and size_key(size) is None:
-        raise UserError(f"`{clip(size, 20)}` is not a shoe size (e.g. 10 or 9.5).")
-    resolved = await service.resolve(item)
+    service, resolved, item, size = await resolve_request(ctx, item, size)
     product = resolved.product
     if product is None:
-        if item.strip().startswith("#"):
-            raise UserError(f"No catalog product {item.strip()}.")
         keep = size is not None and not any(char.isspace() for char in size)
         again = f"pricematch size:{size}" if keep else "pricematch"
         return _did_you_mean(item, resolved.candidates, again, service.closest(item))
