@@ -8,16 +8,12 @@ through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
-import io
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-from matplotlib.figure import Figure
-
+from bot.market.chart import day_number, new_chart, to_png, week_start
 from bot.market.prices import Sale
 
 CLOSET_CHART = "closet.png"
@@ -25,14 +21,10 @@ CLOSET_CHART = "closet.png"
 WEEKS = 52
 
 
-def _week(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
 def weekly_medians(sales: Sequence[Sale]) -> dict[date, float]:
     weeks: dict[date, list[float]] = defaultdict(list)
     for sale in sales:
-        weeks[_week(sale.at.date())].append(sale.price)
+        weeks[week_start(sale.at.date())].append(sale.price)
     return {week: statistics.median(prices) for week, prices in weeks.items()}
 
 
@@ -63,23 +55,10 @@ def value_series(pairs: Sequence[Sequence[Sale]]) -> list[tuple[date, float]]:
 
 def draw(points: Sequence[tuple[date, float]], paid: float | None) -> bytes:
     """A PNG of the closet's value over time, with what was paid as a dashed line."""
-    figure = Figure(figsize=(8, 4), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    days = [float((week - date(1970, 1, 1)).days) for week, _ in points]
+    figure, axes = new_chart()
+    days = [day_number(week) for week, _ in points]
     axes.plot(days, [value for _, value in points], color="#1f4e79", linewidth=1.8, marker="o", markersize=3,
               label="closet value (weekly medians)")  # fmt: skip
     if paid:
         axes.axhline(paid, color="#e4572e", linestyle="--", linewidth=1.4, label="paid")
-    locator = AutoDateLocator()  # type: ignore[no-untyped-call]
-    axes.xaxis_date()
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    axes.set_title("Closet value", fontsize=11)
-    axes.set_ylabel("USD")
-    axes.grid(True, alpha=0.3)
-    axes.legend(loc="upper left", fontsize=8)
-    figure.tight_layout()
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
-    return out.getvalue()
+    return to_png(figure, axes, "Closet value")
