@@ -37,14 +37,19 @@ _LIST = 5
 _RECENT = 8
 
 
-async def _autocomplete(ctx: Context, prefix: str) -> list[str]:
-    return await ctx.service(MarketService).autocomplete(ctx, prefix)
+async def pair_names(ctx: Context, prefix: str) -> list[str]:
+    """Catalog names for a parameter that names a pair; none where the market slice isn't running, so
+    another slice can offer them without depending on this one."""
+    if not ctx.engine.has_service(MarketService):
+        return []
+    names: list[str] = await ctx.service(MarketService).autocomplete(ctx, prefix)
+    return names
 
 
 def pair_param(name: str = "item", description: str = "A pair, e.g. jordan 4 pine green") -> Param:
     """A parameter that names a pair: catalog autocomplete on Discord, the rest of the line elsewhere.
     Other slices declare their pair parameters with it."""
-    return Param(name, description, autocomplete=_autocomplete, max_length=200, rest=True)
+    return Param(name, description, autocomplete=pair_names, max_length=200, rest=True)
 
 
 def _money(value: float | None) -> str:

@@ -79,13 +79,10 @@ async def report_restock(ctx: Context, store: str, item: str, size: str | None =
 
 
 async def _pair_names(ctx: Context, prefix: str) -> list[str]:
-    """Catalog names as the member types, when the market slice runs (it is optional here)."""
-    from bot.market.service import Market
+    """The market slice's catalog names (imported here: the market slice imports this one's modules)."""
+    from bot.market.commands import pair_names
 
-    if not ctx.engine.has_service(Market):
-        return []
-    names: list[str] = await ctx.service(Market).autocomplete(ctx, prefix)
-    return names
+    return await pair_names(ctx, prefix)
 
 
 COMMANDS = [
