@@ -6,6 +6,7 @@ from datetime import UTC
 from zoneinfo import available_timezones
 
 from bot.account.linking import Linking
+from bot.delivery.reach import direct_reach, serving
 from core.commands import Command, Param, ParamType
 from core.context import Context
 from core.crypto import mask_phone
@@ -44,7 +45,7 @@ async def _issue(ctx: Context) -> Reply:
     shown = show_link_code(issued.code)
     config = ctx.engine.config
     by_text = (
-        f" (or text `LINK {shown}` to {config.sms.from_number})" if config.frontends_enabled()["sms"] == "on" else ""
+        f" (or text `LINK {shown}` to {config.sms.from_number})" if "sms" in serving(ctx.engine) else ""
     )
     return Reply(
         title="🔗 Link another account",
@@ -74,8 +75,6 @@ async def _answer(ctx: Context, words: list[str]) -> Reply:
 
 
 async def profile(ctx: Context) -> Reply:
-    from bot.delivery.reach import direct_reach  # which channels carry this member's alerts now
-
     member = await ctx.engine.identity.get(ctx.member.id) or ctx.member
     identities = await ctx.engine.identity.identities(member.id)
     accounts = []
@@ -119,7 +118,7 @@ async def settings(
     if channels is not None:
         order = [part.strip().lower() for part in channels.replace(">", ",").split(",") if part.strip()]
     nothing_changed = timezone is None and dm is None and sms is None and order is None
-    if sms and ctx.engine.config.frontends_enabled()["sms"] != "on":
+    if sms and "sms" not in serving(ctx.engine):
         raise BadArgument("sms", "SMS isn't set up on this server; alerts come by Discord or Telegram DM")
     if not nothing_changed:
         await ctx.engine.identity.update_settings(
