@@ -6,7 +6,9 @@ import ipaddress
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -209,18 +211,23 @@ async def sqlite_engine(make_config: Any) -> AsyncIterator[Engine]:
 # --------------------------------------------------------------------------- test bots (tests/testbot.py)
 
 
-@pytest.fixture
-async def make_bot(make_config: Any, database: Database) -> AsyncIterator[Any]:
-    """``await make_bot(economy={...}, commands=[...])``: a started ``TestBot`` on each database."""
-    from contextlib import AsyncExitStack
-
-    from tests.testbot import neutral_bot
-
+@asynccontextmanager
+async def _bot_factory(open_bot: Callable[..., AbstractAsyncContextManager[Any]]) -> AsyncIterator[Any]:
+    """``await factory(**options)`` opens a bot with ``open_bot``; every bot opened closes with the test."""
     async with AsyncExitStack() as stack:
 
         async def factory(**options: Any) -> Any:
-            return await stack.enter_async_context(neutral_bot(make_config, database, **options))
+            return await stack.enter_async_context(open_bot(**options))
 
+        yield factory
+
+
+@pytest.fixture
+async def make_bot(make_config: Any, database: Database) -> AsyncIterator[Any]:
+    """``await make_bot(economy={...}, commands=[...])``: a started ``TestBot`` on each database."""
+    from tests.testbot import neutral_bot
+
+    async with _bot_factory(partial(neutral_bot, make_config, database)) as factory:
         yield factory
 
 
@@ -241,17 +248,9 @@ async def fake_discord() -> AsyncIterator[Any]:
 @pytest.fixture
 async def make_discord_bot(fake_discord: Any, make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
     """``await make_discord_bot(economy={...}, commands=[...], frontend={...})``: real discord.py on the fake."""
-    from contextlib import AsyncExitStack
-
     from tests.testbot import discord_bot
 
-    async with AsyncExitStack() as stack:
-
-        async def factory(**options: Any) -> Any:
-            return await stack.enter_async_context(
-                discord_bot(fake_discord, make_config, monkeypatch.setenv, **options)
-            )
-
+    async with _bot_factory(partial(discord_bot, fake_discord, make_config, monkeypatch.setenv)) as factory:
         yield factory
 
 
@@ -273,17 +272,9 @@ async def make_telegram_bot(
     fake_telegram: Any, make_config: Any, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Any]:
     """``await make_telegram_bot(economy={...})``: real python-telegram-bot polling the fake Bot API."""
-    from contextlib import AsyncExitStack
-
     from tests.testbot import telegram_bot
 
-    async with AsyncExitStack() as stack:
-
-        async def factory(**options: Any) -> Any:
-            return await stack.enter_async_context(
-                telegram_bot(fake_telegram, make_config, monkeypatch.setenv, **options)
-            )
-
+    async with _bot_factory(partial(telegram_bot, fake_telegram, make_config, monkeypatch.setenv)) as factory:
         yield factory
 
 
@@ -311,15 +302,11 @@ async def fake_twilio() -> AsyncIterator[Any]:
 @pytest.fixture
 async def make_sms_bot(fake_twilio: Any, make_config: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
     """``await make_sms_bot(db=database)``: the real SMS frontend's webhook, sending to the fake Twilio."""
-    from contextlib import AsyncExitStack
-
     from tests.fakes.harness import free_port
     from tests.testbot import sms_bot
 
-    async with AsyncExitStack() as stack:
+    def open_bot(**options: Any) -> AbstractAsyncContextManager[Any]:
+        return sms_bot(fake_twilio, make_config, monkeypatch.setenv, free_port(), **options)  # a port per bot
 
-        async def factory(**options: Any) -> Any:
-            bot = sms_bot(fake_twilio, make_config, monkeypatch.setenv, free_port(), **options)
-            return await stack.enter_async_context(bot)
-
+    async with _bot_factory(open_bot) as factory:
         yield factory
