@@ -83,7 +83,6 @@ class Engine:
         self.frontends: dict[str, Frontend] = {}
         self.requests = RequestLog(self.db)
         self.scheduler.every("core.requests_prune", 6 * 3600, self._prune_requests)
-        self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._dispatcher = FeedDispatcher(self.feeds, self.frontends)
         self.bus.subscribe(FEED_TOPIC, self._dispatcher.handle)
         self._services: dict[type, object] = {}
@@ -97,11 +96,6 @@ class Engine:
 
     async def _prune_requests(self) -> None:
         await self.requests.prune()
-
-    @property
-    def slice_names(self) -> list[str]:
-        """The slices this engine runs, in dependency order."""
-        return [item.name for item, _ in self._slices]
 
     def migration_locations(self) -> list[Path]:
         """Every slice's Alembic versions folder, for the migration runner."""
@@ -128,14 +122,6 @@ class Engine:
         for item, services in self._slices:
             await item.merge_members(services, session, survivor_id, absorbed_id)
 
-    def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
-        """Let a slice release what it holds (HTTP sessions, a browser) when the engine stops.
-
-        Callbacks run newest first, after scheduled jobs have finished, while frontends and storage
-        are still up.
-        """
-        self._on_stop.append(callback)
-
     async def start(self, *, migrate: bool = True) -> None:
         if migrate:
             heads = await upgrade(self.db, self.migration_locations())
@@ -151,16 +137,10 @@ class Engine:
         self.scheduler.start()
 
     async def stop_work(self) -> None:
-        """Stop scheduled jobs and run the slices' stop callbacks, while frontends and storage are
-        still up, so a delivery worker can finish the sends it has in flight."""
+        """Stop scheduled jobs, then the slices in reverse order, while frontends and storage are still
+        up, so the delivery worker can finish the sends it has in flight."""
         await self.scheduler.stop()
         await self._stop_slices()
-        for callback in reversed(self._on_stop):
-            try:
-                await callback()
-            except Exception:
-                log.exception("engine.stop_callback_failed", callback=getattr(callback, "__qualname__", "?"))
-        self._on_stop.clear()
         await self.bus.drain()
 
     async def _stop_slices(self) -> None:
@@ -186,36 +166,39 @@ class Engine:
         cannot repeat them.
         """
 
+        platform_id = _platform_id(caller, request_id)
+
         async def run() -> Reply:
             reference = secrets.token_hex(4)
             try:
                 command = self.registry.get(name)
-                return await self._run(command, caller, reference, lambda: command.bind(raw), request_id)
+                return await self._run(command, caller, reference, lambda: command.bind(raw), platform_id)
             except UserError as exc:
                 return Reply.error(str(exc))
 
-        return await self._once(caller, request_id, run)
+        return await self._once(platform_id, run)
 
     async def dispatch_line(self, caller: Caller, line: str, *, request_id: str | None = None) -> Reply:
         """Run a command typed as text: ``/laces tip @sam 5 thanks``."""
+
+        platform_id = _platform_id(caller, request_id)
 
         async def run() -> Reply:
             reference = secrets.token_hex(4)
             try:
                 command, words, named = self.registry.parse(line)
                 return await self._run(
-                    command, caller, reference, lambda: command.bind_words(words, named), request_id
+                    command, caller, reference, lambda: command.bind_words(words, named), platform_id
                 )
             except UserError as exc:
                 return Reply.error(str(exc))
 
-        return await self._once(caller, request_id, run)
+        return await self._once(platform_id, run)
 
-    async def _once(self, caller: Caller, request_id: str | None, run: Callable[[], Awaitable[Reply]]) -> Reply:
+    async def _once(self, platform_id: str | None, run: Callable[[], Awaitable[Reply]]) -> Reply:
         """Run a platform request at most once (``core.requests``): a redelivery gets the first answer."""
-        if request_id is None:
+        if platform_id is None:
             return await run()
-        platform_id = f"{caller.platform}:{request_id}"
         claim = await self.requests.claim(platform_id)
         if not claim.first:
             log.info("command.redelivered", request=platform_id, answered=claim.answer is not None)
@@ -248,7 +231,7 @@ class Engine:
             return []
 
     async def _run(
-        self, command: Command, caller: Caller, reference: str, bind: Any, request_id: str | None = None
+        self, command: Command, caller: Caller, reference: str, bind: Any, platform_id: str | None = None
     ) -> Reply:
         bound_log = log.bind(ref=reference, command=command.name, platform=caller.platform)
         role = self.identity.role_for(caller)
@@ -259,7 +242,6 @@ class Engine:
         values = bind()
         try:
             member = await self.identity.resolve(caller)
-            platform_id = f"{caller.platform}:{request_id}" if request_id else None
             ctx = Context(self, caller, member, role, reference, platform_id)
             reply = await command.handler(ctx, **values)
         except UserError:
@@ -276,3 +258,8 @@ class Engine:
         if command.private and not reply.ephemeral:
             reply = reply.model_copy(update={"ephemeral": True})
         return reply
+
+
+def _platform_id(caller: Caller, request_id: str | None) -> str | None:
+    """The request's id across platforms (``telegram:812345``): what is claimed and what handlers see."""
+    return f"{caller.platform}:{request_id}" if request_id else None

@@ -241,8 +241,7 @@ class Linking:
         return account_label(chosen.platform, chosen.handle) if chosen is not None else f"member #{member_id}"
 
     def _wake(self) -> None:
-        if self._engine.has_service(Delivery):
-            self._engine.service(Delivery).wake()
+        self._engine.service(Delivery).wake()  # the account slice depends on delivery
 
 
 __all__ = ["Linking", "Requested", "account_label"]
