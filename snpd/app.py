@@ -72,25 +72,21 @@ async def run(config: Config) -> None:
     connecting = [
         asyncio.create_task(connect(engine, make, stop), name=f"connect-{name}") for name, make in factories.items()
     ]
+    waiting = asyncio.create_task(stop.wait())
     try:
         if connecting:
-            waiting = asyncio.create_task(stop.wait())
             pending: set[asyncio.Task[Any]] = {waiting, *connecting}
-            while not stop.is_set():
+            while waiting in pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    if task is not waiting:
-                        task.result()  # a refused token ends the run with its one-line message
-                if pending == {waiting}:
-                    await waiting
-            waiting.cancel()
+                for task in done - {waiting}:
+                    task.result()  # a refused token ends the run with its one-line message
         else:
             await run_shell(engine, stop)
     finally:
         stop.set()
-        for task in connecting:
+        for task in (waiting, *connecting):
             task.cancel()
-        await asyncio.gather(*connecting, return_exceptions=True)
+        await asyncio.gather(waiting, *connecting, return_exceptions=True)
         await ops.stop()
         await engine.stop_work()  # workers finish their in-flight sends while frontends are connected
         for frontend in reversed(list(engine.frontends.values())):
