@@ -139,26 +139,24 @@ def cmd_commands(args: argparse.Namespace) -> int:
     return 0
 
 
-def _benchmarks() -> dict[str, str]:
-    """Each benchmark in bench/ with the first line of its docstring."""
-    found: dict[str, str] = {}
-    for path in sorted(Path(__file__).resolve().parents[1].joinpath("bench").glob("[a-z]*.py")):
-        spec = importlib.util.find_spec(f"bench.{path.stem}")
-        doc = ""
-        if spec is not None and spec.origin:
-            text = Path(spec.origin).read_text(encoding="utf-8")
-            quoted = text.split('"""', 2)
-            doc = quoted[1].strip().splitlines()[0] if len(quoted) > 2 else ""
-        found[path.stem] = doc
-    return found
+BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _benchmarks() -> list[str]:
+    return sorted(path.stem for path in BENCH_DIR.glob("[a-z]*.py"))
+
+
+def _summary(name: str) -> str:
+    """The first line of a benchmark's docstring, for the list ``snpd bench`` prints."""
+    quoted = (BENCH_DIR / f"{name}.py").read_text(encoding="utf-8").split('"""', 2)
+    return quoted[1].strip().splitlines()[0] if len(quoted) > 2 else ""
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     name = args.name
-    available = _benchmarks()
-    if name is None or name not in available:
+    if name is None or name not in _benchmarks():
         lead = "snpd bench NAME [--json]" if name is None else f"no benchmark called {name[:40]!r}"
-        lines = [f"  {bench:<10} {doc[:100]}" for bench, doc in available.items()]
+        lines = [f"  {bench:<10} {_summary(bench)[:100]}" for bench in _benchmarks()]
         print(f"{lead}; available:\n" + "\n".join(lines), file=sys.stderr)
         return 2
     module_name = f"bench.{name}"
