@@ -16,6 +16,7 @@ from bot.economy.models import Purchase, Raffle, Transfer
 from core.commands import Permission
 from core.requests import RUNNING, STALE_AFTER, HandledRequest
 from core.storage.types import utcnow
+from tests.economy.helpers import balance_of, grant
 from tests.testbot import TestBot
 
 SHOP = [
@@ -33,15 +34,6 @@ async def _start(make_bot: Any) -> TestBot:
     bot.member("alice", "telegram")
     bot.member("bob", "telegram")
     return bot
-
-
-async def _grant(bot: TestBot, who: str, amount: int) -> None:
-    await bot.join(who)
-    await bot.ok("boss", f"/admin grant @{who} {amount} starting balance")
-
-
-async def _balance(bot: TestBot, who: str) -> int:
-    return await bot.engine.service(EconomyRuntime).economy.balance(await bot.member_id(who))
 
 
 async def _transfers(bot: TestBot, kind: str) -> int:
@@ -78,7 +70,7 @@ async def test_a_request_run_again_after_its_claim_was_released_pays_once(
     claim on the platform's request id; the platform's redelivery runs the handler again, and the
     ledger key (built from the same platform id) must stop it paying twice."""
     bot = await _start(make_bot)
-    await _grant(bot, "alice", 50)
+    await grant(bot, "alice", 50)
     await bot.join("bob")
     await bot.ok("boss", '/raffle create "Dunk" 5 1h')
     caller = bot["alice"].caller
@@ -88,7 +80,7 @@ async def test_a_request_run_again_after_its_claim_was_released_pays_once(
     await bot.engine.dispatch_line(caller, line, request_id="812345")
     assert await _transfers(bot, kind) == 1
     spent = {"tip": 5, "raffle": 5, "purchase": 10}[kind]
-    assert await _balance(bot, "alice") == 50 - spent
+    assert await balance_of(bot, "alice") == 50 - spent
 
 
 async def test_an_admin_grant_redelivered_grants_once(make_bot: Any) -> None:
@@ -98,7 +90,7 @@ async def test_an_admin_grant_redelivered_grants_once(make_bot: Any) -> None:
     await bot.engine.dispatch_line(caller, "/admin grant @bob 7 quiz prize", request_id="u1")
     await _died_before_answering(bot, "shell:u1")
     await bot.engine.dispatch_line(caller, "/admin grant @bob 7 quiz prize", request_id="u1")
-    assert await _balance(bot, "bob") == 7
+    assert await balance_of(bot, "bob") == 7
     audit = await bot.ok("boss", "/admin audit @bob")
     assert len(audit.text.splitlines()) == 1
 
@@ -108,7 +100,7 @@ async def test_an_admin_grant_redelivered_grants_once(make_bot: Any) -> None:
 
 async def test_a_tip_refuses_a_key_another_transfer_used(make_bot: Any) -> None:
     bot = await _start(make_bot)
-    await _grant(bot, "alice", 50)
+    await grant(bot, "alice", 50)
     economy = bot.engine.service(EconomyRuntime).economy
     alice, bob = await bot.resolve("alice"), await bot.resolve("bob")
     await economy.tip(alice, bob, 5, "first", "tip:shared-key")
@@ -123,7 +115,7 @@ async def test_a_tip_refuses_a_key_another_transfer_used(make_bot: Any) -> None:
         await economy.tip(alice, bob, 50, "", grant_key)
     again = await economy.tip(alice, bob, 5, "first", "tip:shared-key")
     assert again.transfer.replayed and again.transfer.amount == 5
-    assert (await _balance(bot, "alice"), await _balance(bot, "bob")) == (45, 5)
+    assert (await balance_of(bot, "alice"), await balance_of(bot, "bob")) == (45, 5)
 
 
 # --------------------------------------------------------------------------- #11 item 3
@@ -131,14 +123,14 @@ async def test_a_tip_refuses_a_key_another_transfer_used(make_bot: Any) -> None:
 
 async def test_a_permanent_item_is_bought_once(make_bot: Any) -> None:
     bot = await _start(make_bot)
-    await _grant(bot, "alice", 100)
+    await grant(bot, "alice", 100)
     assert (await bot.ok("alice", "/shop buy fire")).title == "🛍️ Bought"
     again = await bot.fails("alice", "/shop buy fire", "You already have Fire flair")
     assert "nothing was charged" in again.text.lower()
     timed = await bot.fails("alice", "/shop buy fire-week", "already have")
     assert "for good" in timed.text
     assert (await bot.ok("alice", "/shop buy gem")).title == "🛍️ Bought"  # another flair is another item
-    assert await _balance(bot, "alice") == 80
+    assert await balance_of(bot, "alice") == 80
     async with bot.engine.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(Purchase)) == 2
     balance = await bot.ok("alice", "/laces balance")
@@ -163,7 +155,7 @@ async def test_a_raffle_ticket_for_a_missing_or_closed_raffle_cannot_be_added(ma
 
 async def test_history_audit_and_counts_read_right(make_bot: Any) -> None:
     bot = await _start(make_bot)
-    await _grant(bot, "alice", 30)
+    await grant(bot, "alice", 30)
     await bot.ok("alice", "/shop buy gem")
     history = await bot.ok("alice", "/laces history kind:purchase")
     assert "escrow" not in history.text and "to the shop" in history.text
@@ -193,4 +185,4 @@ async def test_a_telegram_tip_redelivered_after_a_crash_before_the_answer_pays_o
     bot.fake.redeliver(update)
     await bot.fake.wait_for_message(alice.native.id)
     assert await _transfers(bot, "tip") == 1
-    assert (await _balance(bot, "alice"), await _balance(bot, "bob")) == (15, 5)
+    assert (await balance_of(bot, "alice"), await balance_of(bot, "bob")) == (15, 5)

@@ -23,6 +23,7 @@ from core.storage.database import Database
 from core.storage.migrate import upgrade
 from core.storage.types import utcnow
 from tests.economy.fake_drand import PERIOD, FakeDrand, randomness, round_time
+from tests.economy.helpers import balance_of, grant
 from tests.economy.test_economy import _pending_purchase
 from tests.testbot import TestBot, is_error
 
@@ -39,15 +40,6 @@ async def _start(make_bot: Any) -> TestBot:
     return bot
 
 
-async def _grant(bot: TestBot, who: str, amount: int) -> None:
-    await bot.join(who)
-    await bot.ok("boss", f"/admin grant @{who} {amount} starting balance")
-
-
-async def _balance(bot: TestBot, who: str) -> int:
-    return await bot.engine.service(EconomyRuntime).economy.balance(await bot.member_id(who))
-
-
 async def _time_passes(bot: TestBot, raffle_id: int) -> None:
     """The raffle's end time is now behind us (the clock is real, so the end time moves instead)."""
     async with bot.engine.db.transaction() as session:
@@ -61,15 +53,19 @@ async def _raffle(bot: TestBot, raffle_id: int) -> Raffle:
         return (await session.execute(select(Raffle).where(Raffle.id == raffle_id))).scalar_one()
 
 
-def _expected(raffle_id: int, seed: str, entrants: list[int], count: int) -> tuple[str, list[int]]:
-    """The published draw, written from the README independently of bot.economy.raffles."""
+def _expected(
+    raffle_id: int, seed: str, entrants: list[int], count: int, beacon: str | None = None
+) -> tuple[str, list[int]]:
+    """The published draw, written from the README independently of bot.economy.raffles: with a
+    beacon, its randomness joins the HMAC message."""
     pool = sorted(set(entrants))
     digest = hashlib.sha256(",".join(map(str, pool)).encode()).hexdigest()
+    mixed = digest if beacon is None else f"{digest}:{beacon}"
     winners = []
     for k in range(count):
         if not pool:
             break
-        mac = hmac.new(seed.encode(), f"{raffle_id}:{digest}:{k}".encode(), hashlib.sha256).digest()
+        mac = hmac.new(seed.encode(), f"{raffle_id}:{mixed}:{k}".encode(), hashlib.sha256).digest()
         winners.append(pool.pop(int.from_bytes(mac, "big") % len(pool)))
     return digest, winners
 
@@ -88,7 +84,7 @@ async def test_the_draw_mixes_the_seed_with_the_entrants_committed_at_the_close(
     bot = await _start(make_bot)
     fans = [bot.member(f"fan{n}", "telegram") for n in range(5)]
     for fan in fans:
-        await _grant(bot, fan.name, 10)
+        await grant(bot, fan.name, 10)
     opened = await bot.ok("boss", '/raffle create "Dunk Low" 5 1h 2')
     commitment = opened.fields[0].value.strip("`")
     for fan in fans:
@@ -115,7 +111,7 @@ async def test_the_draw_mixes_the_seed_with_the_entrants_committed_at_the_close(
 async def test_verify_catches_a_result_that_does_not_follow_from_its_inputs(make_bot: Any) -> None:
     bot = await _start(make_bot)
     for name in ("alice", "bob"):
-        await _grant(bot, name, 10)
+        await grant(bot, name, 10)
     await bot.ok("boss", '/raffle create "Yeezy" 5 1h')
     await bot.ok("alice", "/raffle enter 1")
     await bot.ok("bob", "/raffle enter 1")
@@ -137,11 +133,11 @@ async def test_a_shop_ticket_after_the_end_time_is_refused_and_costs_nothing(mak
     bot = await _start(make_bot)
     await bot.ok("boss", '/raffle create "Travis" 5 1h')
     await bot.ok("boss", '/shop add ticket "Travis ticket" raffle_entry 8 1')
-    await _grant(bot, "alice", 20)
+    await grant(bot, "alice", 20)
     await _time_passes(bot, 1)
     refused = await bot.fails("alice", "/shop buy ticket", "closed")
     assert "Raffle #1" in refused.text
-    assert await _balance(bot, "alice") == 20
+    assert await balance_of(bot, "alice") == 20
     async with bot.engine.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(Purchase)) == 0
         assert await session.scalar(select(func.count()).select_from(RaffleEntry)) == 0
@@ -152,18 +148,18 @@ async def test_a_ticket_delivered_after_the_end_time_is_refunded(make_bot: Any) 
     bot = await _start(make_bot)
     await bot.ok("boss", '/raffle create "Travis" 5 1h')
     await bot.ok("boss", '/shop add ticket "Travis ticket" raffle_entry 8 1')
-    await _grant(bot, "alice", 20)
+    await grant(bot, "alice", 20)
     purchase_id = await _pending_purchase(bot, "alice", "ticket")
     await _time_passes(bot, 1)
     done = await bot.engine.service(EconomyRuntime).shop.complete(purchase_id)
     assert done.status == "refunded" and "closed" in (done.failure or "")
-    assert await _balance(bot, "alice") == 20
+    assert await balance_of(bot, "alice") == 20
     assert (await _raffle(bot, 1)).status == "open"
 
 
 async def test_messages_count_entrants_and_winners_in_words(make_bot: Any) -> None:
     bot = await _start(make_bot)
-    await _grant(bot, "alice", 10)
+    await grant(bot, "alice", 10)
     opened = await bot.ok("boss", '/raffle create "Dunk" 5 1h')
     assert "1 winner." in opened.text and "winner(s)" not in opened.text
     entered = await bot.ok("alice", "/raffle enter 1")
@@ -224,19 +220,6 @@ async def drand() -> AsyncIterator[FakeDrand]:
     await fake.stop()
 
 
-def _with_beacon(raffle_id: int, seed: str, entrants: list[int], count: int, beacon: str) -> list[int]:
-    """The beacon draw, written from the README: the beacon's randomness joins the HMAC message."""
-    pool = sorted(set(entrants))
-    digest = hashlib.sha256(",".join(map(str, pool)).encode()).hexdigest()
-    winners = []
-    for k in range(count):
-        if not pool:
-            break
-        mac = hmac.new(seed.encode(), f"{raffle_id}:{digest}:{beacon}:{k}".encode(), hashlib.sha256).digest()
-        winners.append(pool.pop(int.from_bytes(mac, "big") % len(pool)))
-    return winners
-
-
 async def test_a_beacon_round_fixed_at_creation_and_published_after_the_close_decides_the_draw(
     make_bot: Any, drand: FakeDrand
 ) -> None:
@@ -244,7 +227,7 @@ async def test_a_beacon_round_fixed_at_creation_and_published_after_the_close_de
     bot.member("boss", "shell")
     fans = [bot.member(f"fan{n}", "telegram") for n in range(4)]
     for fan in fans:
-        await _grant(bot, fan.name, 10)
+        await grant(bot, fan.name, 10)
     opened = await bot.ok("boss", '/raffle create "Dunk Low" 5 1h 2')
     raffle = await _raffle(bot, 1)
     assert raffle.beacon_round is not None and raffle.beacon_at is not None
@@ -275,7 +258,7 @@ async def test_a_beacon_round_fixed_at_creation_and_published_after_the_close_de
     final = await _raffle(bot, 1)
     assert final.status == "drawn" and final.beacon_randomness == randomness(raffle.beacon_round)
     assert final.result is not None
-    assert final.result["winners"] == _with_beacon(1, final.seed, ids, 2, randomness(raffle.beacon_round))
+    assert final.result["winners"] == _expected(1, final.seed, ids, 2, randomness(raffle.beacon_round))[1]
     assert digest in drawn.plain_text()
 
     checked = await bot.ok("fan0", "/raffle verify 1")
@@ -304,7 +287,7 @@ async def test_accounts_linked_between_the_close_and_the_beacon_round_still_draw
     bot.member("sam-discord", "discord")
     bot.member("kim", "telegram")
     for name in ("sam", "sam-discord", "kim"):
-        await _grant(bot, name, 10)
+        await grant(bot, name, 10)
     await bot.ok("boss", '/raffle create "Dunk" 5 1h')
     for name in ("sam", "sam-discord", "kim"):
         await bot.ok(name, "/raffle enter 1")
@@ -324,6 +307,6 @@ async def test_accounts_linked_between_the_close_and_the_beacon_round_still_draw
     await bot.ok("boss", "/raffle draw 1")
     drawn = await _raffle(bot, 1)
     assert drawn.result is not None and drawn.result["entrants"] == frozen
-    assert drawn.result["winners"] == _with_beacon(1, drawn.seed, frozen, 1, randomness(raffle.beacon_round))
+    assert drawn.result["winners"] == _expected(1, drawn.seed, frozen, 1, randomness(raffle.beacon_round))[1]
     checked = await bot.ok("kim", "/raffle verify 1")
     assert "✅" in (checked.title or ""), checked.plain_text()
