@@ -193,10 +193,18 @@ def _cell(row: list[str], columns: dict[str, int], key: str) -> str:
     return row[position].strip() if position is not None else ""
 
 
-def _product_record(row: list[str], columns: dict[str, int]) -> Record:
-    name = " ".join(_cell(row, columns, "name").split())[:300]
+def _record(
+    name: str,
+    row: list[str],
+    columns: dict[str, int],
+    style: str | None,
+    *,
+    aliases: list[str] | None = None,
+    primary: bool = True,
+) -> Record:
+    """A catalog record for ``name``: brand, model and colourway parsed, audience, retail and release
+    read from the row; a sales history adds the slug as an alias and never renames a listed pair."""
     _, audience = split_audience(name)
-    style = _cell(row, columns, "style_code")[:40] or None
     parsed = parse_name(name, _cell(row, columns, "brand") or None)
     return Record(
         key=key_for(name, audience, style),
@@ -208,27 +216,20 @@ def _product_record(row: list[str], columns: dict[str, int]) -> Record:
         retail=_money(_cell(row, columns, "retail")),
         release_date=_date(_cell(row, columns, "release")),
         style_code=style,
+        aliases=aliases or [],
+        primary=primary,
     )
+
+
+def _product_record(row: list[str], columns: dict[str, int]) -> Record:
+    name = " ".join(_cell(row, columns, "name").split())[:300]
+    return _record(name, row, columns, _cell(row, columns, "style_code")[:40] or None)
 
 
 def _sales_record(row: list[str], columns: dict[str, int]) -> Record:
     slug = _cell(row, columns, "name")[:300]
     name = slug_to_name(slug)[:300]
-    _, audience = split_audience(name)
-    parsed = parse_name(name, _cell(row, columns, "brand") or None)
-    return Record(
-        key=key_for(name, audience, None),
-        name=name,
-        brand=parsed.brand,
-        model=parsed.model,
-        colourway=parsed.colourway,
-        audience=audience,
-        retail=_money(_cell(row, columns, "retail")),
-        release_date=_date(_cell(row, columns, "release")),
-        style_code=None,
-        aliases=[slug] if slug != name else [],
-        primary=False,
-    )
+    return _record(name, row, columns, None, aliases=[slug] if slug != name else [], primary=False)
 
 
 def _merge(known: Record, later: Record) -> None:
