@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from core.attachments import MAX_ATTACHMENTS, Attachment, check_count, incoming
 from core.errors import BadArgument
 from core.replies import Reply
 
@@ -41,6 +42,9 @@ class ParamType(enum.StrEnum):
     BOOLEAN = "boolean"
     #: a member reference: a platform mention, ``@name`` or a member id; resolved by the handler.
     MEMBER = "member"
+    #: files sent with the command (photos): never typed, so never a positional word; the handler gets
+    #: ``list[Attachment]`` (see core/attachments.py)
+    ATTACHMENTS = "attachments"
 
 
 Handler = Callable[..., Awaitable[Reply]]
@@ -68,10 +72,25 @@ class Param:
     autocomplete: Autocomplete | None = None
     #: on text frontends the last parameter may swallow the rest of the line (notes, item names)
     rest: bool = False
+    #: for ``ATTACHMENTS``: how many files the command takes at most
+    max_files: int = MAX_ATTACHMENTS
+
+    def __post_init__(self) -> None:
+        if self.type is ParamType.ATTACHMENTS and not 1 <= self.max_files <= MAX_ATTACHMENTS:
+            raise ValueError(f"`{self.name}`: max_files must be 1 to {MAX_ATTACHMENTS}")
+
+    @property
+    def typed(self) -> bool:
+        """Whether a member types this parameter (every kind but attachments)."""
+        return self.type is not ParamType.ATTACHMENTS
 
     def convert(self, raw: Any) -> Any:
         """Turn a raw value (text from a chat, or a typed value from Discord) into the declared type."""
         value: Any
+        if self.type is ParamType.ATTACHMENTS:
+            if not isinstance(raw, list | tuple) or not all(isinstance(item, Attachment) for item in raw):
+                raise BadArgument(self.name, "send the files as attachments with the command, not as text")
+            return check_count(self.name, raw, self.max_files)
         if self.type is ParamType.INTEGER:
             value = self._to_int(raw)
         elif self.type is ParamType.NUMBER:
@@ -183,21 +202,25 @@ class Command:
             raise ValueError(f"/{self.name}: Discord caps descriptions at 100 characters")
         if self.guide is not None:
             self._check_guide(self.guide)
+        if sum(not param.typed for param in self.params) > 1:
+            raise ValueError(f"/{self.name}: at most one attachments parameter")
         seen_optional = False
         for param in self.params:
+            if not param.typed:
+                continue
             if not param.required:
                 seen_optional = True
             elif seen_optional:
                 raise ValueError(f"/{self.name}: required `{param.name}` follows an optional parameter")
 
     def _check_guide(self, guide: Guide) -> None:
-        names = {param.name for param in self.params}
+        names = {param.name for param in self.typed_params}
         unknown = [step for step in guide.steps if step not in names]
         if unknown:
             raise ValueError(f"/{self.name}: guide step `{unknown[0]}` is not a parameter")
         if len(set(guide.steps)) != len(guide.steps) or not guide.steps:
             raise ValueError(f"/{self.name}: guide steps must be distinct and not empty")
-        missing = [p.name for p in self.params if p.required and p.name not in guide.steps]
+        missing = [p.name for p in self.typed_params if p.required and p.name not in guide.steps]
         if missing:
             raise ValueError(f"/{self.name}: the guide never asks for required `{missing[0]}`")
         if not guide.title or len(guide.title) > GUIDE_TITLE_LIMIT:
@@ -216,10 +239,24 @@ class Command:
         return tuple(self.name.split())
 
     @property
+    def attachments(self) -> Param | None:
+        """The parameter that takes files sent with the command, if it takes any."""
+        return next((param for param in self.params if not param.typed), None)
+
+    @property
+    def typed_params(self) -> tuple[Param, ...]:
+        """The parameters a member types, in order (everything but the attachments)."""
+        return tuple(param for param in self.params if param.typed)
+
+    @property
     def usage(self) -> str:
         parts = [f"/{self.name}"]
-        for param in self.params:
+        for param in self.typed_params:
             parts.append(f"<{param.name}>" if param.required else f"[{param.name}]")
+        files = self.attachments
+        if files is not None:
+            count = f"up to {files.max_files}" if files.max_files > 1 else "one"
+            parts.append(f"+ {count} attached {'file' if files.max_files == 1 else 'files'}")
         return " ".join(parts)
 
     def bind(self, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -231,6 +268,9 @@ class Command:
         values: dict[str, Any] = {}
         for param in self.params:
             given = raw.get(param.name)
+            if not param.typed:
+                values[param.name] = self._bind_files(param, incoming() if given is None else given)
+                continue
             if given is None or (isinstance(given, str) and not given.strip()):
                 if param.required:
                     raise BadArgument(param.name, f"is required. Usage: {self.usage}")
@@ -238,6 +278,13 @@ class Command:
                 continue
             values[param.name] = param.convert(given)
         return values
+
+    def _bind_files(self, param: Param, given: Any) -> list[Attachment]:
+        """The files sent with the command (``raw`` may name them; otherwise those ``carrying`` holds)."""
+        files: list[Attachment] = param.convert(given)
+        if not files and param.required:
+            raise BadArgument(param.name, f"attach the files to the command. Usage: {self.usage}")
+        return files
 
     def bind_words(self, words: Sequence[str], named: Mapping[str, str]) -> dict[str, Any]:
         """Map positional words (from a text frontend) onto parameters in order, then bind."""
@@ -247,7 +294,7 @@ class Command:
         """Positional words mapped onto parameter names, unconverted: what a platform with typed
         options (a Discord slash command) would send for the same line."""
         raw: dict[str, Any] = dict(named)
-        positional = [param for param in self.params if param.name not in named]
+        positional = [param for param in self.typed_params if param.name not in named]
         remaining = list(words)
         for index, param in enumerate(positional):
             if not remaining:

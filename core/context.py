@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from core.attachments import Attachment, incoming
 from core.commands import Permission
 from core.identity import Caller
 from core.storage.models import Member
@@ -31,6 +32,12 @@ class Context:
     @property
     def platform(self) -> str:
         return self.caller.platform
+
+    @property
+    def attachments(self) -> tuple[Attachment, ...]:
+        """The files the member sent with this command (see core/attachments.py); a command with an
+        attachments parameter gets the same files as that argument."""
+        return incoming()
 
     def service(self, kind: type[T]) -> T:
         """A slice's services by type, e.g. ``ctx.service(AlertsRuntime)``."""

@@ -1,6 +1,7 @@
 """A test bot in the style of errbot's ``testbot``: members say command lines, tests read the replies.
 
-``reply = await bot.say(alice, "/laces tip @bob 5")`` runs the line and returns a neutral ``Reply``.
+``reply = await bot.say(alice, "/laces tip @bob 5")`` runs the line and returns a neutral ``Reply``;
+``bot.say(alice, "/lc submit jordan 4 10", attachments=[("a.jpg", data)])`` sends files with it.
 ``TestBot`` dispatches straight into the engine; ``DiscordTestBot`` sends the line through the real
 discord.py client as an INTERACTION_CREATE from the fake gateway, ``TelegramTestBot`` posts it as an
 update to the fake Bot API for real python-telegram-bot to poll, and ``SmsTestBot`` posts a signed
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -28,6 +29,7 @@ from adapters.discord.frontend import DiscordFrontend
 from adapters.sms.frontend import SmsFrontend
 from adapters.sms.render import sms_text
 from adapters.telegram.frontend import TelegramFrontend
+from core.attachments import Attachment, carrying
 from core.commands import Command, Param, ParamType, Permission
 from core.config import Config
 from core.crypto import mask_phone
@@ -51,6 +53,8 @@ from tests.fakes.twilio_api import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, Fake
 
 ERROR_TITLE = Reply.error("").title or ""
 MakeConfig = Callable[..., Config]
+#: files sent with a line: (filename, bytes)
+Files = Sequence[tuple[str, bytes]]
 SetEnv = Callable[[str, str], None]
 
 #: Telegram has no per-user roles outside groups: these ids are listed in the bot's [permissions].
@@ -145,19 +149,21 @@ class TestBot:
         """A member of this bot's own platform; the shell has no server, so a plain caller."""
         return self._plain_member(name, self.platform, role, is_bot=is_bot, external_id=external_id)
 
-    async def say(self, who: Member | str, line: str) -> Reply:
-        """Run ``line`` as ``who`` (a handle, or the name of one) and return the reply."""
-        return await self.engine.dispatch_line(self._who(who).caller, line)
+    async def say(self, who: Member | str, line: str, *, attachments: Files = ()) -> Reply:
+        """Run ``line`` as ``who`` (a handle, or the name of one), with ``attachments`` sent along as
+        (filename, bytes) pairs, and return the reply."""
+        with carrying(Attachment.from_bytes(name, data) for name, data in attachments):
+            return await self.engine.dispatch_line(self._who(who).caller, line)
 
-    async def ok(self, who: Member | str, line: str) -> Reply:
+    async def ok(self, who: Member | str, line: str, *, attachments: Files = ()) -> Reply:
         """``say``, asserting the reply is not an error."""
-        reply = await self.say(who, line)
+        reply = await self.say(who, line, attachments=attachments)
         assert not is_error(reply), f"{line!r} failed: {reply.plain_text()}"
         return reply
 
-    async def fails(self, who: Member | str, line: str, match: str | None = None) -> Reply:
+    async def fails(self, who: Member | str, line: str, match: str | None = None, *, attachments: Files = ()) -> Reply:
         """``say``, asserting the reply is an error whose text contains ``match`` (a plain substring)."""
-        reply = await self.say(who, line)
+        reply = await self.say(who, line, attachments=attachments)
         assert is_error(reply), f"{line!r} did not fail: {reply.plain_text()}"
         if match is not None:
             assert match in reply.plain_text(), f"{match!r} not in {reply.plain_text()!r}"
@@ -277,10 +283,13 @@ class DiscordTestBot(TestBot):
             self._roles[role] = self.fake.add_role(f"{role.label}s", bits)
         return self._roles[role]
 
-    async def say(self, who: Member | str, line: str, *, channel: FakeChannel | None = None) -> Reply:
+    async def say(
+        self, who: Member | str, line: str, *, attachments: Files = (), channel: FakeChannel | None = None
+    ) -> Reply:
         who = self._who(who)
         if who.platform != self.platform:
-            return await super().say(who, line)
+            return await super().say(who, line, attachments=attachments)
+        assert not attachments, "attachments on Discord come with the Discord intake"
         command, words, named = self.engine.registry.parse(line)
         values = self._values(command, command.raw_from_words(words, named))
         interaction = await self.fake.send_command(command.name, values, user=who.native, channel=channel)
@@ -318,13 +327,20 @@ class TelegramTestBot(TestBot):
         return Member(name, Caller("telegram", str(user_id), name, is_bot=is_bot), native)
 
     async def say(
-        self, who: Member | str, line: str, *, chat: FakeChat | None = None, topic_id: int | None = None
+        self,
+        who: Member | str,
+        line: str,
+        *,
+        attachments: Files = (),
+        chat: FakeChat | None = None,
+        topic_id: int | None = None,
     ) -> Reply:
         """Sent in ``who``'s private chat unless ``chat`` is given; the reply is read from the same chat.
         A line without a leading ``/`` is plain text, as a member answering a guided form types it."""
         who = self._who(who)
         if who.platform != self.platform:
-            return await super().say(who, line)
+            return await super().say(who, line, attachments=attachments)
+        assert not attachments, "attachments on Telegram come with the Telegram intake"
         self.fake.user_message(who.native, line, chat=chat, topic_id=topic_id)  # plain text answers a form
         where = chat.id if chat is not None else who.native.id
         return heard_on_telegram(await self.fake.wait_for_message(where, topic_id=topic_id))
@@ -372,21 +388,25 @@ class SmsTestBot(TestBot):
         phone = external_id or f"+1415555{next(self._ids):04d}"
         return Member(name, Caller("sms", phone, mask_phone(phone), platform_role=role, is_bot=is_bot), phone)
 
-    async def say(self, who: Member | str, line: str, **extra: str) -> Reply:
+    async def say(self, who: Member | str, line: str, *, attachments: Files = (), **extra: str) -> Reply:
         """Text ``line`` from ``who``'s phone; ``extra`` adds webhook fields (``OptOutType``, ``NumMedia``)."""
         who = self._who(who)
         if who.platform != self.platform:
-            return await super().say(who, line)
-        status, xml = await self.post(inbound_params(who.native, line, to=self.number) | extra)
+            return await super().say(who, line, attachments=attachments)
+        assert not attachments, "attachments on SMS come with the SMS intake"
+        return await self._text(who, line, extra)
+
+    async def _text(self, who: Member, line: str, extra: Mapping[str, str]) -> Heard:
+        status, xml = await self.post(inbound_params(who.native, line, to=self.number) | dict(extra))
         assert status == 200, xml
         messages = sms_messages(xml)
         return Heard(text="\n".join(messages), raw=messages)
 
     async def texts(self, who: Member | str, line: str, **extra: str) -> list[str]:
         """``say``, returning the answer as its messages (none when the bot stays silent)."""
-        reply = await self.say(who, line, **extra)
-        assert isinstance(reply, Heard), "only a member on SMS texts"
-        messages: list[str] = reply.raw
+        who = self._who(who)
+        assert who.platform == self.platform, "only a member on SMS texts"
+        messages: list[str] = (await self._text(who, line, extra)).raw
         return messages
 
     async def post(self, params: dict[str, str], **kwargs: Any) -> tuple[int, str]:
