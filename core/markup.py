@@ -3,21 +3,42 @@ for literal characters. Text a member wrote goes through ``escape`` before it is
 so it can never open or close our markup. Every renderer works from the same parse (``spans``):
 Telegram gets correctly nested HTML, Discord gets its markdown with everything else escaped (no
 masked links, headings or spoilers from a member's text), SMS and the shell get plain text.
+
+A moment in time is a ``timestamp`` span (``<t:UNIX:STYLES|fallback>``): Discord shows it in each
+viewer's own time zone (``<t:UNIX:f>``, and ``<t:UNIX:R>`` for "in 2 hours"); every other platform
+shows the fallback text, which the handler formats in the member's zone. ``escape`` makes a member's
+``<`` literal, so only the bot can write one.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import NamedTuple
 
-_SPECIAL = "*`\\"
+_SPECIAL = "*`\\<"
+#: Discord's timestamp styles we use: ``f`` (date and time), ``R`` (relative), ``D`` (date), ``t`` (time)
+_STYLES = "fFdDtTR"
+_STAMP = re.compile(r"<t:(-?\d{1,12}):([" + _STYLES + r"]{1,3})\|([^>\n]*)>")
 
 
 class Span(NamedTuple):
     text: str
     bold: bool = False
     code: bool = False
+    #: a moment (unix seconds, Discord styles); ``text`` is then its fallback
+    stamp: tuple[int, str] | None = None
+
+
+def timestamp(moment: datetime, fallback: str, *, relative: bool = False) -> str:
+    """A moment every viewer sees in their own zone where the platform can (Discord), else
+    ``fallback`` (already formatted in the member's zone). ``relative`` adds "in 2 hours"."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamp needs an aware datetime")
+    text = escape(fallback).replace(">", "›").replace("|", "¦").replace("\n", " ")
+    return f"<t:{int(moment.timestamp())}:{'fR' if relative else 'f'}|{text}>"
 
 
 def escape(text: str) -> str:
@@ -43,6 +64,10 @@ def spans(text: str) -> list[Span]:
         if char == "\\" and i + 1 < n and text[i + 1] in _SPECIAL:
             buffer.append(text[i + 1])
             i += 2
+        elif char == "<" and (stamp := _STAMP.match(text, i)) is not None:
+            flush()
+            result.append(Span(_unescape(stamp.group(3)), bold, False, (int(stamp.group(1)), stamp.group(2))))
+            i = stamp.end()
         elif char == "`":
             close = text.find("`", i + 1)
             if close == -1 or "\n" in text[i + 1 : close] or close == i + 1:
@@ -64,6 +89,10 @@ def spans(text: str) -> list[Span]:
     return _merge(result)
 
 
+def _unescape(text: str) -> str:
+    return re.sub(r"\\([*`\\<])", r"\1", text)
+
+
 def _closes_bold(text: str, start: int) -> bool:
     """Whether a ``**`` opened at ``start`` is closed later (outside code and escapes)."""
     i, n = start, len(text)
@@ -83,7 +112,8 @@ def _closes_bold(text: str, start: int) -> bool:
 def _merge(found: list[Span]) -> list[Span]:
     merged: list[Span] = []
     for span in found:
-        if merged and merged[-1].bold == span.bold and merged[-1].code == span.code and not span.code:
+        mergeable = not span.code and span.stamp is None and merged and merged[-1].stamp is None
+        if mergeable and merged[-1].bold == span.bold and merged[-1].code == span.code:
             merged[-1] = Span(merged[-1].text + span.text, span.bold, span.code)
         else:
             merged.append(span)
@@ -91,14 +121,23 @@ def _merge(found: list[Span]) -> list[Span]:
 
 
 def render_spans(
-    text: str, *, plain: Callable[[str], str], bold: Callable[[str], str], code: Callable[[str], str]
+    text: str,
+    *,
+    plain: Callable[[str], str],
+    bold: Callable[[str], str],
+    code: Callable[[str], str],
+    stamp: Callable[[int, str], str] | None = None,
 ) -> str:
     """Rebuild ``text`` for one platform: runs of bold become one ``bold(...)`` wrapping their pieces,
-    so tags always nest properly."""
+    so tags always nest properly. ``stamp(unix, styles)`` renders a timestamp span where the platform
+    has its own (Discord); without it the fallback text is shown as plain text."""
     out: list[str] = []
     run: list[str] = []
     for span in spans(text):
-        piece = code(span.text) if span.code else plain(span.text)
+        if span.stamp is not None and stamp is not None:
+            piece = stamp(*span.stamp)
+        else:
+            piece = code(span.text) if span.code else plain(span.text)
         if span.bold:
             run.append(piece)
             continue

@@ -483,6 +483,24 @@ class DiscordFrontend:
 
     async def post(self, target: DiscordChannel | TelegramChat | ShellConsole, item: Reply) -> None:
         """A feed item in a channel or thread; a bound role is mentioned (and only that role pings)."""
+        await self.post_ref(target, item)
+
+    async def edit_post(self, target: DiscordChannel | TelegramChat | ShellConsole, ref: str, item: Reply) -> str:
+        """Edit a feed post in place (``EditablePosts``); the role is not mentioned again."""
+        if not isinstance(target, DiscordChannel):
+            raise TypeError(f"the Discord frontend cannot edit in {target.describe()}")
+        channel = self.client.get_partial_messageable(target.thread_id or target.channel_id)
+        rendered = render(item, attach=False)
+        try:
+            await channel.get_partial_message(int(ref)).edit(
+                content=rendered.content, embeds=rendered.embeds, view=rendered.view
+            )
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise DeliveryRefused(self.name, f"{target.describe()}: {exc.text or exc}") from exc
+        return ref
+
+    async def post_ref(self, target: DiscordChannel | TelegramChat | ShellConsole, item: Reply) -> str:
+        """Post a feed item and return its message id (``EditablePosts``)."""
         if not isinstance(target, DiscordChannel):
             raise TypeError(f"the Discord frontend cannot post to {target.describe()}")
         channel = self.client.get_partial_messageable(target.thread_id or target.channel_id)
@@ -493,9 +511,10 @@ class DiscordFrontend:
         )
         rendered = render(item, mention=mention)
         try:
-            await channel.send(**rendered.kwargs(), allowed_mentions=allowed)
+            message = await channel.send(**rendered.kwargs(), allowed_mentions=allowed)
         except (discord.Forbidden, discord.NotFound) as exc:
             raise DeliveryRefused(self.name, f"{target.describe()}: {exc.text or exc}") from exc
+        return str(message.id)
 
     def requests_for(self, external_id: str) -> int:
         """A DM to someone whose DM channel we have not opened yet costs a second request."""

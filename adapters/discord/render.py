@@ -101,8 +101,18 @@ def to_discord(text: str) -> str:
     """Our markup as Discord markdown; everything else escaped, so text from members or stores can't
     become a masked link, a heading, a quote or a spoiler in a message the bot posts."""
     return render_spans(
-        text, plain=discord.utils.escape_markdown, bold=lambda s: f"**{s}**", code=lambda s: f"`{s}`"
+        text,
+        plain=discord.utils.escape_markdown,
+        bold=lambda s: f"**{s}**",
+        code=lambda s: f"`{s}`",
+        stamp=discord_timestamp,
     )
+
+
+def discord_timestamp(unix: int, styles: str) -> str:
+    """``<t:UNIX:f>`` shows each viewer the moment in their own zone; a second style goes in brackets
+    (``f`` then ``R``: "Friday 5 December 2026 15:00 (in 2 days)")."""
+    return f"<t:{unix}:{styles[0]}>" + "".join(f" (<t:{unix}:{style}>)" for style in styles[1:])
 
 
 def safe_url(url: str | None) -> str | None:

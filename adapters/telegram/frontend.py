@@ -194,9 +194,50 @@ class TelegramFrontend:
 
     async def post(self, target: AnyTarget, item: Reply) -> None:
         """Post a feed item to a chat, or to a forum topic when the target has one."""
+        await self.post_ref(target, item)
+
+    async def post_ref(self, target: AnyTarget, item: Reply) -> str:
+        """Post a feed item; returns its messages as ``t:ID`` (text) or ``p:ID`` (photo) joined by
+        commas, for ``edit_post`` (``EditablePosts``)."""
         if not isinstance(target, TelegramChat):
             raise ValueError(f"the Telegram frontend cannot post to {target.describe()}")
-        await self.deliver(target.chat_id, target.topic_id, item)
+        return ",".join(await self._deliver_refs(target.chat_id, target.topic_id, item))
+
+    async def edit_post(self, target: AnyTarget, ref: str, item: Reply) -> str:
+        """Edit a feed post in place: editMessageText for text, editMessageCaption for a photo's
+        caption. A new version longer than the old one's messages continues in new messages; one
+        that is shorter leaves the extra old messages as they were."""
+        if not isinstance(target, TelegramChat):
+            raise ValueError(f"the Telegram frontend cannot edit in {target.describe()}")
+        old = [part.split(":", 1) for part in ref.split(",") if ":" in part]
+        messages = render(item, photo=bool(old) and old[0][0] == "p")
+        if old and old[0][0] == "p" and messages[0].photo is None:
+            messages = render(item, photo=False)
+        refs: list[str] = []
+        for index, message in enumerate(messages):
+            if index >= len(old):
+                refs.append(await self._send(target.chat_id, target.topic_id, message))
+                continue
+            kind, message_id = old[index]
+            common: dict[str, Any] = {
+                "chat_id": target.chat_id,
+                "message_id": int(message_id),
+                "reply_markup": message.keyboard,
+                "parse_mode": ParseMode.HTML,
+            }
+            try:
+                if kind == "p":
+                    await self._call(self.app.bot.edit_message_caption, caption=message.html, **common)
+                else:
+                    preview = LinkPreviewOptions(is_disabled=True)
+                    await self._call(
+                        self.app.bot.edit_message_text, text=message.html, link_preview_options=preview, **common
+                    )
+            except BadRequest as exc:
+                if "not modified" not in exc.message.lower():
+                    raise
+            refs.append(f"{kind}:{message_id}")
+        return ",".join(refs + [f"{kind}:{mid}" for kind, mid in old[len(refs) :]])
 
     async def send_direct(self, external_id: str, reply: Reply, *, idempotency_key: str | None = None) -> None:
         """A private message. ``idempotency_key`` is not used: the Bot API has no idempotency key and a
@@ -362,20 +403,29 @@ class TelegramFrontend:
     async def deliver(self, chat_id: int, topic_id: int | None, reply: Reply, *, reply_to: int | None = None) -> None:
         """Send ``reply`` as one or more messages (paginated under 4,096 characters). A photo Telegram
         cannot fetch falls back to text with a link to the image."""
+        await self._deliver_refs(chat_id, topic_id, reply, reply_to=reply_to)
+
+    async def _deliver_refs(
+        self, chat_id: int, topic_id: int | None, reply: Reply, *, reply_to: int | None = None
+    ) -> list[str]:
+        """``deliver``, returning the messages sent (``t:ID`` for text, ``p:ID`` for a photo)."""
         messages = render(reply)
+        sent: list[str] = []
         if messages[0].photo is not None:
             try:
-                await self._send(chat_id, topic_id, messages[0], reply_to=reply_to)
+                sent.append(await self._send(chat_id, topic_id, messages[0], reply_to=reply_to))
                 messages, reply_to = messages[1:], None  # an uploaded chart may be followed by its text
             except BadRequest as exc:
                 log.warning("telegram.photo_failed", chat=chat_id, error=exc.message)
                 messages = render(reply, photo=False)
         for index, message in enumerate(messages):
-            await self._send(chat_id, topic_id, message, reply_to=reply_to if index == 0 else None)
+            sent.append(await self._send(chat_id, topic_id, message, reply_to=reply_to if index == 0 else None))
+        return sent
 
     async def _send(
         self, chat_id: int, topic_id: int | None, message: OutgoingMessage, *, reply_to: int | None = None
-    ) -> None:
+    ) -> str:
+        """One message; ``t:ID`` or ``p:ID`` (a photo) of what was sent."""
         bot = self.app.bot
         common: dict[str, Any] = {
             "chat_id": chat_id,
@@ -387,24 +437,26 @@ class TelegramFrontend:
             ),
         }
         if message.photo is not None:
-            await self._call(
+            photo = await self._call(
                 bot.send_photo, photo=message.photo, filename=message.filename, caption=message.html, **common
             )
-            return
+            return f"p:{photo.message_id}"
         preview = (
             LinkPreviewOptions(url=message.preview_url, prefer_large_media=True, show_above_text=True)
             if message.preview_url
             else LinkPreviewOptions(is_disabled=True)
         )
         try:
-            await self._call(bot.send_message, text=message.html, link_preview_options=preview, **common)
+            sent = await self._call(bot.send_message, text=message.html, link_preview_options=preview, **common)
         except BadRequest as exc:
             if "parse entities" not in exc.message.lower():
                 raise
             # Our renderer produced HTML Telegram refused: say it plainly rather than not at all.
             log.error("telegram.html_rejected", error=exc.message)
             common["parse_mode"] = None
-            await self._call(bot.send_message, text=html_to_text(message.html), link_preview_options=preview, **common)
+            text = html_to_text(message.html)
+            sent = await self._call(bot.send_message, text=text, link_preview_options=preview, **common)
+        return f"t:{sent.message_id}"
 
     async def _call(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
         """One Bot API call with Telegram's error contract applied: wait out 429s, follow a group that

@@ -12,7 +12,9 @@ from sqlalchemy import MetaData
 
 from core.storage.models import Base
 
-_MODEL_MODULES: tuple[str, ...] = ("core.storage.models", "core.storage.consent", "core.conversations", "core.requests")
+_MODEL_MODULES: tuple[str, ...] = (
+    "core.storage.models", "core.storage.consent", "core.conversations", "core.requests", "core.feeds"
+)
 
 
 def all_metadata() -> MetaData:

@@ -594,6 +594,8 @@ class FakeDiscord:
 
         self.requests: list[RecordedRequest] = []
         self.messages: list[RecordedMessage] = []
+        #: channel messages edited through PATCH, in order (a message edited twice appears twice)
+        self.message_edits: list[RecordedMessage] = []
         self.interactions: dict[int, FakeInteraction] = {}
         self.global_commands: list[dict[str, Any]] = []
         self.guild_commands: dict[int, list[dict[str, Any]]] = {}
@@ -1397,6 +1399,7 @@ class FakeDiscord:
         ("PATCH", "/webhooks/{app_id}/{token}/messages/{message_id}", "_edit_webhook_message", False),
         ("DELETE", "/webhooks/{app_id}/{token}/messages/{message_id}", "_delete_webhook_message", False),
         ("POST", "/channels/{channel_id}/messages", "_create_message", True),
+        ("PATCH", "/channels/{channel_id}/messages/{message_id}", "_edit_message", True),
         ("GET", "/channels/{channel_id}", "_get_channel", True),
         ("POST", "/users/@me/channels", "_create_dm", True),
         ("GET", "/guilds/{guild_id}", "_get_guild", True),
@@ -1694,6 +1697,23 @@ class FakeDiscord:
         if enforced:
             self._nonces[(self.bot_user.id, str(nonce))] = (time.monotonic(), message)
         return payload
+
+    async def _edit_message(self, request: web.Request, body: Any, channel_id: str, message_id: str) -> dict[str, Any]:
+        """Edit a message the bot posted in a channel (a feed post updated); the edit is kept in
+        ``message_edits`` and the stored message changes in place."""
+        found = next(
+            (m for m in self.messages if m.id == int(message_id) and m.channel_id == int(channel_id)), None
+        )
+        if found is None:
+            raise DiscordError(404, 10008, "Unknown Message")
+        edited = {**found.payload, **{k: v for k, v in (body or {}).items() if k != "allowed_mentions"}}
+        edited["edited_timestamp"] = _now_iso()
+        validate_message_payload(edited)
+        found.payload = edited
+        found.request = {**found.request, **(body or {})}
+        self.message_edits.append(found)
+        await self._notify()
+        return edited
 
     async def _get_channel(self, request: web.Request, body: Any, channel_id: str) -> dict[str, Any]:
         channel = self.channels.get(int(channel_id))

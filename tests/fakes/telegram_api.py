@@ -695,6 +695,23 @@ class FakeTelegramAPI:
         self.edits.append(self.calls[-1])
         return message
 
+    async def _api_editMessageCaption(self, params: JSON, files: dict[str, bytes]) -> JSON:
+        chat = self._check_chat(params)
+        message = self._messages.get((chat.id, params.get("message_id") or 0))
+        if message is None or "photo" not in message:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        raw = str(params.get("caption") or "")
+        caption = self._visible(raw, params.get("parse_mode"))
+        if utf16_len(caption) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        self._check_markup(params)
+        message["caption"] = caption
+        message["edit_date"] = int(time.time())
+        if params.get("reply_markup") is not None:
+            message["reply_markup"] = params["reply_markup"]
+        self.edits.append(self.calls[-1])
+        return message
+
     async def _api_editMessageReplyMarkup(self, params: JSON, files: dict[str, bytes]) -> JSON:
         chat = self._check_chat(params)
         message = self._messages.get((chat.id, params.get("message_id") or 0))
