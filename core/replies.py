@@ -30,6 +30,19 @@ class ReplyField(BaseModel):
     inline: bool = True
 
 
+class ReplyImage(BaseModel):
+    """A photo shown with a reply (a legit check's or a trade's photos): a file name and its bytes."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    name: str
+    data: bytes = Field(repr=False)
+
+
+#: Discord attaches at most 10 files to a message and Telegram puts at most 10 in an album
+MAX_REPLY_IMAGES = 10
+
+
 class Reply(BaseModel):
     """What a command or a feed item says. ``ephemeral`` means only the caller should see it."""
 
@@ -44,6 +57,10 @@ class Reply(BaseModel):
     #: images (SMS) show the text alone
     image: bytes | None = Field(default=None, repr=False)
     image_name: str = "image.png"
+    #: several photos (``(name, bytes)`` pairs or ``ReplyImage``), at most ten: Discord attaches them
+    #: and shows the first in the embed (after ``image`` if there is one), Telegram sends an album
+    #: before the text, SMS and the shell say how many there are
+    images: list[ReplyImage] = Field(default_factory=list, max_length=MAX_REPLY_IMAGES)
     url: str | None = None
     buttons: list[Button] = Field(default_factory=list)
     footer: str | None = None
@@ -56,10 +73,21 @@ class Reply(BaseModel):
     @classmethod
     def _fields_from_tuples(cls, value: object) -> object:
         if isinstance(value, list):
-            return [
-                {"name": item[0], "value": item[1]} if isinstance(item, tuple) else item for item in value
-            ]
+            return [{"name": item[0], "value": item[1]} if isinstance(item, tuple) else item for item in value]
         return value
+
+    @field_validator("images", mode="before")
+    @classmethod
+    def _images_from_tuples(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return [{"name": item[0], "data": item[1]} if isinstance(item, tuple) else item for item in value]
+        return value
+
+    @property
+    def photos(self) -> list[ReplyImage]:
+        """Every image the reply carries as a file: ``image`` (a chart) first, then ``images``."""
+        single = [ReplyImage(name=self.image_name, data=self.image)] if self.image is not None else []
+        return single + self.images
 
     @classmethod
     def error(cls, message: str) -> Reply:

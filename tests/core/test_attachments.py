@@ -10,7 +10,7 @@ from core.attachments import Attachment, AttachmentTooLarge, carrying
 from core.commands import Command, Param, ParamType
 from core.context import Context
 from core.errors import BadArgument
-from core.replies import Reply
+from core.replies import Reply, ReplyImage
 from tests.testbot import TestBot
 
 
@@ -119,3 +119,18 @@ async def test_a_handler_gets_the_files_sent_with_the_line(bot: TestBot) -> None
     )
     assert (await bot.ok("sam", "/spotted kith")).text == "kith with 0 photo(s)"
     await bot.fails("sam", "/check submit nike photos:a.jpg", "not as text")
+
+
+def test_reply_images_survive_the_outbox_and_bus_json() -> None:
+    reply = Reply(text="3 photos", image=b"chart", images=[("a.jpg", b"\x00\xff"), ReplyImage(name="b.png", data=b"p")])
+    stored = reply.model_dump(mode="json", exclude_defaults=True)  # as core.delivery.outbox writes it
+    assert stored["images"] == [{"name": "a.jpg", "data": "AP8="}, {"name": "b.png", "data": "cA=="}]
+    assert Reply.model_validate(stored) == reply
+    assert Reply.model_validate_json(reply.model_dump_json()) == reply
+    assert [(p.name, p.data) for p in reply.photos] == [
+        ("image.png", b"chart"),
+        ("a.jpg", b"\x00\xff"),
+        ("b.png", b"p"),
+    ]
+    with pytest.raises(ValueError, match="at most 10"):
+        Reply(images=[("x.jpg", b"x")] * 11)
