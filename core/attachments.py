@@ -129,5 +129,6 @@ def _clean_name(filename: str) -> str:
 
 
 def _megabytes(limit: int) -> str:
-    megabytes = limit / 1_000_000
-    return f"{megabytes:g} MB" if megabytes >= 1 else f"{limit / 1000:g} KB"
+    if limit >= 1_000_000:
+        return f"{limit / 1_000_000:g} MB"
+    return f"{limit / 1000:g} KB" if limit >= 1000 else f"{limit} bytes"

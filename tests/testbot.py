@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field
 
-from adapters.discord.frontend import DiscordFrontend
+from adapters.discord.frontend import DiscordFrontend, attachment_options
 from adapters.sms.frontend import SmsFrontend
 from adapters.sms.render import sms_text
 from adapters.telegram.frontend import TelegramFrontend
@@ -214,6 +214,17 @@ def _discord_value(param: Param, value: Any, members: Mapping[str, Member]) -> A
         return value
 
 
+def _file_options(command: Command, attachments: Files) -> dict[str, tuple[str, bytes]]:
+    """Files as Discord's client sends them: one attachment option each (``photo1``, ``photo2``…)."""
+    if not attachments:
+        return {}
+    param = command.attachments
+    assert param is not None, f"/{command.name} has no attachment options on Discord"
+    names = attachment_options(param)
+    assert len(attachments) <= len(names), f"/{command.name} takes at most {len(names)} files on Discord"
+    return dict(zip(names, attachments, strict=False))
+
+
 def heard_on_discord(message: RecordedMessage) -> Heard:
     """A Discord message read back as a neutral reply: embed title, description, fields and buttons."""
     embed = message.embeds[0] if message.embeds else {}
@@ -289,9 +300,8 @@ class DiscordTestBot(TestBot):
         who = self._who(who)
         if who.platform != self.platform:
             return await super().say(who, line, attachments=attachments)
-        assert not attachments, "attachments on Discord come with the Discord intake"
         command, words, named = self.engine.registry.parse(line)
-        values = self._values(command, command.raw_from_words(words, named))
+        values = self._values(command, command.raw_from_words(words, named)) | _file_options(command, attachments)
         interaction = await self.fake.send_command(command.name, values, user=who.native, channel=channel)
         return heard_on_discord(await self.fake.wait_for_reply(interaction))
 

@@ -32,10 +32,11 @@ from discord.http import handle_message_parameters
 
 from adapters.discord.forms import form_submission, modal_for
 from adapters.discord.render import ActionButton, render
+from core.attachments import Attachment, carrying
 from core.commands import Command, Param, ParamType, Permission
 from core.config import DiscordSection
 from core.engine import Engine
-from core.errors import ConfigError
+from core.errors import BadArgument, ConfigError
 from core.frontend import DeliveryRefused, FrontendRejected, request_slot
 from core.identity import Caller
 from core.replies import Reply
@@ -154,6 +155,29 @@ def _raw_value(value: Any) -> Any:
     return value
 
 
+def attachment_options(param: Param) -> list[str]:
+    """The slash-command options a files parameter becomes, one per file (Discord has no list option):
+    ``photo`` for one file, else ``photo1`` … ``photoN`` (a plural name loses its ``s``)."""
+    if param.max_files == 1:
+        return [param.name]
+    stem = param.name.removesuffix("s") or param.name
+    return [f"{stem}{index}" for index in range(1, param.max_files + 1)]
+
+
+def from_discord(item: discord.Attachment) -> Attachment:
+    """A member's file, read through discord.py from Discord's CDN. Discord itself reports the size
+    (the member can't fake it), so a file over the reader's limit is refused before any download."""
+
+    async def fetch(limit: int) -> bytes:
+        try:
+            return await item.read()
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("discord.attachment_unreadable", filename=item.filename, error=repr(exc))
+            raise BadArgument(item.filename, "could not be downloaded from Discord; send it again") from None
+
+    return Attachment(item.filename, fetch, content_type=item.content_type, size=item.size)
+
+
 def _log_gateway_end(task: asyncio.Task[None]) -> None:
     """discord.py reconnects by itself; if it gives up (bad token, intents refused), say so loudly."""
     if not task.cancelled() and task.exception() is not None:
@@ -229,6 +253,8 @@ class DiscordFrontend:
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
         #: (command, Python parameter name) → the declared parameter name
         self._names: dict[tuple[str, str], str] = {}
+        #: command → the Python names of its file options, in order
+        self._file_options: dict[str, list[str]] = {}
         self._dm_channels: dict[int, int] = {}
         #: the DM path's own HTTP session (``_rest``), opened on the first DM
         self._session: aiohttp.ClientSession | None = None
@@ -332,15 +358,18 @@ class DiscordFrontend:
         async def callback(interaction: discord.Interaction[Any], **values: Any) -> None:
             await self.run_command(interaction, command, values)
 
-        signature = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        options: list[inspect.Parameter] = []
         descriptions: dict[str, str] = {}
         renames: dict[str, str] = {}
         choices: dict[str, list[app_commands.Choice[Any]]] = {}
         completers: dict[str, _Completer] = {}
         for index, param in enumerate(command.params):
+            if not param.typed:
+                options += self._file_parameters(command, param, descriptions, renames)
+                continue
             py_name = _python_name(param, index)
             self._names[(command.name, py_name)] = param.name
-            signature.append(
+            options.append(
                 inspect.Parameter(
                     py_name,
                     inspect.Parameter.KEYWORD_ONLY,
@@ -358,6 +387,9 @@ class DiscordFrontend:
                 choices[py_name] = [app_commands.Choice(name=c[:100], value=c) for c in param.choices]
             elif typed and (param.autocomplete is not None or param.choices):
                 completers[py_name] = self._completer(command, param)
+        # Discord takes required options first; a command's required file goes after its required words
+        options.sort(key=lambda option: option.default is not inspect.Parameter.empty)
+        signature = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD), *options]
         callback.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
         if descriptions:
             app_commands.describe(**descriptions)(callback)
@@ -374,6 +406,27 @@ class DiscordFrontend:
             parent=parent,
             extras={"snpd": command.name},
         )
+
+    def _file_parameters(
+        self, command: Command, param: Param, descriptions: dict[str, str], renames: dict[str, str]
+    ) -> list[inspect.Parameter]:
+        """One attachment option (type 11) per file the parameter takes; only the first can be required."""
+        result: list[inspect.Parameter] = []
+        names = attachment_options(param)
+        self._file_options[command.name] = []
+        for index, option in enumerate(names):
+            py_name = f"attachment_{index + 1}"
+            self._file_options[command.name].append(py_name)
+            required = param.required and index == 0
+            annotation: Any = discord.Attachment if required else discord.Attachment | None
+            default = inspect.Parameter.empty if required else None
+            result.append(
+                inspect.Parameter(py_name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+            )
+            what = param.description if len(names) == 1 else f"{param.description} ({index + 1} of {len(names)})"
+            descriptions[py_name] = what[:_OPTION_DESCRIPTION_LIMIT] or option
+            renames[py_name] = option
+        return result
 
     def _completer(self, command: Command, param: Param) -> _Completer:
         async def complete(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
@@ -410,17 +463,21 @@ class DiscordFrontend:
     async def run_command(
         self, interaction: discord.Interaction[Any], command: Command, values: dict[str, Any]
     ) -> None:
+        file_options = self._file_options.get(command.name, [])
+        files = [from_discord(values[name]) for name in file_options if values.get(name) is not None]
         raw = {
             self._names[(command.name, py_name)]: _raw_value(value)
             for py_name, value in values.items()
-            if value is not None
+            if value is not None and py_name not in file_options
         }
         caller = self.caller(interaction)
-        if not raw and command.guide is not None and command.permission <= self.engine.identity.role_for(caller):
+        guided = command.guide is not None and command.permission <= self.engine.identity.role_for(caller)
+        if not raw and not files and guided:
             await interaction.response.send_modal(modal_for(command))  # a guided command asks for its fields
             return
-        work = self.engine.dispatch(caller, command.name, raw, request_id=str(interaction.id))
-        await self._answer(interaction, work, private=command.private)
+        with carrying(files):  # the answer's task starts inside, so the engine sees the files
+            work = self.engine.dispatch(caller, command.name, raw, request_id=str(interaction.id))
+            await self._answer(interaction, work, private=command.private)
 
     async def run_form(self, interaction: discord.Interaction[Any]) -> None:
         """A submitted guided form (see ``adapters.discord.forms``) runs its command exactly as the same

@@ -606,6 +606,11 @@ class FakeDiscord:
         self._refused_dm_users: set[int] = set()
         #: uploaded attachments' bytes by their CDN URL (``message.payload["attachments"][i]["url"]``)
         self.uploads: dict[str, bytes] = {}
+        #: what the loopback CDN serves, by path (``/attachments/<id>/<filename>``): uploads and the
+        #: files members attach to slash commands
+        self.cdn: dict[str, bytes] = {}
+        #: CDN downloads, by path, in order (to show a file was or wasn't fetched)
+        self.cdn_fetches: list[str] = []
         #: Discord checks an enforced nonce against the same author's messages of the past few
         #: minutes and answers a repeat with the earlier message, creating nothing
         self.nonce_window_s = 180.0
@@ -625,6 +630,7 @@ class FakeDiscord:
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/resume-gateway", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._api)
+        app.router.add_get("/attachments/{tail:.*}", self._cdn)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -957,7 +963,9 @@ class FakeDiscord:
         """A slash command (type 2), or with ``focused`` an autocomplete request (type 4).
 
         ``name`` may be ``feed bind`` (group + subcommand). Options are typed from the synced
-        declaration when there is one (a user option sends the id and ``resolved`` data, as Discord does).
+        declaration when there is one (a user option sends the id and ``resolved`` data, as Discord does;
+        an attachment option's value is ``(filename, bytes)``: the file goes on the loopback CDN and
+        into ``resolved.attachments``).
         """
         path = name.split()
         command = self.find_command(path[0])
@@ -968,6 +976,10 @@ class FakeDiscord:
             declared = next((o for o in self._leaf_schema(schema, path[1:]) if o["name"] == value_name), None)
             kind = declared["type"] if declared else _OPTION_TYPES.get(type(value), 3)
             option: dict[str, Any] = {"name": value_name, "type": kind, "value": value}
+            if kind == 11:  # an attachment: (filename, bytes) or (filename, bytes, content type)
+                item = self.add_attachment(*value)
+                option["value"] = item["id"]
+                resolved.setdefault("attachments", {})[item["id"]] = item
             if kind in (6, 9) and not isinstance(value, str):
                 member = value if isinstance(value, FakeMember) else self.members[int(value)]
                 option["value"] = str(member.user.id)
@@ -1368,11 +1380,9 @@ class FakeDiscord:
         for part_name, (filename, content_type, data) in files.items():
             index = part_name.removeprefix("files[").removesuffix("]")
             name = str((declared.get(index) or {}).get("filename") or filename)
-            snowflake = self._ids.next()
-            url = f"https://cdn.discordapp.com/attachments/{snowflake}/{name}"
-            self.uploads[url] = data
-            attachments.append({"id": str(snowflake), "filename": name, "size": len(data),
-                                "content_type": content_type, "url": url, "proxy_url": url})  # fmt: skip
+            item = self.add_attachment(name, data, content_type)
+            self.uploads[item["url"]] = data
+            attachments.append(item)
         body["attachments"] = attachments
         by_name = {item["filename"]: item["url"] for item in attachments}
         for embed in body.get("embeds") or []:
@@ -1380,6 +1390,23 @@ class FakeDiscord:
             reference = str(image.get("url") or "")
             if reference.startswith("attachment://") and reference[len("attachment://") :] in by_name:
                 image["url"] = by_name[reference[len("attachment://") :]]
+
+    def add_attachment(self, filename: str, data: bytes, content_type: str | None = None) -> dict[str, Any]:
+        """A file on the loopback CDN, as Discord describes an attachment (id, name, size, type, URL)."""
+        snowflake = self._ids.next()
+        path = f"/attachments/{snowflake}/{filename}"
+        self.cdn[path] = data
+        url = f"http://127.0.0.1:{self.port}{path}"
+        return {"id": str(snowflake), "filename": filename, "size": len(data), "url": url, "proxy_url": url,
+                "content_type": content_type or "application/octet-stream"}  # fmt: skip
+
+    async def _cdn(self, request: web.Request) -> web.StreamResponse:
+        """Discord's CDN: attachment bytes, no auth (the URL is the secret)."""
+        self.cdn_fetches.append(request.path)
+        data = self.cdn.get(request.path)
+        if data is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=data, content_type="application/octet-stream")
 
     _ROUTES: list[tuple[str, str, str, bool]] = [
         # method, template, handler name, needs Bot auth
