@@ -1,0 +1,104 @@
+"""Weights and verdicts, as pure functions (the service and the community benchmark share them).
+
+A voter's weight is the log-odds of how often they have been right, smoothed so a new member starts
+low: ``p = (right + 1) / (judged + 2)`` where a gold answer counts ``gold_factor`` times a verdict, and
+the weight is ``new_member_weight + ln(p / (1 - p))`` when ``p > 0.5`` (capped at ``max_weight``), or
+``new_member_weight × 2p`` below it. Log-odds weights are what the optimal weighted majority of
+independent voters uses; the gold answers anchor them, so a group that agrees with itself cannot
+vote its own weight up on checks whose answer is known.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bot.legitcheck.config import LegitCheckSection
+
+REAL, FAKE, UNSURE, INCONCLUSIVE = "real", "fake", "unsure", "inconclusive"
+CHOICES = (REAL, FAKE, UNSURE)
+#: the fixed checklist a Fake or Unsure vote picks its reasons from: (code, label)
+REASONS: tuple[tuple[str, str], ...] = (
+    ("box", "Box label"),
+    ("tongue", "Tongue tag"),
+    ("stitching", "Stitching"),
+    ("shape", "Shape"),
+    ("materials", "Materials"),
+    ("sole", "Sole"),
+    ("print", "Print"),
+)
+REASON_LABELS = dict(REASONS)
+
+
+@dataclass(frozen=True)
+class Record:
+    agreed: int = 0
+    disagreed: int = 0
+    gold_right: int = 0
+    gold_wrong: int = 0
+
+
+def weight(record: Record, settings: LegitCheckSection, *, authenticator: bool = False) -> float:
+    right = record.agreed + settings.gold_factor * record.gold_right
+    judged = record.agreed + record.disagreed + settings.gold_factor * (record.gold_right + record.gold_wrong)
+    p = (right + 1) / (judged + 2)
+    base = settings.new_member_weight
+    value = base + math.log(p / (1 - p)) if p > 0.5 else base * 2 * p
+    value = min(value, settings.max_weight)
+    return max(value, settings.authenticator_weight) if authenticator else value
+
+
+@dataclass(frozen=True)
+class Ballot:
+    choice: str
+    weight: float
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The weighted shares of a check's votes and, once decided, its verdict."""
+
+    voters: int
+    total: float
+    shares: dict[str, float] = field(default_factory=dict)
+    verdict: str | None = None
+    reasons: tuple[str, ...] = ()
+
+
+def tally(ballots: Iterable[Ballot], settings: LegitCheckSection, *, final: bool) -> Outcome:
+    """Decide a check. Before the deadline (``final=False``) a verdict needs the quorum (voters AND
+    weight) and one side holding ``majority`` of the weight; at the deadline the same, or Inconclusive."""
+    cast = list(ballots)
+    weights = {choice: sum(b.weight for b in cast if b.choice == choice) for choice in CHOICES}
+    total = sum(weights.values())
+    shares = {choice: (weights[choice] / total if total else 0.0) for choice in CHOICES}
+    quorum = len(cast) >= settings.min_voters and total >= settings.min_weight
+    verdict: str | None = None
+    if quorum:
+        for side in (REAL, FAKE):
+            if shares[side] >= settings.majority:
+                verdict = side
+    if verdict is None and final:
+        verdict = INCONCLUSIVE
+    reasons: tuple[str, ...] = ()
+    if verdict == FAKE:
+        reasons = agreed_reasons(cast)
+    return Outcome(len(cast), total, shares, verdict, reasons)
+
+
+def agreed_reasons(ballots: list[Ballot]) -> tuple[str, ...]:
+    """Reasons that at least half of the Fake weight named, in checklist order."""
+    fake = [b for b in ballots if b.choice == FAKE]
+    total = sum(b.weight for b in fake)
+    if not total:
+        return ()
+    return tuple(code for code, _ in REASONS if sum(b.weight for b in fake if code in b.reasons) >= total / 2)
+
+
+def simple_majority(choices: Iterable[str]) -> str:
+    """One member one vote, Real against Fake (Unsure abstains); a tie is Inconclusive."""
+    cast = list(choices)
+    real, fake = cast.count(REAL), cast.count(FAKE)
+    return REAL if real > fake else FAKE if fake > real else INCONCLUSIVE
