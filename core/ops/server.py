@@ -1,10 +1,14 @@
 """The operator's web server: ``/metrics`` for Prometheus and ``/healthz`` for a supervisor or load
 balancer. It is off unless ``[ops] enabled`` and listens on loopback unless ``[ops] host`` says
-otherwise: counters name hosts and commands, which is nobody else's business."""
+otherwise: counters name hosts and commands, which is nobody else's business.
+
+Slices may serve GET pages on it too (the drops calendar's ``.ics`` feeds): ``add_page`` registers a
+handler for one engine in ``build``; a reverse proxy exposes only the paths meant for the public."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 import orjson
@@ -18,6 +22,19 @@ if TYPE_CHECKING:
     from core.engine import Engine
 
 log = structlog.get_logger(__name__)
+
+
+PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: GET pages per engine (weakly held, so two engines in one process never share pages)
+_PAGES: weakref.WeakKeyDictionary[Engine, dict[str, PageHandler]] = weakref.WeakKeyDictionary()
+
+
+def add_page(engine: Engine, path: str, handler: PageHandler) -> None:
+    """Serve ``handler`` for GET ``path`` (an aiohttp route such as ``/calendar/{token}.ics``) on this
+    engine's ops server."""
+    if path in ("/metrics", "/healthz"):
+        raise ValueError(f"{path} is the ops server's own")
+    _PAGES.setdefault(engine, {})[path] = handler
 
 
 class OpsStartError(Exception):
@@ -42,6 +59,8 @@ class OpsServer:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
+        for path, handler in _PAGES.get(self._engine, {}).items():
+            app.router.add_get(path, handler)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._settings.host, self._settings.port)
