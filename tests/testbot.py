@@ -344,14 +344,20 @@ class TelegramTestBot(TestBot):
         attachments: Files = (),
         chat: FakeChat | None = None,
         topic_id: int | None = None,
+        as_documents: bool = False,
     ) -> Reply:
         """Sent in ``who``'s private chat unless ``chat`` is given; the reply is read from the same chat.
-        A line without a leading ``/`` is plain text, as a member answering a guided form types it."""
+        A line without a leading ``/`` is plain text, as a member answering a guided form types it.
+        With ``attachments`` the line is the caption of a photo, or of an album of them (of image files
+        with ``as_documents``)."""
         who = self._who(who)
         if who.platform != self.platform:
             return await super().say(who, line, attachments=attachments)
-        assert not attachments, "attachments on Telegram come with the Telegram intake"
-        self.fake.user_message(who.native, line, chat=chat, topic_id=topic_id)  # plain text answers a form
+        if attachments:
+            assert topic_id is None, "photos in forum topics are not simulated"
+            self.fake.user_photos(who.native, list(attachments), line, chat=chat, as_documents=as_documents)
+        else:
+            self.fake.user_message(who.native, line, chat=chat, topic_id=topic_id)  # plain text answers a form
         where = chat.id if chat is not None else who.native.id
         return heard_on_telegram(await self.fake.wait_for_message(where, topic_id=topic_id))
 
@@ -502,10 +508,12 @@ async def telegram_bot(
     *,
     db: Database | None = None,
     commands: Iterable[Command] = (),
+    frontend: Mapping[str, Any] | None = None,
     **sections: dict[str, Any],
 ) -> AsyncIterator[TelegramTestBot]:
     """An engine serving the real Telegram frontend, polling ``fake``; on its own SQLite file
-    unless ``db`` is given."""
+    unless ``db`` is given. ``frontend`` passes options to ``TelegramFrontend`` (albums are gathered
+    for 0.2 s here, not the default second)."""
     setenv("TELEGRAM_TOKEN", fake.token)
     sections = _merge(sections, "telegram", {"api_base": f"http://127.0.0.1:{fake.port}", "poll_timeout": 2})
     roles = {
@@ -514,7 +522,7 @@ async def telegram_bot(
     }
     sections = _merge(sections, "permissions", roles)
     engine = await _started(make_config(**sections), db, commands)
-    bot = TelegramTestBot(engine, fake, TelegramFrontend(engine))
+    bot = TelegramTestBot(engine, fake, TelegramFrontend(engine, **({"album_wait": 0.2} | dict(frontend or {}))))
     async with _serving(bot, db):
         yield bot
 

@@ -23,6 +23,11 @@ Why it looks the way it does:
   be its owner. Admins and mods listed in ``[permissions]`` are applied by the engine.
 * Sends retry after a 429 for the ``retry_after`` Telegram asks for; a 403 (blocked, kicked) becomes
   ``DeliveryRefused`` so callers can fall back to another channel.
+* Photos: a photo or an image file whose caption is a command line runs that command with the file
+  attached (``adapters.telegram.media``). An album arrives as one update per photo sharing a
+  ``media_group_id``, the caption on the first: the parts are gathered until none has come for
+  ``album_wait`` seconds, then the command runs once with all of them, keyed on the album's first
+  message id so a redelivered album does nothing twice.
 """
 
 from __future__ import annotations
@@ -63,7 +68,9 @@ from telegram.warnings import PTBDeprecationWarning
 
 from adapters.telegram.conversations import TelegramConversations
 from adapters.telegram.http import AiohttpRequest
+from adapters.telegram.media import Albums, attachments_of, media_request_id
 from adapters.telegram.render import OutgoingMessage, html_to_text, render
+from core.attachments import carrying
 from core.commands import Command, Permission
 from core.errors import ConfigError, UserError
 from core.frontend import DeliveryRefused, FrontendRejected, request_slot
@@ -122,6 +129,7 @@ class TelegramFrontend:
         max_retry_wait: float = 60.0,
         role_cache_seconds: float = 60.0,
         concurrent_updates: int = 16,
+        album_wait: float = 1.0,
     ) -> None:
         token = engine.config.secrets.TELEGRAM_TOKEN
         if token is None or not token.get_secret_value():
@@ -148,6 +156,8 @@ class TelegramFrontend:
         self._started = False
         #: guided commands (``/alerts add`` with no arguments), asked step by step
         self.conversations = TelegramConversations(engine, self.deliver)
+        #: album parts waiting for the rest of their album
+        self.albums = Albums(self._on_album, wait=album_wait)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -160,6 +170,8 @@ class TelegramFrontend:
         self.app.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self._on_unknown))
         answers = filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
         self.app.add_handler(MessageHandler(answers, self._on_text))
+        media = (filters.PHOTO | filters.Document.ALL) & filters.UpdateType.MESSAGE
+        self.app.add_handler(MessageHandler(media, self._on_media))
         self.app.add_handler(CallbackQueryHandler(self._on_button))
         self.app.add_error_handler(self._on_error)
         try:
@@ -183,6 +195,7 @@ class TelegramFrontend:
         return self._started and self.app.updater is not None and self.app.updater.running
 
     async def stop(self) -> None:
+        await self.albums.close()
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
@@ -274,6 +287,39 @@ class TelegramFrontend:
         if message is None or user is None or not message.text:
             return
         await self.conversations.on_text(message.chat, user, message.text)
+
+    async def _on_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A photo or a file: one part of an album waits for the rest, a single one runs now."""
+        message = update.effective_message
+        if message is None or update.effective_user is None:
+            return
+        if message.media_group_id is not None:
+            self.albums.add(message)
+            return
+        await self._on_album([message])
+
+    async def _on_album(self, messages: list[Message]) -> None:
+        """Photos sent together (one, or an album's parts in order): if their caption is a command line
+        for us, run it once with all of them attached. Photos without a command are not ours; in a
+        private chat the sender is told how to send photos to a command."""
+        first = messages[0]
+        user = first.from_user
+        if user is None:
+            return
+        caption = next((m.caption for m in messages if m.caption), None) or ""
+        if not caption.startswith("/"):
+            if first.chat.type == ChatType.PRIVATE:
+                hint = "To send photos to a command, write the command as the photo's caption (e.g. /lc submit …)."
+                await self.deliver(first.chat.id, None, Reply.info(hint))
+            return
+        _, at, addressee = caption.split(maxsplit=1)[0].partition("@")
+        if at and addressee.lower() != (self.app.bot.username or "").lower():
+            return  # a command for another bot
+        caller = await self._caller(user, first.chat, _topic_of(first), first.sender_chat)
+        files = [attachment for message in messages for attachment in attachments_of(message)]
+        with carrying(files):
+            reply = await self._engine.dispatch_line(caller, caption, request_id=media_request_id(first))
+        await self._answer(first.chat, _topic_of(first), user, reply, caption, first.message_id)
 
     async def _on_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Commands no handler took. ``/cmd@other_bot`` belongs to another bot: stay quiet."""

@@ -40,6 +40,8 @@ ALLOWED_TAGS = {
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
+#: getFile refuses files bigger than this (https://core.telegram.org/bots/api#getfile)
+MAX_DOWNLOAD = 20 * 1024 * 1024
 
 #: parameters whose form value is JSON (PTB json-encodes every non-string value)
 _JSON_FIELDS = {
@@ -118,6 +120,8 @@ class SentMessage:
     raw: str  # exactly what the bot sent in ``text``/``caption``
     params: JSON
     message: JSON  # the Message object returned to the bot
+    #: the bytes of photos the bot uploaded with it (sendPhoto, or one item of sendMediaGroup)
+    uploads: list[bytes] = field(default_factory=list)
 
     @property
     def message_id(self) -> int:
@@ -223,6 +227,12 @@ class FakeTelegramAPI:
         self._callback_ids = itertools.count(1000)
         self._messages: dict[tuple[int, int], JSON] = {}
         self._consumed: set[int] = set()
+        #: files members sent, by file_id: (file_path, bytes); served by getFile and /file/bot…
+        self.files: dict[str, tuple[str, bytes]] = {}
+        #: file paths the bot downloaded, in order
+        self.downloads: list[str] = []
+        self._file_ids = itertools.count(1)
+        self._media_groups = itertools.count(10_000_000_000)
         self._changed = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -241,6 +251,7 @@ class FakeTelegramAPI:
     async def start(self) -> None:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.*}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -341,6 +352,57 @@ class FakeTelegramAPI:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
         self._messages[(chat.id, message["message_id"])] = message
         return self._push({"message": message})
+
+    def add_file(self, data: bytes, path: str) -> JSON:
+        """A file on Telegram's servers; returns its ``file_id``/``file_unique_id``/``file_size``."""
+        number = next(self._file_ids)
+        file_id = f"BQACAgEAAx{number:08d}"
+        self.files[file_id] = (f"{path}/file_{number}", data)
+        return {"file_id": file_id, "file_unique_id": f"AgAD{number:06d}", "file_size": len(data)}
+
+    def user_photos(
+        self,
+        user: FakeUser,
+        files: list[tuple[str, bytes]],
+        caption: str | None = None,
+        *,
+        chat: FakeChat | None = None,
+        as_documents: bool = False,
+    ) -> list[JSON]:
+        """A user sends photos: one file is one message, several are an album (one update per file,
+        sharing a ``media_group_id``, the caption on the first), as Telegram delivers them.
+
+        A photo comes as Telegram's ``PhotoSize`` list: a small thumbnail (other bytes) first and the
+        full picture last. ``as_documents`` sends them as files instead (name and type kept).
+        Returns the queued updates."""
+        chat = chat or self.private_chat(user)
+        self.chats.setdefault(chat.id, chat)
+        self.users[user.id] = user
+        group = str(next(self._media_groups)) if len(files) > 1 else None
+        updates: list[JSON] = []
+        for index, (name, data) in enumerate(files):
+            message: JSON = {
+                "message_id": self._next_message_id(chat.id),
+                "from": user.to_api(),
+                "chat": chat.to_api(),
+                "date": int(time.time()),
+            }
+            if as_documents:
+                kind = "image/png" if name.lower().endswith(".png") else "image/jpeg"
+                message["document"] = {**self.add_file(data, "documents"), "file_name": name, "mime_type": kind}
+            else:
+                thumb = {**self.add_file(b"thumbnail:" + name.encode(), "photos"), "width": 90, "height": 90}
+                message["photo"] = [thumb, {**self.add_file(data, "photos"), "width": 1280, "height": 960}]
+            if group is not None:
+                message["media_group_id"] = group
+            if caption and index == 0:
+                message["caption"] = caption
+                if caption.startswith("/"):
+                    command = caption.split(maxsplit=1)[0]
+                    message["caption_entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+            self._messages[(chat.id, message["message_id"])] = message
+            updates.append(self._push({"message": message}))
+        return updates
 
     def redeliver(self, update: JSON) -> None:
         """Queue ``update`` again under its own ``update_id``, as Telegram does when a bot restarted
@@ -502,6 +564,17 @@ class FakeTelegramAPI:
             return error.to_response()
         await self._notify()
         return web.json_response({"ok": True, "result": result})
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """``/file/bot<token>/<file_path>``: the bytes of a file ``getFile`` described."""
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401, text="Unauthorized")
+        path = request.match_info["path"]
+        found = next((data for file_path, data in self.files.values() if file_path == path), None)
+        if found is None:
+            return web.Response(status=404, text="Not Found")
+        self.downloads.append(path)
+        return web.Response(body=found, content_type="application/octet-stream")
 
     async def _read_params(self, request: web.Request) -> tuple[JSON, dict[str, bytes]]:
         raw: dict[str, Any] = dict(request.query)
@@ -666,7 +739,50 @@ class FakeTelegramAPI:
             extra["caption"] = caption
         sent = self._store("sendPhoto", chat, params, raw, caption, extra)
         self.sent[-1].params = {**params, "photo_source": photo if photo is not None else "<upload>"}
+        if "photo" in files:
+            self.sent[-1].uploads = [files["photo"]]
         return sent
+
+    async def _api_sendMediaGroup(self, params: JSON, files: dict[str, bytes]) -> list[JSON]:
+        """An album: 2-10 photos, each uploaded (``attach://name``) or by file_id/URL; one message each,
+        sharing a ``media_group_id``. Media groups take no keyboard."""
+        chat = self._check_chat(params)
+        media = params.get("media")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            raise ApiError(400, "Bad Request: wrong number of media items, must be 2-10")
+        if "reply_markup" in params:
+            raise ApiError(400, "Bad Request: media groups can't have a reply markup")
+        group = str(next(self._media_groups))
+        sent: list[JSON] = []
+        for item in media:
+            if item.get("type") != "photo":
+                raise ApiError(400, "Bad Request: this test fake takes photo albums only")
+            source = str(item.get("media") or "")
+            upload = files.get(source.removeprefix("attach://")) if source.startswith("attach://") else None
+            if source.startswith("attach://") and upload is None:
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            raw = str(item.get("caption") or "")
+            caption = self._visible(raw, item.get("parse_mode"))
+            if utf16_len(caption) > MAX_CAPTION:
+                raise ApiError(400, "Bad Request: message caption is too long")
+            size = {"file_id": f"AgAC{len(self.sent):08d}", "file_unique_id": f"AQAD{len(self.sent):06d}",
+                    "width": 800, "height": 800, "file_size": len(upload or b"")}  # fmt: skip
+            extra: JSON = {"photo": [size], "media_group_id": group}
+            if caption:
+                extra["caption"] = caption
+            sent.append(self._store("sendMediaGroup", chat, params, raw, caption, extra))
+            self.sent[-1].uploads = [upload] if upload is not None else []
+        return sent
+
+    async def _api_getFile(self, params: JSON, files: dict[str, bytes]) -> JSON:
+        file_id = str(params.get("file_id") or "")
+        found = self.files.get(file_id)
+        if found is None:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        path, data = found
+        if len(data) > MAX_DOWNLOAD:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {"file_id": file_id, "file_unique_id": "AgAD" + file_id[-6:], "file_size": len(data), "file_path": path}
 
     async def _api_editMessageText(self, params: JSON, files: dict[str, bytes]) -> JSON | bool:
         chat = self._check_chat(params)
