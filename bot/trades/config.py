@@ -3,7 +3,7 @@ the rules that keep reputation from being farmed."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from core.config import Section
 
@@ -36,3 +36,10 @@ class TradesSection(Section):
     dispute_feed: str = ""
     #: most open listings (haves plus wants) one member may keep
     max_listings: int = Field(default=100, ge=1, le=10_000)
+
+    @field_validator("max_cycle")
+    @classmethod
+    def _not_one(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("a cycle needs at least 2 members (use 0 for unbounded)")
+        return value

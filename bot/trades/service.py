@@ -19,7 +19,7 @@ import importlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,30 +49,10 @@ LISTING_TOPIC = "trades.listing"
 _ID = "#"
 
 
-class Locator(Protocol):
-    """What the trades slice needs from the scene slice: a member's coarse location, if set."""
-
-    async def location(self, member_id: int) -> Any: ...
-
-
 @dataclass(frozen=True)
 class Point:
     latitude: float
     longitude: float
-
-
-def _point(found: Any) -> Point | None:
-    """The scene slice's answer as a point: an object with latitude/longitude (or lat/lon), a
-    ``(lat, lon)`` pair, or None."""
-    if found is None:
-        return None
-    if isinstance(found, tuple | list) and len(found) == 2:
-        return Point(float(found[0]), float(found[1]))
-    lat = getattr(found, "latitude", getattr(found, "lat", None))
-    lon = getattr(found, "longitude", getattr(found, "lon", None))
-    if lat is None or lon is None:
-        return None
-    return Point(float(lat), float(lon))
 
 
 class Trades:
@@ -119,28 +99,20 @@ class Trades:
 
     # ------------------------------------------------------------------ optional neighbours
 
-    def locator(self) -> Locator | None:
-        """The scene slice's service when it runs (it owns members' locations), else None."""
-        try:
-            module = importlib.import_module("bot.scene.service")
-        except ImportError:
-            return None
-        kind = getattr(module, "Scene", None)
-        if kind is None or not self.engine.has_service(kind):
-            return None
-        found: Locator = self.engine.service(kind)
-        return found
+    def has_locations(self) -> bool:
+        """Whether the scene slice runs: it owns members' coarse locations (meet-up listings need it)."""
+        from bot.scene.service import Scene
+
+        return self.engine.has_service(Scene)
 
     async def locations(self, member_ids: Collection[int]) -> dict[int, Point]:
-        locator = self.locator()
-        if locator is None:
+        """Members' coarse locations from the scene slice; none when it isn't running."""
+        if not self.has_locations():
             return {}
-        points: dict[int, Point] = {}
-        for member_id in member_ids:
-            point = _point(await locator.location(member_id))
-            if point is not None:
-                points[member_id] = point
-        return points
+        from bot.scene.service import Scene
+
+        found = await self.engine.service(Scene).locations(member_ids)
+        return {member_id: Point(place.lat, place.lon) for member_id, place in found.items()}
 
     async def _legit_accuracy(self, member_ids: list[int]) -> dict[int, float]:
         """Legit-check vote accuracy from the legitcheck slice, when it runs and offers it."""
