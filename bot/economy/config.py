@@ -50,6 +50,7 @@ def _default_rules() -> dict[str, EarnRule]:
         "legit_vote_won": EarnRule(amount=5, daily_cap=25, cooldown_seconds=60),
         "trade_completed": EarnRule(amount=25, daily_cap=75, cooldown_seconds=3600),
         "weekly_streak": EarnRule(amount=50, daily_cap=50, cooldown_seconds=0),
+        "cop_win": EarnRule(amount=20, daily_cap=60, cooldown_seconds=0),
         "sighting_confirmed": EarnRule(amount=10, daily_cap=50, cooldown_seconds=300),
     }
 
