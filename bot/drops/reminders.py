@@ -118,10 +118,10 @@ class ReminderPlanner:
             offsets = (await session.execute(
                 select(DropReminder.drop_id, DropReminder.offsets).where(DropReminder.drop_id.in_([d.id for d in drops]))
             )).all()  # fmt: skip
-            planned = set((await session.execute(
+            planned = {tuple(row) for row in (await session.execute(
                 select(DropFanout.drop_id, DropFanout.offset_s, DropFanout.release_unix)
                 .where(DropFanout.drop_id.in_([d.id for d in drops]))
-            )).tuples())  # fmt: skip
+            )).all()}  # fmt: skip
         wanted: dict[int, set[int]] = defaultdict(set)
         for drop_id, values in offsets:
             wanted[drop_id].update(int(v) for v in values or [])
@@ -207,7 +207,7 @@ class ReminderPlanner:
         if only is not None:
             query = query.where(DropReminder.member_id == only)
         async with self._db.read() as session:
-            rows = (await session.execute(query)).tuples().all()
+            rows = (await session.execute(query)).all()
             ids = [member.id for reminder, member in rows if offset in (reminder.offsets or [])]
             linked: dict[int, set[str]] = defaultdict(set)
             prefs: dict[int, AlertPrefs] = {}
@@ -215,7 +215,7 @@ class ReminderPlanner:
                 chunk = ids[start : start + 5000]
                 for member_id, platform in (await session.execute(
                     select(Identity.member_id, Identity.platform).where(Identity.member_id.in_(chunk))
-                )).tuples():  # fmt: skip
+                )).all():  # fmt: skip
                     linked[member_id].add(platform)
                 for row in await session.scalars(select(AlertPrefs).where(AlertPrefs.member_id.in_(chunk))):
                     prefs[row.member_id] = row

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import structlog
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz, process, utils
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -143,7 +143,7 @@ class Drops:
         if not drops:
             raise NotFound("No upcoming drops on the calendar.")
         names = {drop.id: drop.name for drop in drops}
-        best = process.extractOne(text, names, scorer=fuzz.WRatio, score_cutoff=70)
+        best = process.extractOne(text, names, scorer=fuzz.WRatio, processor=utils.default_process, score_cutoff=70)
         if best is None:
             raise NotFound(f"No upcoming drop matches “{clip(text, 60)}”. `/drops` lists them.")
         return next(drop for drop in drops if drop.id == best[2])
@@ -247,12 +247,12 @@ class Drops:
         rows = (await session.execute(
             select(DropReminder, Member).join(Member, Member.id == DropReminder.member_id)
             .where(DropReminder.drop_id == drop_id)
-        )).tuples().all()  # fmt: skip
+        )).all()  # fmt: skip
         ids = [member.id for reminder, member in rows if reminder.offsets]
         linked: dict[int, set[str]] = {}
         for member_id, platform in (await session.execute(
             select(Identity.member_id, Identity.platform).where(Identity.member_id.in_(ids))
-        )).tuples():  # fmt: skip
+        )).all():  # fmt: skip
             linked.setdefault(member_id, set()).add(platform)
         platforms = serving(self.engine)
         return [
@@ -429,7 +429,7 @@ class Drops:
             rows = (await session.execute(
                 select(Drop, DropReminder).join(DropReminder, DropReminder.drop_id == Drop.id)
                 .where(DropReminder.member_id == member_id, Drop.release_at > utcnow()).order_by(Drop.release_at)
-            )).tuples().all()  # fmt: skip
+            )).all()  # fmt: skip
         return [(drop, reminder) for drop, reminder in rows if reminder.offsets]
 
     async def tick(self, member_id: int, drop_id: int, item: str | None) -> tuple[Drop, list[str]]:
