@@ -7,6 +7,7 @@ import itertools
 from pydantic import Field, field_validator
 
 from core.config import Section
+from core.photos import PhotoLimits
 
 
 class SceneSection(Section):
@@ -30,6 +31,8 @@ class SceneSection(Section):
     confirm_hours: float = Field(default=12.0, gt=0, le=168)
     #: the economy earn rule a confirmed sighting pays through
     sighting_earn_kind: str = Field(default="sighting_confirmed", min_length=1, max_length=64)
+    #: the photo a /spot may carry
+    photos: PhotoLimits = Field(default_factory=lambda: PhotoLimits(max_count=1))
     #: /heatmap without days shows this many; more than max_days is refused
     heatmap_days: int = Field(default=14, ge=1, le=365)
     heatmap_max_days: int = Field(default=90, ge=1, le=365)

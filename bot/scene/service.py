@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -35,11 +34,14 @@ from bot.scene import geohash
 from bot.scene.bands import band
 from bot.scene.config import SceneSection
 from bot.scene.models import MemberLocation, PlugFollow
+from bot.scene.place import Place
 from bot.scene.places import City, gazetteer
+from bot.scene.sightings import Sightings
 from core.delivery import NewMessage, enqueue
 from core.errors import NotFound, UserError
 from core.geo import distance_km
 from core.markup import escape
+from core.photos import PhotoStore
 from core.replies import Button, Reply, ReplyField
 from core.storage.models import Identity, Member
 from core.storage.types import utcnow
@@ -53,18 +55,11 @@ LISTING_TOPIC = "trades.listing"
 #: outbox source of plug-listing alerts; the alert's kind as members see it
 SOURCE = "plug"
 RULE_KIND = "plug listing"
+#: listing kinds that are haves (for trade, or for sale with a price)
+HAVE_KINDS = ("trade", "sale")
 _MAX_MERGE_DEPTH = 8
 
-
-@dataclass(frozen=True)
-class Place:
-    """A coarse location: the centre of a city from the offline place list."""
-
-    lat: float
-    lon: float
-    label: str
-    geohash: str
-    geonameid: int = 0
+__all__ = ["LISTING_TOPIC", "RULE_KIND", "Place", "Scene"]
 
 
 class Scene:
@@ -73,6 +68,8 @@ class Scene:
         self.db = engine.db
         self.delivery = delivery
         self.settings = engine.config.get(SceneSection)
+        self.sightings = Sightings(engine)
+        self.photos = PhotoStore.from_config(engine.config, self.settings.photos)
 
     # ------------------------------------------------------------------ locations
 
@@ -128,6 +125,14 @@ class Scene:
         async with self.db.transaction() as session:
             result = await session.execute(delete(MemberLocation).where(MemberLocation.member_id == member_id))
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def post_sighting(self, post: Reply) -> bool:
+        """Put a sighting on the spotted channel feed, when bot.toml has one; False when it hasn't."""
+        feed = self.settings.spotted_feed
+        if not feed or feed not in self.engine.feeds.names:
+            return False
+        await self.engine.feeds.publish(feed, post)
+        return True
 
     # ------------------------------------------------------------------ follows
 
@@ -185,7 +190,7 @@ class Scene:
         if not isinstance(plug_id, int) or listing_id in (None, ""):
             log.warning("scene.bad_listing_event", keys=sorted(payload))
             return
-        if payload.get("kind", "have") != "have":
+        if payload.get("kind") not in HAVE_KINDS:  # a want is nothing to tell followers about
             return
         queued = await self.alert_followers(plug_id, str(listing_id), payload)
         if queued:
@@ -259,9 +264,10 @@ class Scene:
         if payload.get("size"):
             fields.append(ReplyField(name="Size", value=escape(str(payload["size"])[:16])))
         price = payload.get("price")
-        fields.append(
-            ReplyField(name="Price", value=f"${float(price):,.0f}" if isinstance(price, int | float) else "for trade")
+        shown = (
+            f"${float(price):,.0f}" if isinstance(price, int | float) and not isinstance(price, bool) else "for trade"
         )
+        fields.append(ReplyField(name="Price", value=shown))
         if near is not None and theirs is not None:
             apart = distance_km(near.lat, near.lon, theirs.lat, theirs.lon)
             fields.append(ReplyField(name="Distance", value=self.band(apart)))
