@@ -409,7 +409,7 @@ class SmsTestBot(TestBot):
         who = self._who(who)
         if who.platform != self.platform:
             return await super().say(who, line, attachments=attachments)
-        assert not attachments, "attachments on SMS come with the SMS intake"
+        assert not attachments, "SMS brings no files to the bot (MMS media is not read)"
         return await self._text(who, line, extra)
 
     async def _text(self, who: Member, line: str, extra: Mapping[str, str]) -> Heard:

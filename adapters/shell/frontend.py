@@ -4,7 +4,9 @@ It reads command lines from stdin, answers on stdout, and prints every feed post
 the prompt back under it. Its own caller is an admin (the operator); ``/as @sam`` acts as a demo
 member instead (``adapters.shell.acting``). The shell is also a DM channel for the members who use
 it: their alerts print as ``[DM]`` while it runs. A guided command sent bare (``/alerts add``) asks
-one question per line (``adapters.shell.guide``). ``!N`` presses button N of the last reply.
+one question per line (``adapters.shell.guide``). ``!N`` presses button N of the last reply. Files go
+with a command as local paths after ``--attach`` (``adapters.shell.files``); photos in a reply show as
+"N photos".
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adapters.shell.acting import OPERATOR_ID, act_as, guest_name
+from adapters.shell.files import split_attachments
 from adapters.shell.guide import CANCEL, ShellGuide
+from core.attachments import carrying
 from core.engine import Engine
+from core.errors import UserError
 from core.feeds import FEED_TOPIC
 from core.identity import SHELL_GUEST_PREFIX, Caller
 from core.markup import to_plain
@@ -41,6 +46,9 @@ def render_text(reply: Reply) -> str:
         lines.append(f"  {to_plain(field.name)}: {value}")
     if reply.image_url:
         lines.append(f"  [image] {reply.image_url}")
+    if reply.images:
+        count = len(reply.images)
+        lines.append(f"  [{count} photo{'s' if count != 1 else ''}] " + ", ".join(i.name for i in reply.images))
     if reply.url:
         lines.append(f"  [link] {reply.url}")
     for number, button in enumerate(reply.buttons, start=1):
@@ -132,10 +140,15 @@ class ShellFrontend:
             return switch.message
         if word.lower() == CANCEL:
             return "Nothing to cancel."
-        guided = self._guide.wants(self.caller, text)
+        try:
+            text, files = split_attachments(text)
+        except UserError as exc:
+            return render_text(Reply.error(str(exc)))
+        guided = self._guide.wants(self.caller, text) if not files else None
         if guided is not None:
             return render_text(self._guide.start(guided))
-        reply = await self._engine.dispatch_line(self.caller, text)
+        with carrying(files):
+            reply = await self._engine.dispatch_line(self.caller, text)
         self._last_buttons = [button.action for button in reply.buttons]
         return render_text(reply)
 

@@ -42,7 +42,7 @@ from adapters.sms.render import MAX_SEGMENTS, fit, render_reply, segment, sms_te
 from core.commands import Permission
 from core.crypto import AddressVault, mask_phone
 from core.engine import Engine
-from core.errors import ConfigError
+from core.errors import ConfigError, UserError
 from core.frontend import DeliveryRefused, request_slot
 from core.identity import Caller
 from core.replies import Reply
@@ -373,13 +373,30 @@ class SmsFrontend:
         if not text:  # a picture or an empty text: say what we understand
             return self.help_text(caller)
         if text.startswith("/"):
-            return render_reply(await self._engine.dispatch_line(caller, text, request_id=request_id))
+            return self._needs_photos(text) or render_reply(
+                await self._engine.dispatch_line(caller, text, request_id=request_id)
+            )
         word, _, rest = text.partition(" ")
         command = self._engine.registry.by_sms_keyword(word)
         if command is None or "sms" not in command.frontends:
             return self.help_text(caller, lead=f"Unknown keyword {word[:12].upper()}. ")
         line = f"/{command.name} {rest.strip()}".rstrip()
-        return render_reply(await self._engine.dispatch_line(caller, line, request_id=request_id))
+        return self._needs_photos(line) or render_reply(
+            await self._engine.dispatch_line(caller, line, request_id=request_id)
+        )
+
+    def _needs_photos(self, line: str) -> str | None:
+        """The answer to a command that can't run without photos: SMS can't carry them to us."""
+        try:
+            command, _, _ = self._engine.registry.parse(line)
+        except UserError:
+            return None  # the engine gives the error its usual answer
+        files = command.attachments
+        if files is None or not files.required:
+            return None
+        return sms_text(
+            f"/{command.name} needs photos, and photos can't be sent by SMS. Use it on Discord or Telegram."
+        )
 
     def help_text(self, caller: Caller, lead: str = "") -> str:
         """The keywords this caller may use, and how to stop: what carriers require HELP to say.

@@ -151,6 +151,9 @@ def render_reply(reply: Reply, max_segments: int = MAX_SEGMENTS) -> str:
     if reply.text:
         parts.append(to_plain(reply.text))
     parts.extend(f"{to_plain(field.name)}: {to_plain(field.value)}" for field in reply.fields)
+    if reply.images:
+        count = len(reply.images)
+        parts.append(f"({count} photo{'s' if count != 1 else ''}, not sent by SMS)")
     if reply.url:
         parts.append(reply.url)
     if reply.footer:

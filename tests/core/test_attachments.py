@@ -21,7 +21,7 @@ async def _submit(ctx: Context, brand: str, photos: list[Attachment], note: str 
 
 
 SUBMIT = Command(
-    name="check submit",
+    name="tcheck submit",
     description="test",
     handler=_submit,
     params=(
@@ -37,7 +37,7 @@ async def _spot(ctx: Context, place: str, photo: list[Attachment]) -> Reply:
 
 
 SPOT = Command(
-    name="spotted",
+    name="tspotted",
     description="test",
     handler=_spot,
     params=(
@@ -87,7 +87,7 @@ def test_sender_given_names_are_cleaned() -> None:
 
 
 def test_declaration_keeps_attachments_out_of_typed_words() -> None:
-    assert SUBMIT.usage == "/check submit <brand> [note] + up to 3 attached files"
+    assert SUBMIT.usage == "/tcheck submit <brand> [note] + up to 3 attached files"
     assert SUBMIT.attachments is SUBMIT.params[1]
     assert [p.name for p in SUBMIT.typed_params] == ["brand", "note"]
     assert SUBMIT.raw_from_words(["nike", "left", "toe"], {}) == {"brand": "nike", "note": "left toe"}
@@ -111,14 +111,14 @@ def test_bind_counts_files_and_refuses_text_for_them() -> None:
 
 
 async def test_a_handler_gets_the_files_sent_with_the_line(bot: TestBot) -> None:
-    reply = await bot.ok("sam", "/check submit nike left toe", attachments=[("a.jpg", b"abc"), ("b.png", b"de")])
+    reply = await bot.ok("sam", "/tcheck submit nike left toe", attachments=[("a.jpg", b"abc"), ("b.png", b"de")])
     assert reply.text == "nike: a.jpg, b.png [3, 2] left toe"
-    await bot.fails("sam", "/check submit nike", "`photos`: attach the files to the command")
+    await bot.fails("sam", "/tcheck submit nike", "`photos`: attach the files to the command")
     await bot.fails(
-        "sam", "/spotted kith", attachments=[("a.jpg", b"1"), ("b.jpg", b"2")], match="at most 1 file, got 2"
+        "sam", "/tspotted kith", attachments=[("a.jpg", b"1"), ("b.jpg", b"2")], match="at most 1 file, got 2"
     )
-    assert (await bot.ok("sam", "/spotted kith")).text == "kith with 0 photo(s)"
-    await bot.fails("sam", "/check submit nike photos:a.jpg", "not as text")
+    assert (await bot.ok("sam", "/tspotted kith")).text == "kith with 0 photo(s)"
+    await bot.fails("sam", "/tcheck submit nike photos:a.jpg", "not as text")
 
 
 def test_reply_images_survive_the_outbox_and_bus_json() -> None:

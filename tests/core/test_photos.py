@@ -220,10 +220,10 @@ async def _legit(ctx: Context, pair: str, photos: list[Attachment]) -> Reply:
 async def test_a_command_stores_photos_sent_with_it(sqlite_bot: TestBot) -> None:
     sqlite_bot.engine.registry.add(
         Command(
-            "legit", "test", _legit, params=(Param("pair", "pair"), Param("photos", "x", type=ParamType.ATTACHMENTS))
+            "tlegit", "test", _legit, params=(Param("pair", "pair"), Param("photos", "x", type=ParamType.ATTACHMENTS))
         )
     )
     sam = sqlite_bot.member("sam", "telegram")
-    reply = await sqlite_bot.ok(sam, "/legit jordan", attachments=[("side.jpg", phone_jpeg())])
+    reply = await sqlite_bot.ok(sam, "/tlegit jordan", attachments=[("side.jpg", phone_jpeg())])
     assert reply.text == "jordan: jpeg 20x40"
-    await sqlite_bot.fails(sam, "/legit jordan", "`fake.jpg`: not an image", attachments=[("fake.jpg", b"MZ\x90")])
+    await sqlite_bot.fails(sam, "/tlegit jordan", "`fake.jpg`: not an image", attachments=[("fake.jpg", b"MZ\x90")])

@@ -22,7 +22,7 @@ async def _check(ctx: Context, pair: str, photos: list[Attachment], note: str | 
 
 
 CHECK = Command(
-    name="check",
+    name="tcheck",
     description="test",
     handler=_check,
     params=(
@@ -38,7 +38,7 @@ async def _spot(ctx: Context, place: str, photo: list[Attachment]) -> Reply:
 
 
 SPOT = Command(
-    name="spot",
+    name="tspot",
     description="test",
     handler=_spot,
     params=(
@@ -56,7 +56,7 @@ async def _bot(make_discord_bot: Any) -> DiscordTestBot:
 
 async def test_files_become_attachment_options_required_ones_first(make_discord_bot: Any) -> None:
     bot = await _bot(make_discord_bot)
-    declared = bot.fake.find_command("check")
+    declared = bot.fake.find_command("tcheck")
     assert declared is not None
     options = [(o["name"], o["type"], o.get("required", False)) for o in declared["options"]]
     assert options == [
@@ -67,25 +67,25 @@ async def test_files_become_attachment_options_required_ones_first(make_discord_
         ("photo3", 11, False),
     ]
     assert declared["options"][3]["description"] == "photos of the pair (2 of 3)"
-    spot = bot.fake.find_command("spot")
+    spot = bot.fake.find_command("tspot")
     assert spot is not None and [(o["name"], o["type"]) for o in spot["options"]] == [("place", 3), ("photo", 11)]
 
 
 async def test_a_slash_command_reads_its_files_from_discords_cdn(make_discord_bot: Any) -> None:
     bot = await _bot(make_discord_bot)
     files = [("left.jpg", b"\xff\xd8left"), ("right.png", b"\x89PNGright")]
-    reply = await bot.ok("sam", "/check jordan4 bred toe", attachments=files)
+    reply = await bot.ok("sam", "/tcheck jordan4 bred toe", attachments=files)
     assert (
         reply.text == "jordan4 (bred toe): left.jpg 6B application/octet-stream, right.png 9B application/octet-stream"
     )
     assert len(bot.fake.cdn_fetches) == 2
-    assert (await bot.ok("sam", "/spot kith")).text == "kith: 0 photo"
-    assert (await bot.ok("sam", "/spot kith", attachments=[("a.webp", b"w")])).text == "kith: 1 photo"
+    assert (await bot.ok("sam", "/tspot kith")).text == "kith: 0 photo"
+    assert (await bot.ok("sam", "/tspot kith", attachments=[("a.webp", b"w")])).text == "kith: 1 photo"
 
 
 async def test_a_file_over_the_limit_is_refused_without_downloading_it(make_discord_bot: Any) -> None:
     bot = await _bot(make_discord_bot)
-    reply = await bot.fails("sam", "/check jordan4", attachments=[("huge.jpg", b"x" * (LIMIT + 1))])
+    reply = await bot.fails("sam", "/tcheck jordan4", attachments=[("huge.jpg", b"x" * (LIMIT + 1))])
     assert "`huge.jpg`: over the 64 bytes limit" in reply.text
     assert bot.fake.cdn_fetches == []
 
@@ -102,6 +102,6 @@ async def test_a_file_gone_from_the_cdn_is_a_clear_refusal(make_discord_bot: Any
         return item
 
     bot.fake.add_attachment = vanishing  # type: ignore[method-assign]
-    interaction = await bot.fake.send_command("check", {"pair": "j4", "photo1": ("gone.jpg", b"x")}, user=sam.native)
+    interaction = await bot.fake.send_command("tcheck", {"pair": "j4", "photo1": ("gone.jpg", b"x")}, user=sam.native)
     heard = heard_on_discord(await bot.fake.wait_for_reply(interaction))
     assert "`gone.jpg`: could not be downloaded from Discord; send it again" in heard.text

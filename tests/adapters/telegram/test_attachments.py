@@ -19,7 +19,7 @@ LIMIT = 1000
 
 
 def check_command(runs: list[str | None]) -> Command:
-    """``/check <pair> [note]`` with up to 3 photos; each run appends its request id to ``runs``."""
+    """``/tcheck <pair> [note]`` with up to 3 photos; each run appends its request id to ``runs``."""
 
     async def check(ctx: Context, pair: str, photos: list[Attachment], note: str | None = None) -> Reply:
         runs.append(ctx.request_id)
@@ -32,7 +32,7 @@ def check_command(runs: list[str | None]) -> Command:
         Param("note", "a note", required=False),
         Param("photos", "photos", type=ParamType.ATTACHMENTS, max_files=3),
     )
-    return Command("check", "test", check, params=params)
+    return Command("tcheck", "test", check, params=params)
 
 
 async def _bot(make_telegram_bot: Any, runs: list[str | None]) -> TelegramTestBot:
@@ -44,7 +44,7 @@ async def _bot(make_telegram_bot: Any, runs: list[str | None]) -> TelegramTestBo
 async def test_a_captioned_photo_runs_its_command_with_the_full_size_photo(make_telegram_bot: Any) -> None:
     runs: list[str | None] = []
     bot = await _bot(make_telegram_bot, runs)
-    reply = await bot.ok("sam", "/check jordan4 toe box", attachments=[("side.jpg", b"full-size")])
+    reply = await bot.ok("sam", "/tcheck jordan4 toe box", attachments=[("side.jpg", b"full-size")])
     sam_id = bot["sam"].native.id
     assert reply.text == "jordan4 toe box: photo_1.jpg=full-size"
     assert runs == [f"telegram:media:{sam_id}:1"]
@@ -55,7 +55,7 @@ async def test_an_album_runs_its_command_once_with_every_photo_in_order(make_tel
     runs: list[str | None] = []
     bot = await _bot(make_telegram_bot, runs)
     files = [("a.jpg", b"one"), ("b.jpg", b"two"), ("c.jpg", b"three")]
-    reply = await bot.ok("sam", "/check dunk", attachments=files)
+    reply = await bot.ok("sam", "/tcheck dunk", attachments=files)
     assert reply.text == "dunk -: photo_1.jpg=one, photo_2.jpg=two, photo_3.jpg=three"
     await asyncio.sleep(0.5)  # longer than the album wait: no second answer follows
     assert len(runs) == 1 and bot.fake.messages_to(bot["sam"].native.id)[1:] == []
@@ -66,7 +66,7 @@ async def test_image_files_sent_as_documents_keep_their_names(make_telegram_bot:
     runs: list[str | None] = []
     bot = await _bot(make_telegram_bot, runs)
     files = [("IMG_7.PNG", b"png"), ("IMG_8.JPG", b"jpg")]
-    reply = await bot.say("sam", "/check yeezy", attachments=files, as_documents=True)
+    reply = await bot.say("sam", "/tcheck yeezy", attachments=files, as_documents=True)
     assert reply.text == "yeezy -: IMG_7.PNG=png, IMG_8.JPG=jpg"
 
 
@@ -74,8 +74,8 @@ async def test_too_many_photos_and_too_big_files_are_refused_before_downloading(
     runs: list[str | None] = []
     bot = await _bot(make_telegram_bot, runs)
     four = [(f"{n}.jpg", b"x") for n in range(4)]
-    await bot.fails("sam", "/check dunk", "photos: at most 3 files, got 4", attachments=four)
-    await bot.fails("sam", "/check dunk", "over the 1 KB limit", attachments=[("big.jpg", b"x" * (LIMIT + 1))])
+    await bot.fails("sam", "/tcheck dunk", "photos: at most 3 files, got 4", attachments=four)
+    await bot.fails("sam", "/tcheck dunk", "over the 1 KB limit", attachments=[("big.jpg", b"x" * (LIMIT + 1))])
     assert bot.fake.calls_of("getFile") == [] and bot.fake.downloads == []
 
 
@@ -83,7 +83,7 @@ async def test_a_redelivered_album_does_nothing_twice(make_telegram_bot: Any) ->
     runs: list[str | None] = []
     bot = await _bot(make_telegram_bot, runs)
     sam = bot["sam"].native
-    updates = bot.fake.user_photos(sam, [("a.jpg", b"1"), ("b.jpg", b"2")], "/check dunk")
+    updates = bot.fake.user_photos(sam, [("a.jpg", b"1"), ("b.jpg", b"2")], "/tcheck dunk")
     first = await bot.fake.wait_for_message(sam.id)
     await bot.restart()
     for update in updates:
@@ -101,9 +101,9 @@ async def test_photos_without_a_command_are_not_ours(make_telegram_bot: Any) -> 
     hint = await bot.fake.wait_for_message(sam.id)
     assert "write the command as the photo's caption" in hint.text
     group = bot.fake.group(-100777)
-    bot.fake.user_photos(sam, [("a.jpg", b"1")], "/check@some_other_bot dunk", chat=group)
+    bot.fake.user_photos(sam, [("a.jpg", b"1")], "/tcheck@some_other_bot dunk", chat=group)
     bot.fake.user_photos(sam, [("a.jpg", b"1")], "nice pair", chat=group)
-    answer = await bot.say("sam", "/check dunk", attachments=[("a.jpg", b"mine")], chat=group)
+    answer = await bot.say("sam", "/tcheck dunk", attachments=[("a.jpg", b"mine")], chat=group)
     assert answer.text == "dunk -: photo_3.jpg=mine"
     assert len(runs) == 1 and bot.fake.messages_to(group.id)[1:] == []
 
