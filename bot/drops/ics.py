@@ -68,7 +68,7 @@ def calendar(
     feed.add("x-wr-calname", name)
     refresh = vDuration(timedelta(minutes=refresh_minutes))
     feed.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
-    feed.add("x-published-ttl", refresh)
+    feed.add("x-published-ttl", refresh.to_ical().decode())
     stamp = utcnow()
     chosen = list(alarms)
     for drop in drops:
