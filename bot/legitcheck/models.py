@@ -5,8 +5,9 @@
   verdict with its weighted shares and agreed reasons, the photo-reuse findings shown on the card, the
   gold answer of a seeded check, the appeal, and whether payouts and the card update went out.
 - ``lc_photos``: the check's photos, by the SHA-256 of the stored (metadata-free) file.
-- ``lc_photo_hashes``: 16 perceptual hashes per photo (``bot.legitcheck.phash``); the ``id`` is the
-  high-water mark each process's in-memory index reads new rows from.
+- ``lc_photo_hashes``: 16 windows per photo, each an average hash (``key``, what the index looks up)
+  and a DCT hash (``check``) (``bot.legitcheck.phash``); the ``id`` is the high-water mark each
+  process's in-memory index reads new rows from.
 - ``lc_votes``: one vote per member and check (unique), with the weight it carried when cast.
 - ``lc_voters``: each voter's record (agreements with verdicts and gold answers) and a mod's bar.
 """
@@ -75,8 +76,9 @@ class LcPhotoHash(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("lc_photos.id"), index=True)
-    #: signed 64-bit pHash of one window of the photo
-    value: Mapped[int] = mapped_column(BigInteger)
+    #: signed 64-bit average hash and DCT hash of one window of the photo
+    key: Mapped[int] = mapped_column(BigInteger)
+    check: Mapped[int] = mapped_column(BigInteger)
 
 
 class LcVote(Base):

@@ -22,6 +22,7 @@ from core.storage.database import Database
 
 _GAP_TTL = 600.0
 _LOAD_BATCH = 200_000
+_COLUMNS = (LcPhotoHash.id, LcPhotoHash.photo_id, LcPhotoHash.key, LcPhotoHash.check)
 
 
 class PhotoIndex:
@@ -47,40 +48,37 @@ class PhotoIndex:
                 self._gaps = {gap: seen for gap, seen in self._gaps.items() if now - seen < _GAP_TTL}
             return added
 
-    def _take(self, rows: list[tuple[int, int, int]]) -> int:
+    def _take(self, rows: list[tuple[int, int, int, int]]) -> int:
         if not rows:
             return 0
         now = time.monotonic()
-        for row_id, _photo, _value in rows:
+        for row_id, *_ in rows:
             self._gaps.pop(row_id, None)
             if row_id > self._mark + 1:
                 for missing in range(self._mark + 1, min(row_id, self._mark + 1000)):
                     self._gaps.setdefault(missing, now)
             self._mark = max(self._mark, row_id)
-        owners = np.array([photo for _, photo, _ in rows], dtype=np.int64)
-        values = np.array([to_unsigned(value) for _, _, value in rows], dtype=np.uint64)
-        if len(rows) > 1000:
-            self.index.add_arrays(owners, values)
+        entries = [(photo, to_unsigned(key), to_unsigned(check)) for _, photo, key, check in rows]
+        if len(entries) > 1000:
+            owners, keys, checks = zip(*entries, strict=True)
+            self.index.add_arrays(
+                np.array(owners, dtype=np.int64), np.array(keys, dtype=np.uint64), np.array(checks, dtype=np.uint64)
+            )
         else:
-            self.index.add(zip(owners.tolist(), values.tolist(), strict=True))
+            self.index.add(entries)
         return len(rows)
 
-    async def _read_after(self, mark: int) -> list[tuple[int, int, int]]:
-        query = (
-            select(LcPhotoHash.id, LcPhotoHash.photo_id, LcPhotoHash.value)
-            .where(LcPhotoHash.id > mark)
-            .order_by(LcPhotoHash.id)
-            .limit(_LOAD_BATCH)
-        )
+    async def _read_after(self, mark: int) -> list[tuple[int, int, int, int]]:
+        query = select(*_COLUMNS).where(LcPhotoHash.id > mark).order_by(LcPhotoHash.id).limit(_LOAD_BATCH)
         async with self._db.read() as session:
-            return [(int(a), int(b), int(c)) for a, b, c in (await session.execute(query)).all()]
+            return [(int(a), int(b), int(c), int(d)) for a, b, c, d in (await session.execute(query)).all()]
 
-    async def _read_ids(self, ids: list[int]) -> list[tuple[int, int, int]]:
-        query = select(LcPhotoHash.id, LcPhotoHash.photo_id, LcPhotoHash.value).where(LcPhotoHash.id.in_(ids[:1000]))
+    async def _read_ids(self, ids: list[int]) -> list[tuple[int, int, int, int]]:
+        query = select(*_COLUMNS).where(LcPhotoHash.id.in_(ids[:1000]))
         async with self._db.read() as session:
-            return [(int(a), int(b), int(c)) for a, b, c in (await session.execute(query)).all()]
+            return [(int(a), int(b), int(c), int(d)) for a, b, c, d in (await session.execute(query)).all()]
 
-    async def search(self, queries: list[int], max_bits: int) -> dict[int, int]:
+    async def search(self, queries: list[tuple[int, int]], key_bits: int, check_bits: int) -> dict[int, int]:
         """Photo id → smallest distance, for photos stored anywhere up to now."""
         await self.refresh()
-        return self.index.search(queries, max_bits)
+        return self.index.search(queries, key_bits, check_bits)

@@ -127,7 +127,10 @@ class LegitChecks:
                     )
                     session.add(row)
                     await session.flush()
-                    session.add_all(LcPhotoHash(photo_id=row.id, value=to_signed(value)) for value in stored)
+                    session.add_all(
+                        LcPhotoHash(photo_id=row.id, key=to_signed(key), check=to_signed(check))
+                        for key, check in stored
+                    )
         except IntegrityError:
             earlier = await self._by_request(request_key) if request_key else None
             if earlier is None:
@@ -138,17 +141,17 @@ class LegitChecks:
         return Submitted(check)
 
     @staticmethod
-    def _hash(data: bytes) -> tuple[list[int], list[int]]:
+    def _hash(data: bytes) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             return stored_hashes(image), query_hashes(image)
 
-    async def _reuse(self, member_id: int, queries: list[list[int]]) -> list[dict[str, Any]]:
+    async def _reuse(self, member_id: int, queries: list[list[tuple[int, int]]]) -> list[dict[str, Any]]:
         """Photos of this submission seen before in another member's check, or in a judged one
         (reusing your own photos in your own open check is not stealing)."""
         found: list[dict[str, Any]] = []
         for position, query in enumerate(queries, start=1):
-            matches = await self.photos.search(query, self.settings.match_bits)
+            matches = await self.photos.search(query, self.settings.match_bits, self.settings.check_bits)
             if not matches:
                 continue
             async with self.db.read() as session:

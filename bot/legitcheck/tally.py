@@ -1,11 +1,10 @@
 """Weights and verdicts, as pure functions (the service and the community benchmark share them).
 
-A voter's weight is the log-odds of how often they have been right, smoothed so a new member starts
-low: ``p = (right + 1) / (judged + 2)`` where a gold answer counts ``gold_factor`` times a verdict, and
-the weight is ``new_member_weight + ln(p / (1 - p))`` when ``p > 0.5`` (capped at ``max_weight``), or
-``new_member_weight × 2p`` below it. Log-odds weights are what the optimal weighted majority of
-independent voters uses; the gold answers anchor them, so a group that agrees with itself cannot
-vote its own weight up on checks whose answer is known.
+A voter's weight is the log-odds ``ln(p / (1 - p))`` of how often they have been right, where a gold
+answer counts ``gold_factor`` times a verdict and ``p`` starts from a guess worth two verdicts that
+gives a new member ``new_member_weight``; it stays between 0.05 and ``max_weight``. Log-odds weights
+are what the optimal weighted majority of independent voters uses (the sum of the signed weights is
+the log-odds of the verdict); the gold answers anchor them to known truth.
 """
 
 from __future__ import annotations
@@ -29,6 +28,10 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("print", "Print"),
 )
 REASON_LABELS = dict(REASONS)
+#: how many verdicts the starting guess about a new member is worth
+_PRIOR_COUNT = 2.0
+#: the least a vote weighs: a member who is usually wrong still counts a little, never negatively
+_FLOOR = 0.05
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,9 @@ class Record:
 def weight(record: Record, settings: LegitCheckSection, *, authenticator: bool = False) -> float:
     right = record.agreed + settings.gold_factor * record.gold_right
     judged = record.agreed + record.disagreed + settings.gold_factor * (record.gold_right + record.gold_wrong)
-    p = (right + 1) / (judged + 2)
-    base = settings.new_member_weight
-    value = base + math.log(p / (1 - p)) if p > 0.5 else base * 2 * p
-    value = min(value, settings.max_weight)
+    prior = 1 / (1 + math.exp(-settings.new_member_weight))
+    p = (right + _PRIOR_COUNT * prior) / (judged + _PRIOR_COUNT)
+    value = min(max(math.log(p / (1 - p)), _FLOOR), settings.max_weight)
     return max(value, settings.authenticator_weight) if authenticator else value
 
 
@@ -69,14 +71,16 @@ class Outcome:
 
 def tally(ballots: Iterable[Ballot], settings: LegitCheckSection, *, final: bool) -> Outcome:
     """Decide a check. Before the deadline (``final=False``) a verdict needs the quorum (voters AND
-    weight) and one side holding ``majority`` of the weight; at the deadline the same, or Inconclusive."""
+    weight) and one side holding ``majority`` of the weight with a lead of ``min_lead``; at the
+    deadline the quorum and the majority, or else Inconclusive."""
     cast = list(ballots)
     weights = {choice: sum(b.weight for b in cast if b.choice == choice) for choice in CHOICES}
     total = sum(weights.values())
     shares = {choice: (weights[choice] / total if total else 0.0) for choice in CHOICES}
     quorum = len(cast) >= settings.min_voters and total >= settings.min_weight
+    lead = abs(weights[REAL] - weights[FAKE])
     verdict: str | None = None
-    if quorum:
+    if quorum and (final or lead >= settings.min_lead):
         for side in (REAL, FAKE):
             if shares[side] >= settings.majority:
                 verdict = side

@@ -19,9 +19,14 @@ from tests.legitcheck.photos import animated_png, jpeg, photo_set, sample, stole
 from tests.testbot import TestBot
 
 SECTIONS: dict[str, dict[str, Any]] = {
-    "feeds": {"names": ["restocks", "drops", "reports", "raffles", "lc"]},
     "economy": {"min_account_age_days": 0},
-    "legitcheck": {"min_voters": 3, "min_weight": 1.5, "authenticators": ["discord:4242"]},
+    "legitcheck": {
+        "min_voters": 3,
+        "min_weight": 1.5,
+        "min_lead": 1.0,
+        "majority": 0.7,
+        "authenticators": ["discord:4242"],
+    },
 }
 PAIR = ("astronaut", "coffee", "chelsea")
 
@@ -117,8 +122,8 @@ async def test_another_process_sees_new_hashes(lc: TestBot) -> None:
     assert len(other.index) == 0
     await lc.ok("sam", "/lc submit Dunk Low", attachments=photo_set(*PAIR))
     async with lc.engine.db.read() as session:
-        stored = (await session.execute(select(LcPhotoHash.value).limit(1))).scalar_one()
-    found = await other.search([stored % 2**64], 0)
+        key, check = (await session.execute(select(LcPhotoHash.key, LcPhotoHash.check).limit(1))).one()
+    found = await other.search([(key % 2**64, check % 2**64)], 0, 0)
     assert found and len(other.index) == 48
 
 

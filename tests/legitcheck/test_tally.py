@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.legitcheck.config import LegitCheckSection
 from bot.legitcheck.tally import FAKE, INCONCLUSIVE, REAL, UNSURE, Ballot, Record, simple_majority, tally, weight
 
-SETTINGS = LegitCheckSection(min_voters=3, min_weight=3.0, majority=0.7)
+SETTINGS = LegitCheckSection(min_voters=3, min_weight=3.0, majority=0.7, min_lead=1.0)
 
 
 def test_weights_start_low_and_grow_with_being_right() -> None:
     new = weight(Record(), SETTINGS)
-    assert new == SETTINGS.new_member_weight
+    assert new == pytest.approx(SETTINGS.new_member_weight)
     assert weight(Record(agreed=10), SETTINGS) > new
     assert weight(Record(gold_right=3), SETTINGS) > weight(Record(agreed=3), SETTINGS)
     assert weight(Record(disagreed=10), SETTINGS) < new

@@ -78,7 +78,8 @@ def upgrade() -> None:
             sa.ForeignKey("lc_photos.id", name="fk_lc_photo_hashes_photo_id_lc_photos"),
             nullable=False,
         ),
-        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.Column("key", sa.BigInteger(), nullable=False),
+        sa.Column("check", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_lc_photo_hashes"),
     )
     op.create_index("ix_lc_photo_hashes_photo_id", "lc_photo_hashes", ["photo_id"])
