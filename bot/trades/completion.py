@@ -163,7 +163,7 @@ async def resolve(trades: Trades, mod_id: int, trade_id: int, outcome: str, note
         proposal = await session.get(TradeProposal, trade_id)
         if proposal is None or proposal.status != DISPUTED:
             raise UserError(f"Trade #{trade_id} is not disputed.")
-        event(session, trade_id, f"resolved:{outcome}", mod_id, note)
+        event(session, trade_id, "resolved", mod_id, f"{outcome}: {note}" if note else outcome)
         if outcome == COMPLETED:
             await _complete(session, trades, proposal)
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from core.config import Section
+from core.photos import PhotoLimits
 
 
 class TradesSection(Section):
@@ -36,6 +37,8 @@ class TradesSection(Section):
     dispute_feed: str = ""
     #: most open listings (haves plus wants) one member may keep
     max_listings: int = Field(default=100, ge=1, le=10_000)
+    #: photos a have may carry (``[trades.photos]``: max_mb, max_count, folder...)
+    photos: PhotoLimits = Field(default_factory=lambda: PhotoLimits(max_count=4))
 
     @field_validator("max_cycle")
     @classmethod

@@ -16,11 +16,12 @@ from bot.market.service import Market
 from bot.trades.listings import CONDITION_LABELS, condition_of, conditions_of, one_size, want_sizes
 from bot.trades.models import TradeHave, TradeWant
 from bot.trades.service import Trades
+from core.attachments import Attachment
 from core.commands import Command, Param, ParamType
 from core.context import Context
 from core.errors import UserError
 from core.markup import clip, escape
-from core.replies import Reply
+from core.replies import Reply, ReplyImage
 
 _SIZE_WORD = re.compile(r"^(?:us|eu|uk|w|m|gs|y|c|td|ps)?\d{1,2}(?:[.,]5)?(?:w|m|y|c|gs|td|ps)?,?$", re.IGNORECASE)
 _PRICE_WORD = re.compile(r"^\$\d{1,7}(?:\.\d{1,2})?$")
@@ -96,6 +97,8 @@ def _have_line(row: TradeHave) -> str:
         parts.append(f"meet-up within {row.local_km:g} km")
     if row.accepts:
         parts.append(f"takes {len(row.accepts)} specific pair{'s' if len(row.accepts) != 1 else ''}")
+    if row.photos:
+        parts.append(f"📷 {len(row.photos)}")
     if row.note:
         parts.append(f"“{escape(row.note)}”")
     return " · ".join(parts)
@@ -112,7 +115,7 @@ def _want_line(row: TradeWant) -> str:
 
 async def have_add(
     ctx: Context, item: str, size: str | None = None, condition: str | None = None, note: str | None = None,
-    price: float | None = None, local: float | None = None,
+    price: float | None = None, local: float | None = None, photos: list[Attachment] | None = None,
 ) -> Reply:  # fmt: skip
     trades = ctx.service(Trades)
     item, size, condition, price = split_have(item, size, condition, price)
@@ -122,21 +125,39 @@ async def have_add(
     values: dict[str, Any] = {
         "catalog_id": product.id, "item_name": product.name, "size": size[:16], "size_key": one_size(size),
         "condition": condition_of(condition or "ds"), "note": (note or "").strip(), "price": price,
-        "local_km": _local(trades, local), "accepts": None,
+        "local_km": await _local(trades, ctx.member.id, local), "accepts": None,
     }  # fmt: skip
+    stored = await trades.photos.store_all(photos or [])
+    values["photos"] = [photo.filename for photo in stored]
     row = await trades.add_have(ctx.member.id, values)
     how = f"for sale at ${price:,.0f}" if price is not None else "for trade: the matcher looks for a swap"
     return Reply(title="📦 Listed", text=f"{_have_line(row)}\nListed {how}.", ephemeral=True)
 
 
-def _local(trades: Trades, local: float | None) -> float | None:
+async def _local(trades: Trades, member_id: int, local: float | None) -> float | None:
+    """A meet-up radius, once we know where the member is (the scene slice keeps coarse locations)."""
     if local is None:
         return None
     if local > trades.settings.max_local_km:
         raise UserError(f"`local`: at most {trades.settings.max_local_km:g} km.")
     if not trades.has_locations():
         raise UserError("Meet-up listings need member locations, which this server doesn't run.")
+    if member_id not in await trades.locations([member_id]):
+        raise UserError("Set your city first with `/location set CITY`: meet-ups are matched by distance.")
     return local
+
+
+async def have_photos(ctx: Context, id: int) -> Reply:
+    """A listed have's photos: listings are public, so anyone may look."""
+    trades = ctx.service(Trades)
+    async with trades.db.read() as session:
+        row = await session.get(TradeHave, id)
+    if row is None or row.status != "open":
+        raise UserError(f"No open listing #{id}.")
+    if not row.photos:
+        raise UserError(f"Listing #{id} has no photos.")
+    images = [ReplyImage(name=name, data=await trades.photos.read(name.split(".")[0])) for name in row.photos]
+    return Reply(title=f"📷 Listing #{row.id}", text=_have_line(row), images=images)
 
 
 async def have_list(ctx: Context) -> Reply:
@@ -158,7 +179,7 @@ async def have_edit(ctx: Context, id: int, condition: str | None = None, note: s
     if price is not None:
         values["price"] = price
     if local is not None:
-        values["local_km"] = _local(trades, local)
+        values["local_km"] = await _local(trades, ctx.member.id, local)
     if not values:
         raise UserError("Give at least one of condition, note, price or local to change.")
     row = await trades.edit_have(ctx.member.id, id, values)
@@ -246,7 +267,10 @@ _MAX_PRICE = Param("max_price", "Most you'd pay in USD (0 in /want edit removes 
 COMMANDS = (
     Command("have add", "List a pair you have: for trade, or for sale with a price.", have_add,
             (pair_param(), Param("size", "Its size, e.g. 10, W 11.5, 5Y, EU 44", required=False, max_length=16),
-             CONDITION, NOTE, PRICE, LOCAL)),
+             CONDITION, NOTE, PRICE, LOCAL,
+             Param("photos", "Photos of the pair (up to 4)", type=ParamType.ATTACHMENTS, required=False,
+                   max_files=4))),
+    Command("have photos", "A listing's photos.", have_photos, (_ID,)),
     Command("have list", "Your haves.", have_list, private=True),
     Command("have edit", "Change a have's condition, note, price or meet-up radius (note - clears).", have_edit,
             (_ID, CONDITION, NOTE, PRICE, LOCAL), private=True),

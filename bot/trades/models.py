@@ -48,6 +48,8 @@ class TradeHave(Base):
     local_km: Mapped[float | None] = mapped_column(Float, default=None)
     #: ``[{"item": catalog_id, "size": key}]``; None: the owner's wants apply
     accepts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    #: its photos' file names in the photo store (``<sha256>.<ext>``, ``core.photos``)
+    photos: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(8), default=OPEN, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

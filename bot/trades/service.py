@@ -40,6 +40,7 @@ from bot.trades.models import (
 )
 from bot.trades.reputation import Reputation, reputations
 from core.errors import UserError
+from core.photos import PhotoStore
 from core.storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class Trades:
         self.engine = engine
         self.db = engine.db
         self.settings = engine.config.get(TradesSection)
+        #: a have's photos, checked and stripped of metadata (shared folder: files are named by hash)
+        self.photos = PhotoStore.from_config(engine.config, self.settings.photos)
 
     # ------------------------------------------------------------------ for other slices
 
