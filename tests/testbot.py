@@ -35,7 +35,7 @@ from core.config import Config
 from core.crypto import mask_phone
 from core.engine import Engine
 from core.identity import Caller
-from core.replies import Button, Reply, ReplyField
+from core.replies import Button, Reply, ReplyField, ReplyImage
 from core.storage.database import Database
 from core.storage.models import Member as MemberRow
 from snpd.app import build_engine
@@ -85,6 +85,8 @@ class Heard(Reply):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     raw: Any = Field(default=None, exclude=True)
+    #: every photo the platform received, a chart included (so possibly one past a reply's ten)
+    images: list[ReplyImage] = Field(default_factory=list)
 
 
 def is_error(reply: Reply) -> bool:
@@ -225,8 +227,11 @@ def _file_options(command: Command, attachments: Files) -> dict[str, tuple[str, 
     return dict(zip(names, attachments, strict=False))
 
 
-def heard_on_discord(message: RecordedMessage) -> Heard:
-    """A Discord message read back as a neutral reply: embed title, description, fields and buttons."""
+def heard_on_discord(message: RecordedMessage, uploads: Mapping[str, bytes] | None = None) -> Heard:
+    """A Discord message read back as a neutral reply: embed title, description, fields and buttons;
+    with the fake's ``uploads``, its attached files as ``images`` too."""
+    attached = message.payload.get("attachments") or []
+    files = [(item["filename"], uploads[item["url"]]) for item in attached if uploads and item.get("url") in uploads]
     embed = message.embeds[0] if message.embeds else {}
     buttons = [
         Button.model_construct(label=b.get("label", ""), url=b["url"], action=None)
@@ -248,12 +253,15 @@ def heard_on_discord(message: RecordedMessage) -> Heard:
         color=embed.get("color"),
         ephemeral=message.ephemeral,
         buttons=buttons,
+        images=files,
         raw=message,
     )
 
 
-def heard_on_telegram(sent: SentMessage) -> Heard:
-    """A Telegram message read back as a neutral reply: a leading bold line is the title."""
+def heard_on_telegram(sent: SentMessage, album: Iterable[SentMessage] = ()) -> Heard:
+    """A Telegram message read back as a neutral reply: a leading bold line is the title; the photos
+    of the ``album`` sent before it are its ``images``."""
+    files = [(f"photo{index}.jpg", data) for index, part in enumerate(album, 1) for data in part.uploads]
     title: str | None = None
     text = sent.text
     if sent.raw.startswith("<b>"):
@@ -264,7 +272,7 @@ def heard_on_telegram(sent: SentMessage) -> Heard:
         else Button.model_construct(label=b.get("text", ""), url=None, action=b.get("callback_data"))
         for b in sent.buttons
     ]
-    return Heard(title=title, text=text, buttons=buttons, raw=sent)
+    return Heard(title=title, text=text, buttons=buttons, images=files, raw=sent)
 
 
 class DiscordTestBot(TestBot):
@@ -303,7 +311,7 @@ class DiscordTestBot(TestBot):
         command, words, named = self.engine.registry.parse(line)
         values = self._values(command, command.raw_from_words(words, named)) | _file_options(command, attachments)
         interaction = await self.fake.send_command(command.name, values, user=who.native, channel=channel)
-        return heard_on_discord(await self.fake.wait_for_reply(interaction))
+        return heard_on_discord(await self.fake.wait_for_reply(interaction), self.fake.uploads)
 
     def _values(self, command: Command, raw: Mapping[str, Any]) -> dict[str, Any]:
         params = {p.name: p for p in command.params}
@@ -316,7 +324,7 @@ class DiscordTestBot(TestBot):
             return await super().press(who, reply, label)
         button = _button(reply, label)
         press = await self.fake.press_button(reply.raw, f"snpd:{button.action}", user=who.native)
-        return heard_on_discord(await self.fake.wait_for_reply(press))
+        return heard_on_discord(await self.fake.wait_for_reply(press), self.fake.uploads)
 
 
 class TelegramTestBot(TestBot):
@@ -359,7 +367,17 @@ class TelegramTestBot(TestBot):
         else:
             self.fake.user_message(who.native, line, chat=chat, topic_id=topic_id)  # plain text answers a form
         where = chat.id if chat is not None else who.native.id
-        return heard_on_telegram(await self.fake.wait_for_message(where, topic_id=topic_id))
+        return await self.read_reply(where, topic_id)
+
+    async def read_reply(self, chat_id: int, topic_id: int | None = None) -> Heard:
+        """The next reply in a chat: its photo album, if it starts with one (caption-less photos), and
+        the message after it."""
+        album: list[SentMessage] = []
+        sent = await self.fake.wait_for_message(chat_id, topic_id=topic_id)
+        while sent.method in ("sendMediaGroup", "sendPhoto") and not sent.raw and not sent.buttons:
+            album.append(sent)
+            sent = await self.fake.wait_for_message(chat_id, topic_id=topic_id)
+        return heard_on_telegram(sent, album)
 
     async def press(self, who: Member | str, reply: Reply, label: str) -> Reply:
         who = self._who(who)
@@ -367,7 +385,7 @@ class TelegramTestBot(TestBot):
             return await super().press(who, reply, label)
         sent: SentMessage = reply.raw
         self.fake.press_button(who.native, sent, _button(reply, label).action)
-        return heard_on_telegram(await self.fake.wait_for_message(sent.chat_id, topic_id=sent.topic_id))
+        return await self.read_reply(sent.chat_id, sent.topic_id)
 
     async def restart(self) -> None:
         """A new frontend object on the same engine and database, as after a process restart."""

@@ -178,6 +178,15 @@ def from_discord(item: discord.Attachment) -> Attachment:
     return Attachment(item.filename, fetch, content_type=item.content_type, size=item.size)
 
 
+def _multipart(payload_json: str, uploads: list[tuple[str, bytes]]) -> aiohttp.FormData:
+    """A message with files, as Discord takes it: ``payload_json`` then ``files[0]``, ``files[1]``…"""
+    form = aiohttp.FormData()
+    form.add_field("payload_json", payload_json, content_type="application/json")
+    for index, (name, data) in enumerate(uploads):
+        form.add_field(f"files[{index}]", data, filename=name, content_type="application/octet-stream")
+    return form
+
+
 def _log_gateway_end(task: asyncio.Task[None]) -> None:
     """discord.py reconnects by itself; if it gives up (bad token, intents refused), say so loudly."""
     if not task.cancelled() and task.exception() is not None:
@@ -589,7 +598,9 @@ class DiscordFrontend:
         appears (quadratic over a fan-out), and builds a ``Message`` (and stores its view) that
         nothing here reads. Discord's answers map to discord.py's own exceptions, as before.
         """
-        rendered = render(reply, attach=False)  # JSON only: an uploaded image is left out of DMs
+        rendered = render(reply, attach=bool(reply.images))  # a chart alone is left out of DMs
+        uploads = [(file.filename, photo.data) for file, photo in zip(rendered.files, reply.photos, strict=False)]
+        rendered.files = []
         user_id = int(external_id)
         try:
             channel_id = self._dm_channels.get(user_id)
@@ -598,13 +609,18 @@ class DiscordFrontend:
                     opened = await self._rest("/users/@me/channels", {"recipient_id": user_id})
                 channel_id = int(opened["id"])
                 self._remember_dm(user_id, channel_id)
-            payload = handle_message_parameters(
-                **rendered.kwargs(),
-                nonce=None if idempotency_key is None else message_nonce(idempotency_key),
-                previous_allowed_mentions=self.client.allowed_mentions,
-            ).payload
+            payload = (
+                handle_message_parameters(
+                    **rendered.kwargs(),
+                    nonce=None if idempotency_key is None else message_nonce(idempotency_key),
+                    previous_allowed_mentions=self.client.allowed_mentions,
+                ).payload
+                or {}
+            )
+            if uploads:
+                payload["attachments"] = [{"id": index, "filename": name} for index, (name, _) in enumerate(uploads)]
             async with request_slot():
-                await self._rest(f"/channels/{channel_id}/messages", payload or {})
+                await self._rest(f"/channels/{channel_id}/messages", payload, uploads)
         except discord.HTTPException as exc:
             if exc.code in _UNREACHABLE_USER_CODES or isinstance(exc, discord.Forbidden):
                 raise DeliveryRefused(self.name, exc.text or "cannot message this user") from exc
@@ -612,8 +628,9 @@ class DiscordFrontend:
                 raise DeliveryRefused(self.name, "Discord is failing; try later", permanent=False) from exc
             raise
 
-    async def _rest(self, path: str, payload: dict[str, Any]) -> Any:
+    async def _rest(self, path: str, payload: dict[str, Any], uploads: list[tuple[str, bytes]] | None = None) -> Any:
         """POST ``payload`` to the Discord API; the answer's JSON, or discord.py's exception for it.
+        With ``uploads`` (filename, bytes) it goes as multipart: ``payload_json`` and ``files[n]``.
 
         A 429 shorter than ``MAX_RATELIMIT_WAIT`` is waited out and the request made again, as
         discord.py does; a longer one raises ``discord.RateLimited``, whose ``retry_after`` the
@@ -625,11 +642,13 @@ class DiscordFrontend:
         headers = {
             "Authorization": f"Bot {secret.get_secret_value() if secret is not None else ''}",
             "User-Agent": self.client.http.user_agent,
-            "Content-Type": "application/json",
         }
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
+        if not uploads:
+            headers["Content-Type"] = "application/json"
         while True:
-            async with self._session.post(discord.http.Route.BASE + path, data=body, headers=headers) as response:
+            data_out = _multipart(body, uploads) if uploads else body  # a form is consumed by each attempt
+            async with self._session.post(discord.http.Route.BASE + path, data=data_out, headers=headers) as response:
                 data = await discord.http.json_or_text(response)
                 if 200 <= response.status < 300:
                     return data

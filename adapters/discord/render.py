@@ -32,6 +32,8 @@ EMBED_TOTAL_LIMIT = 6000
 BUTTON_LABEL_LIMIT = 80
 BUTTONS_LIMIT = 25  # 5 rows of 5
 URL_LIMIT = 2048
+#: files one message carries
+FILES_LIMIT = 10
 TRIMMED = "… (trimmed)"
 #: Discord refuses an empty field name or value; a zero-width space renders as blank.
 BLANK = "\u200b"
@@ -132,6 +134,7 @@ def _is_plain(reply: Reply) -> bool:
             or reply.fields
             or reply.image_url
             or reply.image
+            or reply.images
             or reply.url
             or reply.footer
             or reply.color is not None
@@ -140,9 +143,23 @@ def _is_plain(reply: Reply) -> bool:
     )
 
 
-def attachment_name(reply: Reply) -> str:
-    """The upload's filename: Discord resolves ``attachment://`` only for plain ASCII names."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", reply.image_name)[:64] or "image.png"
+def attachment_names(reply: Reply) -> list[str]:
+    """The uploads' filenames, for ``reply.photos`` in order: plain ASCII, since Discord resolves
+    ``attachment://`` only for those, and distinct, since the embed names one of them."""
+    names: list[str] = []
+    for index, photo in enumerate(reply.photos[:FILES_LIMIT]):
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", photo.name)[:64] or "image.png"
+        names.append(f"{index + 1}_{name}"[:64] if name in names else name)
+    return names
+
+
+def attachment_files(reply: Reply) -> list[discord.File]:
+    """The reply's images as uploads: the chart (``image``) first, then ``images``."""
+    names = attachment_names(reply)
+    return [
+        discord.File(io.BytesIO(photo.data), filename=name)
+        for photo, name in zip(reply.photos[:FILES_LIMIT], names, strict=True)
+    ]
 
 
 def build_embed(reply: Reply, *, attach: bool = True) -> discord.Embed:
@@ -158,8 +175,8 @@ def build_embed(reply: Reply, *, attach: bool = True) -> discord.Embed:
     description = clip(to_discord(reply.text), min(DESCRIPTION_LIMIT, budget - reserve)) if reply.text else None
     budget -= len(description or "")
     embed = discord.Embed(title=title, description=description, url=safe_url(reply.url), color=reply.color)
-    if attach and reply.image is not None:
-        embed.set_image(url=f"attachment://{attachment_name(reply)}")
+    if attach and reply.photos:
+        embed.set_image(url=f"attachment://{attachment_names(reply)[0]}")  # the others are attached below it
     elif safe_url(reply.image_url):
         embed.set_image(url=safe_url(reply.image_url))
     fields = reply.fields
@@ -198,7 +215,8 @@ def build_view(reply: Reply) -> discord.ui.View | None:
 
 def render(reply: Reply, *, mention: str | None = None, attach: bool = True) -> Rendered:
     """The message for ``reply``; ``mention`` (a role ping) goes first in the content, where it notifies.
-    ``attach`` uploads ``reply.image`` with the message (paths that send JSON only pass ``False``)."""
+    ``attach`` uploads ``reply.image`` and ``reply.images`` with the message, the embed showing the first
+    (paths that send JSON only pass ``False``)."""
     plain = _is_plain(reply)
     lead = mention or ""
     body = to_discord(reply.text) if plain else ""
@@ -208,7 +226,7 @@ def render(reply: Reply, *, mention: str | None = None, attach: bool = True) -> 
         content = clip(lead or body, CONTENT_LIMIT)
     embeds = [] if plain else [build_embed(reply, attach=attach)]
     view = build_view(reply)
-    files = [discord.File(io.BytesIO(reply.image), filename=attachment_name(reply))] if attach and reply.image else []
+    files = attachment_files(reply) if attach else []
     if not content and not embeds and view is None:
         content = "Done."  # Discord refuses an empty message
     return Rendered(content=content or None, embeds=embeds, view=view, files=files)

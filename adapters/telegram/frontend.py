@@ -47,6 +47,7 @@ from telegram import (
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeChat,
     Chat,
+    InputMediaPhoto,
     LinkPreviewOptions,
     Message,
     ReplyParameters,
@@ -69,7 +70,7 @@ from telegram.warnings import PTBDeprecationWarning
 from adapters.telegram.conversations import TelegramConversations
 from adapters.telegram.http import AiohttpRequest
 from adapters.telegram.media import Albums, attachments_of, media_request_id
-from adapters.telegram.render import OutgoingMessage, html_to_text, render
+from adapters.telegram.render import OutgoingMessage, html_to_text, photo_albums, render
 from core.attachments import carrying
 from core.commands import Command, Permission
 from core.errors import ConfigError, UserError
@@ -222,7 +223,8 @@ class TelegramFrontend:
         that is shorter leaves the extra old messages as they were."""
         if not isinstance(target, TelegramChat):
             raise ValueError(f"the Telegram frontend cannot edit in {target.describe()}")
-        old = [part.split(":", 1) for part in ref.split(",") if ":" in part]
+        album = [part for part in ref.split(",") if part.startswith("m:")]  # photos stay as they were
+        old = [part.split(":", 1) for part in ref.split(",") if ":" in part and not part.startswith("m:")]
         messages = render(item, photo=bool(old) and old[0][0] == "p")
         if old and old[0][0] == "p" and messages[0].photo is None:
             messages = render(item, photo=False)
@@ -250,7 +252,7 @@ class TelegramFrontend:
                 if "not modified" not in exc.message.lower():
                     raise
             refs.append(f"{kind}:{message_id}")
-        return ",".join(refs + [f"{kind}:{mid}" for kind, mid in old[len(refs) :]])
+        return ",".join(album + refs + [f"{kind}:{mid}" for kind, mid in old[len(refs) :]])
 
     async def send_direct(self, external_id: str, reply: Reply, *, idempotency_key: str | None = None) -> None:
         """A private message. ``idempotency_key`` is not used: the Bot API has no idempotency key and a
@@ -454,9 +456,14 @@ class TelegramFrontend:
     async def _deliver_refs(
         self, chat_id: int, topic_id: int | None, reply: Reply, *, reply_to: int | None = None
     ) -> list[str]:
-        """``deliver``, returning the messages sent (``t:ID`` for text, ``p:ID`` for a photo)."""
+        """``deliver``, returning the messages sent (``t:ID`` for text, ``p:ID`` for a photo, ``m:ID`` for
+        each photo of an album sent before the text)."""
+        sent = await self._send_albums(chat_id, topic_id, reply, reply_to=reply_to) if reply.images else []
+        if sent:  # the photos went as an album (albums take no buttons); the text follows with them
+            reply, reply_to = reply.model_copy(update={"image": None, "images": []}), None
+            if not (reply.title or reply.text or reply.fields or reply.footer or reply.url or reply.buttons):
+                return sent
         messages = render(reply)
-        sent: list[str] = []
         if messages[0].photo is not None:
             try:
                 sent.append(await self._send(chat_id, topic_id, messages[0], reply_to=reply_to))
@@ -466,6 +473,34 @@ class TelegramFrontend:
                 messages = render(reply, photo=False)
         for index, message in enumerate(messages):
             sent.append(await self._send(chat_id, topic_id, message, reply_to=reply_to if index == 0 else None))
+        return sent
+
+    async def _send_albums(
+        self, chat_id: int, topic_id: int | None, reply: Reply, *, reply_to: int | None = None
+    ) -> list[str]:
+        """The reply's photos as albums of up to ten (a lone photo as a plain photo), ``m:ID`` each.
+        Photos Telegram refuses are logged and left out: the text still goes."""
+        sent: list[str] = []
+        for album in photo_albums(reply):
+            common: dict[str, Any] = {
+                "chat_id": chat_id,
+                "message_thread_id": topic_id,
+                "reply_parameters": (
+                    ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to is not None else None
+                ),
+            }
+            try:
+                if len(album) == 1:
+                    [(name, data)] = album
+                    photo = await self._call(self.app.bot.send_photo, photo=data, filename=name, **common)
+                    sent.append(f"m:{photo.message_id}")
+                else:
+                    media = [InputMediaPhoto(media=data, filename=name) for name, data in album]
+                    messages = await self._call(self.app.bot.send_media_group, media=media, **common)
+                    sent += [f"m:{message.message_id}" for message in messages]
+            except BadRequest as exc:
+                log.warning("telegram.album_failed", chat=chat_id, error=exc.message)
+            reply_to = None
         return sent
 
     async def _send(

@@ -20,6 +20,8 @@ from core.replies import Reply
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+#: photos one sendMediaGroup carries
+ALBUM_LIMIT = 10
 #: beyond this many messages one reply is noise; the rest is trimmed with a note
 MAX_PAGES = 5
 TRIM_NOTE = "… (trimmed: too long for one Telegram reply)"
@@ -237,6 +239,12 @@ def paginate(markup: str, *, limit: int = TEXT_LIMIT, max_pages: int = MAX_PAGES
     pages = split_html(markup, limit - room)[:max_pages]
     pages[-1] += f"\n<i>{html.escape(TRIM_NOTE, quote=False)}</i>"
     return pages
+
+
+def photo_albums(reply: Reply) -> list[list[tuple[str, bytes]]]:
+    """The reply's photos (the chart first) as (filename, bytes), in albums of at most ten."""
+    photos = [(photo.name, photo.data) for photo in reply.photos]
+    return [photos[start : start + ALBUM_LIMIT] for start in range(0, len(photos), ALBUM_LIMIT)]
 
 
 def render(reply: Reply, *, max_pages: int = MAX_PAGES, photo: bool = True) -> list[OutgoingMessage]:
