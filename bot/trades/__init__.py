@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.economy.config import EconomySection
 from bot.trades import cli, proposals
 from bot.trades.config import TradesSection
 from bot.trades.listing_commands import COMMANDS as LISTING_COMMANDS
@@ -91,10 +92,15 @@ class TradesSlice(Slice[Trades]):
 
     def check_config(self, config: Config) -> list[str]:
         settings = config.get(TradesSection)
+        problems = []
         feed = settings.dispute_feed
         if feed and feed not in config.feeds.names:
-            return [f"[trades] dispute_feed: no feed named {feed!r} (feeds: {', '.join(config.feeds.names)})"]
-        return []
+            problems.append(f"[trades] dispute_feed: no feed named {feed!r} (feeds: {', '.join(config.feeds.names)})")
+        rules = config.get(EconomySection).earn
+        if settings.earn_kind not in rules:
+            kind, known = settings.earn_kind, ", ".join(rules)
+            problems.append(f"[trades] earn_kind: no [economy.earn.{kind}] rule (rules: {known})")
+        return problems
 
     def add_cli(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         cli.add_cli(subparsers)

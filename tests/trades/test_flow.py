@@ -7,10 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.economy import EconomyRuntime
 from bot.trades import Trades
 from bot.trades.proposals import run_solver
 from core.commands import Permission
+from core.errors import ConfigError
 from tests.testbot import TestBot
 from tests.trades.helpers import FOG, FRESH_OK, PINE, ZEBRA, dms, list_cycle, stock
 
@@ -106,3 +109,12 @@ async def test_decline_excludes_the_edge_and_others_are_told(make_bot: Any, tmp_
     assert await run_solver(trades, force=True) == [2]  # the same cycle with dave in bob's place
     dave = await bot.member_id("dave")
     assert (await dms(bot.engine, dave, "proposal"))[0].title == "🔁 Trade proposal #2"
+
+
+def test_config_names_missing_feeds_and_earn_rules(make_config: Any) -> None:
+    with pytest.raises(ConfigError, match=r"\[trades\] dispute_feed: no feed named 'mods'"):
+        make_config(trades={"dispute_feed": "mods"})
+    with pytest.raises(ConfigError, match=r"\[trades\] earn_kind: no \[economy.earn.nope\] rule"):
+        make_config(trades={"earn_kind": "nope"})
+    with pytest.raises(ConfigError, match="at least 2 members"):
+        make_config(trades={"max_cycle": 1})
