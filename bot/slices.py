@@ -17,12 +17,13 @@ from bot.feeds import SLICE as FEEDS
 from bot.general import SLICE as GENERAL
 from bot.market import SLICE as MARKET
 from bot.monitors import SLICE as MONITORS
+from bot.trades import SLICE as TRADES
 from core.config import Config, Section
 from core.config import load_config as load_core_config
 from core.errors import ConfigError
 from core.slice import Slice, in_dependency_order
 
-SLICES: tuple[Slice[Any], ...] = (GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET)
+SLICES: tuple[Slice[Any], ...] = (GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET, TRADES)
 
 
 def ordered() -> list[Slice[Any]]:
