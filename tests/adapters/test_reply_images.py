@@ -13,6 +13,7 @@ from core.commands import Command
 from core.context import Context
 from core.delivery.outbox import NewMessage, enqueue
 from core.replies import Button, Reply
+from core.targets import DiscordChannel, TelegramChat
 from tests.testbot import DiscordTestBot, TelegramTestBot, heard_on_discord
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*attribute `retry_after`:DeprecationWarning")
@@ -100,3 +101,28 @@ async def test_a_telegram_dm_from_the_outbox_carries_its_photos(make_telegram_bo
     heard = await bot.read_reply(sam.native.id)
     assert [image.data for image in heard.images] == [data for _, data in PHOTOS]
     assert heard.text == "Jordan 4 Bred, size 10"
+
+
+async def test_a_feed_post_crosses_the_bus_with_its_photos(make_discord_bot: Any) -> None:
+    bot: DiscordTestBot = await make_discord_bot()
+    channel = bot.fake.add_channel("reports")
+    await bot.engine.feeds.bind("reports", DiscordChannel(channel_id=channel.id), by=None)
+    await bot.engine.feeds.publish("reports", card())
+    await bot.engine.bus.drain()
+    posted = heard_on_discord(await bot.fake.wait_for_message(channel.id), bot.fake.uploads)
+    assert [image.data for image in posted.images] == [data for _, data in PHOTOS]
+
+
+async def test_a_keyed_telegram_post_with_an_album_edits_only_its_text(make_telegram_bot: Any) -> None:
+    bot: TelegramTestBot = await make_telegram_bot()
+    chat = bot.fake.group(-100556, "Checks")
+    await bot.engine.feeds.bind("reports", TelegramChat(chat_id=chat.id), by=None)
+    await bot.engine.feeds.publish("reports", card(), key="lc:4")
+    await bot.engine.bus.drain()
+    posted = await bot.read_reply(chat.id)
+    assert len(posted.images) == 3 and posted.title == "Legit check #4"
+    await bot.engine.feeds.update("reports", "lc:4", card().model_copy(update={"text": "Voted legit"}))
+    await bot.engine.bus.drain()
+    [edit] = bot.fake.edits
+    assert edit.method == "editMessageText" and edit.params["message_id"] == posted.raw.message_id
+    assert "Voted legit" in edit.params["text"]
