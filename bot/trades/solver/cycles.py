@@ -8,6 +8,7 @@ within the cap (a reverse breadth-first search from the start gives those distan
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,8 +18,16 @@ from scipy.sparse.csgraph import connected_components
 Successors = Sequence[Sequence[int]]
 
 
-class CycleBudgetExceeded(Exception):
-    """More short cycles than the caller is willing to pack (only the optional refinement sets a budget)."""
+#: steps of the depth-first search between two looks at the clock
+CLOCK_EVERY = 4096
+
+
+class CyclesCut(Exception):
+    """Listing stopped at the caller's budget or deadline; ``found`` holds the cycles listed so far."""
+
+    def __init__(self, found: list[tuple[int, ...]]) -> None:
+        super().__init__(f"stopped after {len(found)} cycles")
+        self.found = found
 
 
 def strong_components(successors: Successors) -> list[int]:
@@ -49,14 +58,20 @@ def predecessors(successors: Successors) -> list[list[int]]:
     return result
 
 
-def short_cycles(successors: Successors, cap: int, *, budget: int | None = None) -> list[tuple[int, ...]]:
-    """Every simple cycle of at most ``cap`` nodes, as its nodes in order from the smallest."""
+def short_cycles(
+    successors: Successors, cap: int, *, budget: int | None = None, deadline: float | None = None
+) -> list[tuple[int, ...]]:
+    """Every simple cycle of at most ``cap`` nodes, as its nodes in order from the smallest.
+
+    More than ``budget`` cycles, or the clock past ``deadline`` (a ``time.perf_counter`` value), raises
+    :class:`CyclesCut` with the cycles listed so far.
+    """
     preds = predecessors(successors)
     found: list[tuple[int, ...]] = []
     for start in range(len(successors)):
         distance = _distances_back(preds, start, cap - 1)
         if len(distance) > 1:
-            _cycles_from(successors, start, distance, cap, found, budget)
+            _cycles_from(successors, start, distance, cap, found, budget, deadline)
     return found
 
 
@@ -67,17 +82,22 @@ def _cycles_from(
     cap: int,
     found: list[tuple[int, ...]],
     budget: int | None,
+    deadline: float | None,
 ) -> None:
     """Append the cycles whose smallest node is ``start``; ``distance`` says who can still get back in time."""
     path = [start]
     on_path = {start}
+    steps = [0]
 
     def extend(node: int) -> None:
+        steps[0] += 1
+        if deadline is not None and steps[0] % CLOCK_EVERY == 1 and time.perf_counter() > deadline:
+            raise CyclesCut(found)
         for nxt in successors[node]:
             if nxt == start:
                 found.append(tuple(path))
                 if budget is not None and len(found) > budget:
-                    raise CycleBudgetExceeded
+                    raise CyclesCut(found)
                 continue
             back = distance.get(nxt)
             if back is None or nxt in on_path or len(path) + back > cap:

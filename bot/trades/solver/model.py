@@ -51,13 +51,20 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class TradeSolution:
-    """Disjoint trade cycles; ``items_traded`` is the number of steps, ``seconds`` the solve time."""
+    """Disjoint trade cycles; ``items_traded`` is the number of steps, ``seconds`` the solve time.
+
+    ``items_bound`` is a proven upper bound on the items any answer within the cap could move and
+    ``optimal`` whether ``items_traded`` reaches it: always, unless a time-limited capped solve was
+    cut short (then the answer is within ``items_bound - items_traded`` of the best).
+    """
 
     cycles: list[list[Step]]
     items_traded: int
     members_trading: int
     seconds: float
     max_cycle: int
+    optimal: bool
+    items_bound: int
 
     @property
     def sum_of_squares(self) -> int:

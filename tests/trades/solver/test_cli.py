@@ -83,3 +83,15 @@ def test_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_an_impossible_cap(tmp_path: Path, capsys: pytest.CaptureFixture[str], cap: str) -> None:
     assert run(["solve", str(ring_file(tmp_path, 2)), "--max-cycle", cap]) == 2
     assert "--max-cycle must be 0 (unbounded) or at least 2" in capsys.readouterr().err
+
+
+def test_through_the_snpd_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from snpd.cli import main
+
+    assert main(["trades", "solve", str(ring_file(tmp_path, 4)), "--max-cycle", "0", "--json"]) == 0
+    printed = orjson.loads(capsys.readouterr().out)
+    assert (printed["items_traded"], printed["members_trading"], len(printed["cycles"])) == (4, 4, 1)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"haves": [], "wants": [{"member": "zoe", "item": "P1", "sizes": ["10"]}]}')
+    assert main(["trades", "solve", str(bad)]) == 2
+    assert "wants[0].member: 'zoe' has no haves" in capsys.readouterr().err

@@ -174,3 +174,27 @@ def test_output_is_deterministic_and_starts_each_cycle_at_its_smallest_have() ->
     assert as_tuples(first.cycles) == as_tuples(again.cycles)
     assert all(cycle[0].have == min(step.have for step in cycle) for cycle in first.cycles)
     assert [cycle[0].have for cycle in first.cycles] == sorted(cycle[0].have for cycle in first.cycles)
+
+
+def test_a_time_limited_capped_solve_reports_a_proven_bound() -> None:
+    """Whether or not the limit is hit, the packing is valid and the bound is at least the optimum."""
+    haves, wants = random_market(3, 80)
+    graph = build_graph(haves, wants)
+    exact = solve(graph, max_cycle=5)
+    hurried = solve(graph, max_cycle=5, seconds=0.0)
+    check_valid(hurried, haves, wants, 5)
+    assert exact.optimal and exact.items_bound == exact.items_traded
+    assert hurried.items_traded <= exact.items_traded <= hurried.items_bound
+    if hurried.optimal:
+        assert (hurried.items_traded, hurried.items_bound) == (exact.items_traded, exact.items_traded)
+
+
+def test_chord_cuts_keep_every_have_and_every_edge_valid() -> None:
+    """A ring with chords everywhere: the unbounded answer still trades all of it, in short cycles."""
+    members = [f"m{i}" for i in range(12)]
+    haves, wants = ring(members)
+    wants += [Want(member, f"P{(i + 1) % 12}", ("10",)) for i, member in enumerate(members)]
+    solution = solve(build_graph(haves, wants), max_cycle=0)
+    check_valid(solution, haves, wants, 0)
+    assert solution.items_traded == 12
+    assert {len(cycle) for cycle in solution.cycles} == {2}
