@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.legitcheck import render
 from bot.legitcheck.models import CLOSED, OPEN, VOID, LcCheck
 from bot.legitcheck.service import LegitChecks
@@ -15,6 +17,8 @@ from core.markup import escape
 from core.replies import Button, Reply
 
 _PHOTO_FRONTENDS = frozenset(FRONTENDS) - {"sms"}
+#: US 10, 10.5, UK 9, EU 44, 7Y, 8W, XL...
+_SIZE = re.compile(r"(?:(?:us|uk|eu|m|w|y)\s*)?\d{1,2}(?:[.,]5)?\s*[a-z]{0,2}|xxs|xs|s|m|l|xl|xxl|os", re.I)
 _CHECK_ID = Param("id", "The check's number (#12)", type=ParamType.INTEGER, min_value=1)
 
 
@@ -24,6 +28,10 @@ def _service(ctx: Context) -> LegitChecks:
 
 async def submit(ctx: Context, item: str, size: str | None = None, photos: list[Attachment] | None = None) -> Reply:
     service = _service(ctx)
+    if size is not None and not _SIZE.fullmatch(size.strip()):
+        raise BadArgument(
+            "size", f'`{escape(size)}` is not a size. Quote a many-word item: /lc submit "Jordan 4 Bred" 10'
+        )
     files = photos or []
     if len(files) < service.settings.min_photos:
         raise UserError(
@@ -205,6 +213,8 @@ def commands() -> list[Command]:
                 ),
                 Param("note", "A short note", required=False, max_length=200, rest=True),
             ),
+            # a vote is secret until the check closes: answers go to the voter alone (by DM from a group)
+            private=True,
         ),
         Command(name="lc mine", description="Your legit checks and their verdicts.", handler=mine),
         Command(name="lc queue", description="Open checks you haven't voted on.", handler=queue),

@@ -105,11 +105,11 @@ async def test_bad_photos_are_refused_and_change_nothing(lc: TestBot) -> None:
 
 
 async def test_stolen_photos_are_flagged_but_your_own_open_check_is_not(lc: TestBot) -> None:
-    await lc.ok("sam", "/lc submit Dunk Low", attachments=photo_set(*PAIR))
-    again = await lc.ok("sam", "/lc submit Dunk Low", attachments=photo_set(*PAIR))
+    await lc.ok("sam", '/lc submit "Dunk Low"', attachments=photo_set(*PAIR))
+    again = await lc.ok("sam", '/lc submit "Dunk Low"', attachments=photo_set(*PAIR))
     assert "already used" not in again.text
     thief = [("1.jpg", stolen("astronaut")), *photo_set("rocket", "camera")]
-    reply = await lc.ok("bob", "/lc submit Dunk Low", attachments=thief)
+    reply = await lc.ok("bob", '/lc submit "Dunk Low"', attachments=thief)
     assert "Photo 1 was already used in check #1" in reply.text
     card = await lc.ok("ann", "/lc show 3")
     assert "already used in check #1" in card.text
@@ -120,7 +120,7 @@ async def test_another_process_sees_new_hashes(lc: TestBot) -> None:
     other = PhotoIndex(lc.engine.db)
     await other.refresh()
     assert len(other.index) == 0
-    await lc.ok("sam", "/lc submit Dunk Low", attachments=photo_set(*PAIR))
+    await lc.ok("sam", '/lc submit "Dunk Low"', attachments=photo_set(*PAIR))
     async with lc.engine.db.read() as session:
         key, check = (await session.execute(select(LcPhotoHash.key, LcPhotoHash.check).limit(1))).one()
     found = await other.search([(key % 2**64, check % 2**64)], 0, 0)
@@ -128,7 +128,7 @@ async def test_another_process_sees_new_hashes(lc: TestBot) -> None:
 
 
 async def test_deadline_closes_inconclusive_and_pays_nobody(lc: TestBot) -> None:
-    await lc.ok("sam", "/lc submit Dunk Low", attachments=photo_set(*PAIR))
+    await lc.ok("sam", '/lc submit "Dunk Low"', attachments=photo_set(*PAIR))
     await lc.ok("ann", "/lc vote 1 real")
     await lc.ok("bob", "/lc vote 1 fake box")
     async with lc.engine.db.transaction() as session:
@@ -142,7 +142,7 @@ async def test_deadline_closes_inconclusive_and_pays_nobody(lc: TestBot) -> None
 
 
 async def _closed_fake(lc: TestBot) -> None:
-    await lc.ok("sam", "/lc submit Dunk Low", attachments=photo_set(*PAIR))
+    await lc.ok("sam", '/lc submit "Dunk Low"', attachments=photo_set(*PAIR))
     for who in ("ann", "bob", "cat"):
         await lc.ok(who, "/lc vote 1 fake box")
 
@@ -159,7 +159,7 @@ async def test_appeal_once_to_authenticators_within_the_window(lc: TestBot) -> N
     await lc.ok("auth", "/lc review 1 real")
     check = (await _checks(lc))[0]
     assert (check.verdict, check.appeal_state) == ("real", "overturned")
-    await lc.ok("sam", "/lc submit Dunk High", attachments=photo_set("rocket", "camera", "coins"))
+    await lc.ok("sam", '/lc submit "Dunk High"', attachments=photo_set("rocket", "camera", "coins"))
     for who in ("ann", "bob", "cat"):
         await lc.ok(who, "/lc vote 2 real")
     async with lc.engine.db.transaction() as session:
@@ -168,7 +168,7 @@ async def test_appeal_once_to_authenticators_within_the_window(lc: TestBot) -> N
 
 
 async def test_mods_void_and_bar(lc: TestBot) -> None:
-    await lc.ok("sam", "/lc submit Dunk Low", attachments=photo_set(*PAIR))
+    await lc.ok("sam", '/lc submit "Dunk Low"', attachments=photo_set(*PAIR))
     await lc.join("ann")
     await lc.fails("ann", "/lc void 1 spam", "mod")
     await lc.ok("mod", "/lc bar @ann")
@@ -199,8 +199,8 @@ async def test_gold_checks_score_voters_against_the_known_answer(lc: TestBot) ->
 
 
 async def test_mine_and_queue(lc: TestBot) -> None:
-    await lc.ok("sam", "/lc submit Dunk Low", attachments=photo_set(*PAIR))
-    await lc.ok("bob", "/lc submit Dunk High", attachments=photo_set("rocket", "camera", "coins"))
+    await lc.ok("sam", '/lc submit "Dunk Low"', attachments=photo_set(*PAIR))
+    await lc.ok("bob", '/lc submit "Dunk High"', attachments=photo_set("rocket", "camera", "coins"))
     assert "#1" in (await lc.ok("sam", "/lc mine")).text
     queue = await lc.ok("sam", "/lc queue")
     assert "#2" in queue.text and "#1" not in queue.text
