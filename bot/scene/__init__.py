@@ -41,6 +41,12 @@ class SceneSlice(Slice[Scene]):
         engine.bus.subscribe(LISTING_TOPIC, scene.on_listing)
         return scene
 
+    async def start(self, services: Scene) -> None:
+        services.warm()
+
+    async def stop(self, services: Scene) -> None:
+        await services.cool()
+
     async def merge_members(self, services: Scene, session: AsyncSession, survivor_id: int, absorbed_id: int) -> None:
         """The survivor keeps their own city if they set one; follows, sightings and confirmations
         move over, except a follow or confirmation the survivor already has (and following oneself)."""

@@ -7,8 +7,8 @@ so and asking for the city. A member's location is only ever a city centre, neve
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,6 +21,9 @@ from core.errors import UserError
 
 #: a top match this many times bigger than the next is the one meant ("London" is not London, ON)
 DOMINANT = 10
+#: other names ("New York", "Bombay", "Kiev") are indexed for cities this big: those are the ones
+#: known by several, and it keeps building the index fast
+ALTERNATES_FROM = 100_000
 _COORDINATES = re.compile(r"^\s*[-+]?\d+(\.\d+)?\s*[,; ]\s*[-+]?\d+(\.\d+)?\s*$")
 _MAX_CANDIDATES = 5
 
@@ -40,7 +43,7 @@ class City:
         """``Brooklyn, NY, US`` in the US (its state says which Springfield), else ``Paris, France``."""
         if self.country == "US" and self.admin1:
             return f"{self.name}, {self.admin1}, US"
-        return f"{self.name}, {_gazetteer().country_names.get(self.country, self.country)}"
+        return f"{self.name}, {gazetteer().country_names.get(self.country, self.country)}"
 
 
 class Ambiguous(UserError):
@@ -61,10 +64,13 @@ class NotAPlace(UserError):
         self.suggestions = suggestions or []
 
 
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
 def fold(text: str) -> str:
     """Lower case, accents dropped, punctuation as spaces: ``Zürich`` and ``zurich`` are one key."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", plain.lower()).split())
+    plain = text if text.isascii() else unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join(_NOT_WORD.sub(" ", plain.lower()).split())
 
 
 class Gazetteer:
@@ -79,10 +85,15 @@ class Gazetteer:
             city = _city(raw)
             self.cities.append(city)
             self.by_name[fold(city.name)].append(city)
+            if city.population < ALTERNATES_FROM:
+                continue
+            own = fold(city.name)
             for alternate in raw.get("alternatenames") or ():
-                key = fold(alternate)
-                # airport codes (LON, PDX) and one-letter scraps are not how people name a city
-                if len(key) >= 4 and alternate.isascii() and not alternate.isupper() and key != fold(city.name):
+                # airport codes (LON, PDX), other scripts and scraps are not how members name a city
+                if len(alternate) < 4 or not alternate.isascii() or alternate.isupper():
+                    continue
+                key = alternate.lower() if alternate.replace(" ", "").isalnum() else fold(alternate)
+                if key != own:
                     self.by_alternate[key].append(city)
         self.country_names = {code: str(row["name"]) for code, row in cache.get_countries().items()}
         #: folded country code, ISO3 or name → ISO code
@@ -93,6 +104,7 @@ class Gazetteer:
         self.countries.update({"usa": "US", "uk": "GB", "united states of america": "US", "england": "GB"})
         #: folded US state code or name → code
         self.states = {fold(key): code for code, row in cache.get_us_states().items() for key in (code, row["name"])}
+        self.state_names = {code: str(row["name"]) for code, row in cache.get_us_states().items()}
         self.names = sorted(self.by_name)
 
     def lookup(self, text: str) -> City:
@@ -153,7 +165,8 @@ class Gazetteer:
         key = fold(text)
         state = self.states.get(key)
         if state is not None and key not in self.countries:
-            return state, [c for c in self.cities if c.country == "US" and c.admin1 == state]
+            cities = [c for c in self.cities if c.country == "US" and c.admin1 == state]
+            return f"{self.state_names.get(state, state)}, US", cities
         country = self.countries.get(key)
         if country is not None:
             return self.country_names.get(country, country), [c for c in self.cities if c.country == country]
@@ -172,11 +185,15 @@ def _city(raw: dict[str, Any]) -> City:
     )
 
 
-@functools.cache
-def _gazetteer() -> Gazetteer:
-    """Built once per process: the place list is package data that never changes while we run."""
-    return Gazetteer()
+_built: list[Gazetteer] = []
+_building = threading.Lock()
 
 
 def gazetteer() -> Gazetteer:
-    return _gazetteer()
+    """Built once per process, by whichever thread asks first (the slice's start warms it in a worker
+    thread): the place list is package data that never changes while we run."""
+    if not _built:
+        with _building:
+            if not _built:
+                _built.append(Gazetteer())
+    return _built[0]

@@ -32,6 +32,7 @@ from bot.alerts.timing import quiet_until
 from bot.delivery.service import Delivery
 from bot.scene import geohash
 from bot.scene.bands import band
+from bot.scene.basemap import LAYERS, RESOLUTIONS, shapes
 from bot.scene.config import SceneSection
 from bot.scene.models import MemberLocation, PlugFollow
 from bot.scene.place import Place
@@ -70,6 +71,7 @@ class Scene:
         self.settings = engine.config.get(SceneSection)
         self.sightings = Sightings(engine)
         self.photos = PhotoStore.from_config(engine.config, self.settings.photos)
+        self._warming: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ locations
 
@@ -99,9 +101,21 @@ class Scene:
         return distance_km(first.lat, first.lon, second.lat, second.lon)
 
     async def geocode(self, text: str) -> City:
-        """A city from the offline place list (built on first use, in a thread: it takes a second)."""
-        places = await asyncio.to_thread(gazetteer)
-        return places.lookup(text)
+        """A city from the offline place list, looked up in a worker thread (the list takes a second
+        or two to build the first time; ``warm`` starts that at start-up)."""
+        return await asyncio.to_thread(lambda: gazetteer().lookup(text))
+
+    def warm(self) -> None:
+        """Build the place list and read the map data in a worker thread now, so the first
+        /location set or /heatmap doesn't wait for them."""
+        if self._warming is None:
+            self._warming = asyncio.get_running_loop().create_task(asyncio.to_thread(_warm))
+
+    async def cool(self) -> None:
+        """Wait for a warm-up still running (a thread can't be cancelled; the engine is stopping)."""
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)
+            self._warming = None
 
     async def set_location(self, member_id: int, text: str) -> Place:
         city = await self.geocode(text)
@@ -277,6 +291,13 @@ class Scene:
             footer=f"{RULE_KIND} · you follow {plug.display_name[:60]}",
             buttons=[Button(label="Unfollow", action=f"plug unfollow #{plug.id}")],
         )
+
+
+def _warm() -> None:
+    gazetteer()
+    for layer in LAYERS:
+        for resolution in RESOLUTIONS:
+            shapes(layer, resolution)
 
 
 def _place(row: MemberLocation) -> Place:

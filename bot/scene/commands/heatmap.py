@@ -37,7 +37,10 @@ async def heatmap(ctx: Context, area: str | None = None, days: int | None = None
     title = f"Restocks, sightings and listings · {name} · last {days} day{'s' if days != 1 else ''}"
     png = await asyncio.to_thread(draw, title, box, points, places)
     counts = {kind: sum(1 for p in found if box.holds(*p)) for kind, found in points.items()}
-    text = f"{counts['restock']} restocks, {counts['sighting']} sightings and {counts['listing']} listings."
+    text = (
+        f"{_count(counts['restock'], 'restock')}, {_count(counts['sighting'], 'sighting')} and "
+        f"{_count(counts['listing'], 'listing')}."
+    )
     if not any(counts.values()):
         text = "Nothing happened on this map in that time." + (
             " Try more days." if days < settings.heatmap_max_days else ""
@@ -54,15 +57,18 @@ async def _where(ctx: Context, scene: Scene, area: str | None) -> tuple[Box, str
         return Box.around(place.lat, place.lon, radius), "near you"
     if area.strip().lower() in ("world", "everywhere", "all"):
         return WORLD, "world"
-    places = await asyncio.to_thread(gazetteer)
-    region = places.region(area)
+    region = await asyncio.to_thread(lambda: gazetteer().region(area))
     if region is not None:
         name, cities = region
         if not cities:
             raise UserError(f"No cities of {name} are in the place list to draw a map around.")
         return _covering(cities), name
-    city = places.lookup(area)
+    city = await scene.geocode(area)
     return Box.around(city.lat, city.lon, radius), city.label
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _covering(cities: list[City]) -> Box:

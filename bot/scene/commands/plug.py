@@ -98,7 +98,8 @@ async def _plugs(ctx: Context, scene: Scene, radius_km: float, item: str | None)
         (mid for mid in members if mid in reputations and reputations[mid].score >= settings.min_plug_score),
         key=lambda mid: (-reputations[mid].score, band_rank(near[mid], settings.distance_bands_km), mid),
     )[: settings.plug_results]
-    what = f" with {escape(_short(item, 60))}" if item else ""
+    named = listings[0].item if item and listings else item  # the catalog's name for what was typed
+    what = f" with {escape(_short(named, 60))}" if named else ""
     title = f"🔌 Plugs within {radius_km:g} km{what}"
     if not ranked:
         hint = " Try a wider radius, or `/plug` without an item." if item else " Try a wider radius."
