@@ -17,12 +17,13 @@ from bot.trades.solver.model import Have, Want
 Allow = Callable[[Have, Have], bool]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TradeGraph:
     """Haves in input order and, per have index, the sorted indices of the haves it may be swapped for."""
 
     haves: tuple[Have, ...]
     successors: tuple[tuple[int, ...], ...]
+    positions: dict[str, int]
 
     @property
     def edge_count(self) -> int:
@@ -33,19 +34,18 @@ class TradeGraph:
             for target in targets:
                 yield source, target
 
-    def index(self) -> dict[str, int]:
-        """Have id → node index."""
-        return {have.id: position for position, have in enumerate(self.haves)}
-
     def has_edge(self, giving: str, for_have: str) -> bool:
         """Whether have ``giving`` may go to the owner of have ``for_have``."""
-        positions = self.index()
-        source, target = positions.get(giving), positions.get(for_have)
+        source, target = self.positions.get(giving), self.positions.get(for_have)
         return source is not None and target is not None and target in self.successors[source]
 
 
 def build_graph(haves: Sequence[Have], wants: Iterable[Want], *, allow: Allow | None = None) -> TradeGraph:
-    """Every acceptable swap among ``haves``; have ids must be unique (``load_problem`` checks files)."""
+    """Every acceptable swap among ``haves``; a have id given twice is a ValueError."""
+    positions: dict[str, int] = {}
+    for position, have in enumerate(haves):
+        if positions.setdefault(have.id, position) != position:
+            raise ValueError(f"have id {have.id!r} appears twice")
     wanted: dict[tuple[str, str], list[Want]] = defaultdict(list)
     for want in wants:
         for size in want.sizes:
@@ -77,4 +77,4 @@ def build_graph(haves: Sequence[Have], wants: Iterable[Want], *, allow: Allow | 
                 )
             )
         )
-    return TradeGraph(haves=tuple(haves), successors=tuple(successors))
+    return TradeGraph(haves=tuple(haves), successors=tuple(successors), positions=positions)

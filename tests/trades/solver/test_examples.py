@@ -198,3 +198,9 @@ def test_chord_cuts_keep_every_have_and_every_edge_valid() -> None:
     check_valid(solution, haves, wants, 0)
     assert solution.items_traded == 12
     assert {len(cycle) for cycle in solution.cycles} == {2}
+
+
+def test_a_duplicate_have_id_is_refused() -> None:
+    twice = [Have("a", "ana", "Samba OG", "9", "DS"), Have("a", "ben", "Samba OG", "9", "DS")]
+    with pytest.raises(ValueError, match="'a' appears twice"):
+        build_graph(twice, [])
