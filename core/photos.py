@@ -12,8 +12,12 @@ How a slice uses it (legit checks, trades, sightings):
   images and decompression bombs, each with a short ``BadArgument`` naming the file; nothing is
   written unless every photo passes. Keep the returned ``StoredPhoto.sha256`` in the slice's own
   table, and key side effects on ``ctx.request_id`` as usual.
-* To show photos again: ``await store.read(sha256)`` gives the cleaned bytes, e.g. for
-  ``Reply(images=[ReplyImage(name=f"{sha[:12]}.jpg", data=...)])``.
+* To show photos in a card: ``await store.display(sha256)`` gives a JPEG at most 1600 pixels on its
+  longer side (made once, then kept), e.g. ``Reply(images=[ReplyImage(name=f"{sha[:12]}.jpg",
+  data=await store.display(sha))])``. Use it rather than the full photo: Discord refuses a message
+  whose files pass its upload limit (10 MB on most servers, for all files together), and Telegram
+  refuses photos over 10 MB or 10,000 pixels wide plus high. ``await store.read(sha256)`` gives the
+  stored photo itself (for hashing or an export).
 
 Cleaning: the EXIF orientation is applied first (so the photo stays upright), an embedded colour
 profile is converted to sRGB, and then only the pixels are re-encoded: EXIF (with any GPS position),
@@ -55,6 +59,8 @@ _SAVE_OPTIONS: dict[PhotoType, dict[str, object]] = {
 #: modes every output format takes as they are; others are converted first
 _PLAIN_MODES = {"RGB", "L"}
 _HEX = frozenset("0123456789abcdef")
+#: the longer side of a display copy: sharp on any phone, a few hundred KB as a JPEG
+DISPLAY_SIDE = 1600
 
 
 class PhotoLimits(BaseModel):
@@ -153,25 +159,53 @@ class PhotoStore:
         """The stored photo's bytes; ``FileNotFoundError`` if this store never kept it."""
         return await asyncio.to_thread(self.path(sha256).read_bytes)
 
+    async def display(self, sha256: str, *, max_side: int = DISPLAY_SIDE) -> bytes:
+        """A JPEG of the stored photo for showing in chats, at most ``max_side`` pixels on its longer
+        side (never enlarged; transparency on white), made on first use and kept under ``display/``."""
+        return await asyncio.to_thread(self._display, sha256, max_side)
+
+    def _display(self, sha256: str, max_side: int) -> bytes:
+        source = self.path(sha256)
+        target = self.folder / "display" / sha256[:2] / f"{sha256}-{max_side}.jpg"
+        if target.is_file():
+            return target.read_bytes()
+        with Image.open(source) as image:
+            image.load()
+            image.thumbnail((max_side, max_side))
+            if image.mode in ("RGBA", "LA"):
+                backdrop = Image.new("RGB", image.size, "white")
+                backdrop.paste(image, mask=image.getchannel("A"))
+                picture = backdrop
+            else:
+                picture = image.convert("RGB")
+        out = io.BytesIO()
+        picture.save(out, format="JPEG", quality=85, optimize=True)
+        data = out.getvalue()
+        _write_once(target, data)
+        return data
+
     def _write_all(self, cleaned: Sequence[_Cleaned]) -> list[StoredPhoto]:
         for item in cleaned:
             self._write(item)
         return [item.record for item in cleaned]
 
     def _write(self, item: _Cleaned) -> None:
-        """Write once, atomically: a second store of the same photo finds the file and stops."""
-        target = self.folder / item.record.sha256[:2] / item.record.filename
-        if target.is_file():
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(item.data)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        _write_once(self.folder / item.record.sha256[:2] / item.record.filename, item.data)
+
+
+def _write_once(target: Path, data: bytes) -> None:
+    """Write once, atomically: a second store of the same photo finds the file and stops."""
+    if target.is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def clean_photo(data: bytes, filename: str, limits: PhotoLimits) -> _Cleaned:

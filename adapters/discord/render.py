@@ -34,6 +34,11 @@ BUTTONS_LIMIT = 25  # 5 rows of 5
 URL_LIMIT = 2048
 #: files one message carries
 FILES_LIMIT = 10
+#: what one message's files may weigh together: Discord's smallest upload limit (10 MiB), less room
+#: for the rest of the request
+FILES_BYTES_LIMIT = 10 * 1024 * 1024 - 256 * 1024
+#: the longest upload name kept (Discord shows it under the file)
+_NAME_LIMIT = 64
 TRIMMED = "… (trimmed)"
 #: Discord refuses an empty field name or value; a zero-width space renders as blank.
 BLANK = "\u200b"
@@ -143,13 +148,36 @@ def _is_plain(reply: Reply) -> bool:
     )
 
 
-def attachment_names(reply: Reply) -> list[str]:
-    """The uploads' filenames, for ``reply.photos`` in order: plain ASCII, since Discord resolves
-    ``attachment://`` only for those, and distinct, since the embed names one of them."""
-    names: list[str] = []
+def uploaded_count(reply: Reply) -> int:
+    """How many of ``reply.photos`` one message carries: at most ten, and only as many as fit
+    together under Discord's upload limit (the rest are left out, and the footer says so)."""
+    total = 0
     for index, photo in enumerate(reply.photos[:FILES_LIMIT]):
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", photo.name)[:64] or "image.png"
-        names.append(f"{index + 1}_{name}"[:64] if name in names else name)
+        total += len(photo.data)
+        if total > FILES_BYTES_LIMIT:
+            return index
+    return min(len(reply.photos), FILES_LIMIT)
+
+
+def _upload_name(name: str) -> str:
+    """Plain ASCII (Discord resolves ``attachment://`` only for those names), shortened without
+    losing the extension Discord tells an image by."""
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "image.png"
+    stem, dot, extension = clean.rpartition(".")
+    if len(clean) <= _NAME_LIMIT:
+        return clean
+    if dot and stem and len(extension) <= 5:
+        return stem[: _NAME_LIMIT - len(extension) - 1] + "." + extension
+    return clean[:_NAME_LIMIT]
+
+
+def attachment_names(reply: Reply) -> list[str]:
+    """The uploads' filenames, for the photos one message carries, in order; distinct, since the
+    embed names one of them."""
+    names: list[str] = []
+    for index, photo in enumerate(reply.photos[: uploaded_count(reply)]):
+        name = _upload_name(photo.name)
+        names.append(_upload_name(f"{index + 1}_{name}") if name in names else name)
     return names
 
 
@@ -157,9 +185,17 @@ def attachment_files(reply: Reply) -> list[discord.File]:
     """The reply's images as uploads: the chart (``image``) first, then ``images``."""
     names = attachment_names(reply)
     return [
-        discord.File(io.BytesIO(photo.data), filename=name)
-        for photo, name in zip(reply.photos[:FILES_LIMIT], names, strict=True)
+        discord.File(io.BytesIO(photo.data), filename=name) for photo, name in zip(reply.photos, names, strict=False)
     ]
+
+
+def _note_left_out(reply: Reply) -> Reply:
+    """The reply with a footer note when some of its photos are too large to go with it."""
+    left_out = len(reply.photos) - uploaded_count(reply)
+    if left_out <= 0:
+        return reply
+    note = f"{left_out} more photo{'s' if left_out != 1 else ''} too large for one Discord message"
+    return reply.model_copy(update={"footer": f"{reply.footer} · {note}" if reply.footer else note})
 
 
 def build_embed(reply: Reply, *, attach: bool = True) -> discord.Embed:
@@ -175,7 +211,7 @@ def build_embed(reply: Reply, *, attach: bool = True) -> discord.Embed:
     description = clip(to_discord(reply.text), min(DESCRIPTION_LIMIT, budget - reserve)) if reply.text else None
     budget -= len(description or "")
     embed = discord.Embed(title=title, description=description, url=safe_url(reply.url), color=reply.color)
-    if attach and reply.photos:
+    if attach and uploaded_count(reply):
         embed.set_image(url=f"attachment://{attachment_names(reply)[0]}")  # the others are attached below it
     elif safe_url(reply.image_url):
         embed.set_image(url=safe_url(reply.image_url))
@@ -217,6 +253,8 @@ def render(reply: Reply, *, mention: str | None = None, attach: bool = True) -> 
     """The message for ``reply``; ``mention`` (a role ping) goes first in the content, where it notifies.
     ``attach`` uploads ``reply.image`` and ``reply.images`` with the message, the embed showing the first
     (paths that send JSON only pass ``False``)."""
+    if attach:
+        reply = _note_left_out(reply)
     plain = _is_plain(reply)
     lead = mention or ""
     body = to_discord(reply.text) if plain else ""

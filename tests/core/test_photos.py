@@ -227,3 +227,17 @@ async def test_a_command_stores_photos_sent_with_it(sqlite_bot: TestBot) -> None
     reply = await sqlite_bot.ok(sam, "/tlegit jordan", attachments=[("side.jpg", phone_jpeg())])
     assert reply.text == "jordan: jpeg 20x40"
     await sqlite_bot.fails(sam, "/tlegit jordan", "`fake.jpg`: not an image", attachments=[("fake.jpg", b"MZ\x90")])
+
+
+async def test_display_copies_are_small_jpegs_made_once(store: PhotoStore) -> None:
+    photo = await store.store(attachment("hubble.jpg", (SAMPLES / "hubble_deep_field.jpg").read_bytes()))
+    shown = await store.display(photo.sha256, max_side=500)
+    image = Image.open(io.BytesIO(shown))
+    assert (image.format, image.size) == ("JPEG", (500, 436))
+    assert await store.display(photo.sha256, max_side=500) == shown
+    assert store.path(photo.sha256).suffix == ".jpg" and store.path(photo.sha256).stem == photo.sha256
+    small = await store.store(attachment("clear.png", encode(Image.new("RGBA", (10, 10), (0, 0, 0, 0)), "PNG")))
+    flat = Image.open(io.BytesIO(await store.display(small.sha256)))
+    assert (flat.mode, flat.size, flat.getpixel((5, 5))) == ("RGB", (10, 10), (255, 255, 255)), "never enlarged"
+    with pytest.raises(FileNotFoundError):
+        await store.display("0" * 64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.discord.render import render
 from core.attachments import Attachment
 from core.commands import Command, Param, ParamType
 from core.context import Context
@@ -105,3 +106,19 @@ async def test_a_file_gone_from_the_cdn_is_a_clear_refusal(make_discord_bot: Any
     interaction = await bot.fake.send_command("tcheck", {"pair": "j4", "photo1": ("gone.jpg", b"x")}, user=sam.native)
     heard = heard_on_discord(await bot.fake.wait_for_reply(interaction))
     assert "`gone.jpg`: could not be downloaded from Discord; send it again" in heard.text
+
+
+def test_photos_past_discords_upload_limit_are_left_out_with_a_note() -> None:
+    big = b"x" * 4_000_000
+    rendered = render(Reply(title="Card", images=[("a.jpg", big), ("b.jpg", big), ("c.jpg", big)]))
+    assert [file.filename for file in rendered.files] == ["a.jpg", "b.jpg"]
+    assert rendered.embeds[0].footer.text == "1 more photo too large for one Discord message"
+    assert rendered.embeds[0].image.url == "attachment://a.jpg"
+
+
+def test_upload_names_are_ascii_distinct_and_keep_their_extension() -> None:
+    sha = "ab" * 32
+    reply = Reply(images=[(f"{sha}.jpg", b"1"), (f"{sha}.jpg", b"2"), ("фото 1.png", b"3")])
+    names = [file.filename for file in render(reply).files]
+    assert names[0] == sha[:60] + ".jpg" and names[1] == "2_" + sha[:58] + ".jpg"
+    assert names[2] == "_____1.png"
