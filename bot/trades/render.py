@@ -75,7 +75,7 @@ def proposal_dm(
             Button(label="✅ Accept", action=f"trades accept {proposal.id}"),
             Button(label="❌ Decline", action=f"trades decline {proposal.id}"),
         ],
-        footer=f"Proposal #{proposal.id} · expires {when(proposal.deadline)}",
+        footer=f"Proposal #{proposal.id} · or type /trades accept {proposal.id} (or decline)",
         color=PROPOSAL_COLOR,
     )
 

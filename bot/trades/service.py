@@ -15,7 +15,6 @@ Other slices use it through ``engine.service(Trades)``:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -118,25 +117,20 @@ class Trades:
         return {member_id: Point(place.lat, place.lon) for member_id, place in found.items()}
 
     async def _legit_accuracy(self, member_ids: list[int]) -> dict[int, float]:
-        """Legit-check vote accuracy from the legitcheck slice, when it runs and offers it."""
-        try:
-            module = importlib.import_module("bot.legitcheck.service")
-        except ImportError:
+        """How often each member's legit-check votes agreed with the verdict, when the legitcheck
+        slice runs (members who never had a vote judged are left out)."""
+        from bot.legitcheck.service import LegitChecks
+
+        if not self.engine.has_service(LegitChecks):
             return {}
-        for name in ("LegitChecks", "LegitCheck", "LegitCheckService"):
-            kind = getattr(module, name, None)
-            if kind is not None and self.engine.has_service(kind):
-                service = self.engine.service(kind)
-                method = getattr(service, "accuracy", None)
-                if method is None:
-                    return {}
-                found: dict[int, float] = {}
-                for member_id in member_ids:
-                    value = await method(member_id)
-                    if value is not None:
-                        found[member_id] = float(getattr(value, "accuracy", value))
-                return found
-        return {}
+        checks = self.engine.service(LegitChecks)
+        found: dict[int, float] = {}
+        for member_id in member_ids:
+            voter, _votes = await checks.record(member_id)
+            judged = voter.agreed + voter.disagreed if voter is not None else 0
+            if voter is not None and judged:
+                found[member_id] = voter.agreed / judged
+        return found
 
     async def _catalog_id(self, item: str | int) -> int | None:
         if isinstance(item, int):

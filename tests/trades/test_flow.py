@@ -118,3 +118,18 @@ def test_config_names_missing_feeds_and_earn_rules(make_config: Any) -> None:
         make_config(trades={"earn_kind": "nope"})
     with pytest.raises(ConfigError, match="at least 2 members"):
         make_config(trades={"max_cycle": 1})
+
+
+async def test_rep_shows_legit_check_accuracy_when_that_feature_runs(make_bot: Any, tmp_path: Path) -> None:
+    bot = await _bot(make_bot, tmp_path)
+    from bot.legitcheck.service import LegitChecks
+
+    if not bot.engine.has_service(LegitChecks):
+        pytest.skip("the legitcheck slice is not registered")
+    from bot.legitcheck.models import LcVoter
+
+    alice = await bot.member_id("alice")
+    assert "Legit-check accuracy" not in (await bot.ok("bob", "/rep @alice")).plain_text()
+    async with bot.engine.db.transaction() as session:
+        session.add(LcVoter(member_id=alice, agreed=3, disagreed=1, gold_right=0, gold_wrong=0, barred=False))
+    assert "Legit-check accuracy: 75%" in (await bot.ok("bob", "/rep @alice")).plain_text()
