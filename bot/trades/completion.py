@@ -34,7 +34,7 @@ SENT, RECEIVED, MET = "sent", "received", "met"
 
 
 async def _trade(session: AsyncSession, trade_id: int, member_id: int) -> TradeProposal:
-    proposal = await session.get(TradeProposal, trade_id)
+    proposal = await session.get(TradeProposal, trade_id, with_for_update=True)
     _legs, _haves, parties = await parts(session, trade_id)
     if proposal is None or member_id not in {p.member_id for p in parties}:
         raise UserError(f"You weren't in trade #{trade_id}.")
@@ -52,7 +52,7 @@ async def mark(trades: Trades, member_id: int, trade_id: int, what: str) -> Repl
             raise UserError(f"Trade #{trade_id} ships by post: mark it `sent` and `received` instead.")
         if what != MET and proposal.local:
             raise UserError(f"Trade #{trade_id} is a meet-up: mark it `met` once you have swapped.")
-        legs, _haves, parties = await parts(session, trade_id)
+        legs, _haves, _parties = await parts(session, trade_id)
         now = utcnow()
         changed_any = False
         for leg in legs:
@@ -73,7 +73,6 @@ async def mark(trades: Trades, member_id: int, trade_id: int, what: str) -> Repl
             missing = sum(1 for leg in legs if leg.received_at is None)
             reply = Reply(title=f"📌 Marked {what}", text=f"Trade #{trade_id}: {missing} item"
                           f"{'s' if missing != 1 else ''} still to arrive.")  # fmt: skip
-        del parties
     if completed:
         wake(trades)
     return reply
@@ -160,7 +159,7 @@ async def disputes(trades: Trades) -> list[Reply]:
 async def resolve(trades: Trades, mod_id: int, trade_id: int, outcome: str, note: str) -> Reply:
     """A mod settles a dispute: ``completed`` (the items moved) or ``cancelled``."""
     async with trades.db.transaction() as session:
-        proposal = await session.get(TradeProposal, trade_id)
+        proposal = await session.get(TradeProposal, trade_id, with_for_update=True)
         if proposal is None or proposal.status != DISPUTED:
             raise UserError(f"Trade #{trade_id} is not disputed.")
         event(session, trade_id, "resolved", mod_id, f"{outcome}: {note}" if note else outcome)

@@ -184,12 +184,14 @@ async def claim(trades: Trades, *, force: bool) -> tuple[str, int] | None:
     return owner, int(version or 0)
 
 
-async def release(trades: Trades, owner: str, version: int) -> None:
+async def release(trades: Trades, owner: str, version: int | None) -> None:
+    """Give the lease back, recording ``version`` as solved (None: the solve failed; try again)."""
+    values: dict[str, object] = {"lease_owner": None, "lease_until": None}
+    if version is not None:
+        values["solved_version"] = version
     async with trades.db.transaction() as session:
         await session.execute(
-            update(TradeSolver)
-            .where(TradeSolver.id == 1, TradeSolver.lease_owner == owner)
-            .values(solved_version=version, lease_owner=None, lease_until=None)
+            update(TradeSolver).where(TradeSolver.id == 1, TradeSolver.lease_owner == owner).values(values)
         )
 
 

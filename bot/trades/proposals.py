@@ -95,7 +95,7 @@ async def run_solver(trades: Trades, *, force: bool = False) -> list[int]:
             if proposal_id is not None:
                 created.append(proposal_id)
     except BaseException:
-        await release(trades, owner, version - 1)
+        await release(trades, owner, None)
         raise
     await release(trades, owner, version)
     if created:
@@ -122,7 +122,8 @@ async def propose(trades: Trades, cycle: Sequence[Step]) -> int | None:
 
 
 async def _proposal_for(session: AsyncSession, proposal_id: int, member_id: int) -> tuple[TradeProposal, TradeParty]:
-    proposal = await session.get(TradeProposal, proposal_id)
+    # the row lock makes concurrent answers (PostgreSQL) take turns, so the last accept opens the trade
+    proposal = await session.get(TradeProposal, proposal_id, with_for_update=True)
     party = await session.get(TradeParty, (proposal_id, member_id))
     if proposal is None or party is None:
         raise UserError(f"You have no trade proposal #{proposal_id}.")

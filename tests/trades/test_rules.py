@@ -5,6 +5,7 @@ they were in, disputes reach the mods with the history, and reputation can't be 
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import timedelta
 from pathlib import Path
@@ -12,13 +13,13 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.economy import EconomyRuntime
 from bot.market import Market
 from bot.trades import MEMBER_REMOVED_TOPIC, Trades
 from bot.trades.matching import claim, release
-from bot.trades.models import TradeExclusion, TradeHave, TradeProposal, TradeSolver
+from bot.trades.models import TradeEvent, TradeExclusion, TradeHave, TradeProposal, TradeSolver
 from bot.trades.proposals import expire_due, run_solver
 from core.commands import Permission
 from core.storage.types import utcnow
@@ -145,7 +146,7 @@ async def test_solves_are_debounced_and_leased(make_bot: Any, tmp_path: Path) ->
     assert held is not None
     assert await claim(trades, force=True) is None  # another process holds the lease
     assert await run_solver(trades, force=True) == []
-    await release(trades, held[0], held[1] - 1)
+    await release(trades, held[0], None)
     async with bot.engine.db.transaction() as session:
         await session.execute(update(TradeSolver).values(due_at=utcnow() - timedelta(seconds=1)))
     assert await run_solver(trades) == [1]  # due now, and nobody holds the lease
@@ -305,3 +306,15 @@ async def test_meet_up_listings_match_within_their_radius(make_bot: Any, tmp_pat
     for name in ("alice", "bob"):
         await bot.ok(name, "/trades met 1")
     assert (await bot.ok("carol", "/trades met 1")).title == "✅ Trade complete"
+
+
+async def test_concurrent_accepts_open_the_trade_once(make_bot: Any, tmp_path: Path) -> None:
+    bot = await _bot(make_bot, tmp_path)
+    await list_cycle(bot)
+    assert await run_solver(bot.engine.service(Trades), force=True) == [1]
+    replies = await asyncio.gather(*(bot.say(name, "/trades accept 1") for name in ("alice", "bob", "carol")))
+    assert [reply.title for reply in replies].count("🤝 Accepted: the trade is on") == 1
+    async with bot.engine.db.read() as session:
+        proposal = await session.get(TradeProposal, 1)
+        opened = await session.scalar(select(func.count()).where(TradeEvent.kind == "opened"))
+    assert proposal is not None and proposal.status == "trading" and opened == 1
