@@ -46,11 +46,14 @@ class DropsSlice(Slice[Drops]):
             if document is None:
                 raise web.HTTPNotFound(text="no such calendar")
             minutes = drops.settings.calendar_refresh_minutes
-            return web.Response(body=document, headers={
-                "Content-Type": "text/calendar; charset=utf-8",
-                "Content-Disposition": 'inline; filename="drops.ics"',
-                "Cache-Control": f"private, max-age={minutes * 60}",
-            })  # fmt: skip
+            return web.Response(
+                body=document,
+                headers={
+                    "Content-Type": "text/calendar; charset=utf-8",
+                    "Content-Disposition": 'inline; filename="drops.ics"',
+                    "Cache-Control": f"private, max-age={minutes * 60}",
+                },
+            )
 
         add_page(engine, "/calendar/{token}.ics", calendar)
         return drops
@@ -61,11 +64,15 @@ class DropsSlice(Slice[Drops]):
     async def merge_members(self, services: Drops, session: AsyncSession, survivor_id: int, absorbed_id: int) -> None:
         """Reminders move to the survivor unless it has its own for that drop; the absorbed calendar
         link stops (the survivor keeps theirs)."""
-        own = set((await session.scalars(select(DropReminder.drop_id).where(DropReminder.member_id == survivor_id))).all())
-        await session.execute(delete(DropReminder).where(DropReminder.member_id == absorbed_id,
-                                                         DropReminder.drop_id.in_(own)))  # fmt: skip
-        await session.execute(update(DropReminder).where(DropReminder.member_id == absorbed_id)
-                              .values(member_id=survivor_id))  # fmt: skip
+        own = set(
+            (await session.scalars(select(DropReminder.drop_id).where(DropReminder.member_id == survivor_id))).all()
+        )
+        await session.execute(
+            delete(DropReminder).where(DropReminder.member_id == absorbed_id, DropReminder.drop_id.in_(own))
+        )
+        await session.execute(
+            update(DropReminder).where(DropReminder.member_id == absorbed_id).values(member_id=survivor_id)
+        )
         await session.execute(delete(CalendarToken).where(CalendarToken.member_id == absorbed_id))
 
     def check_config(self, config: Config) -> list[str]:

@@ -45,8 +45,11 @@ async def list_drops(ctx: Context, period: str = "week", brand: str | None = Non
         more = f" for {escape(brand)}" if brand else ""
         return Reply(title=f"📅 Drops {label}", text=f"Nothing on the calendar{more}. Try `/drops all`.")
     lines = [render.list_line(drop, _zone(ctx)) for drop in found]
-    return Reply(title=f"📅 Drops {label}" + (f" · {clip(brand, 40)}" if brand else ""), text="\n".join(lines),
-                 footer=f"Times in {_zone(ctx)} · /drop show ID · /remind ID")  # fmt: skip
+    return Reply(
+        title=f"📅 Drops {label}" + (f" · {clip(brand, 40)}" if brand else ""),
+        text="\n".join(lines),
+        footer=f"Times in {_zone(ctx)} · /drop show ID · /remind ID",
+    )
 
 
 async def show(ctx: Context, item: str) -> Reply:
@@ -63,36 +66,60 @@ async def _pair(ctx: Context, item: str) -> tuple[str, int | None, str, float | 
     resolved = await ctx.service(Market).resolve(item)
     if resolved.product is None:
         options = "; ".join(f"#{hit.id} {hit.name}" for hit in resolved.candidates[:5])
-        raise UserError(f"Which pair? “{clip(item, 60)}” is not clear in the catalog."
-                        + (f" Candidates: {options}. Use `#ID`." if options else " Nothing matches."))  # fmt: skip
+        raise UserError(
+            f"Which pair? “{clip(item, 60)}” is not clear in the catalog."
+            + (f" Candidates: {options}. Use `#ID`." if options else " Nothing matches.")
+        )
     product = resolved.product
     return product.name, product.id, product.brand, product.retail
 
 
-async def add(ctx: Context, item: str, when: str, retailers: str, price: float | None = None,
-              notes: str | None = None) -> Reply:  # fmt: skip
+async def add(
+    ctx: Context, item: str, when: str, retailers: str, price: float | None = None, notes: str | None = None
+) -> Reply:
     drops = ctx.service(Drops)
     moment, zone = parse_release(when, now=utcnow())
     shops = parse_retailers(retailers, drops.settings.retailers)
     name, catalog_id, brand, retail = await _pair(ctx, item)
-    drop = await drops.add(NewDrop(name=name, release_at=moment, timezone=zone, retailers=shops, catalog_id=catalog_id,
-                                   brand=brand, retail_price=parse_price(price) or retail, notes=notes or ""),
-                           by=ctx.member.id)  # fmt: skip
-    return Reply(title=f"✅ Drop #{drop.id} added", text=f"{escape(drop.name)}, {render.when(drop.release_at, _zone(ctx))}."
-                 f" Posted to the `{drops.settings.feed}` feed.")  # fmt: skip
+    drop = await drops.add(
+        NewDrop(
+            name=name,
+            release_at=moment,
+            timezone=zone,
+            retailers=shops,
+            catalog_id=catalog_id,
+            brand=brand,
+            retail_price=parse_price(price) or retail,
+            notes=notes or "",
+        ),
+        by=ctx.member.id,
+    )
+    return Reply(
+        title=f"✅ Drop #{drop.id} added",
+        text=f"{escape(drop.name)}, {render.when(drop.release_at, _zone(ctx))}."
+        f" Posted to the `{drops.settings.feed}` feed.",
+    )
 
 
-async def edit(ctx: Context, drop: int, when: str | None = None, retailers: str | None = None,
-               price: float | None = None, notes: str | None = None) -> Reply:  # fmt: skip
+async def edit(
+    ctx: Context,
+    drop: int,
+    when: str | None = None,
+    retailers: str | None = None,
+    price: float | None = None,
+    notes: str | None = None,
+) -> Reply:
     drops = ctx.service(Drops)
     if when is None and retailers is None and price is None and notes is None:
         raise UserError("Say what changes: when:, retailers:, price: or notes:.")
     moment, zone = parse_release(when, now=utcnow()) if when is not None else (None, None)
     changes = DropChanges(
-        release_at=moment, timezone=zone,
+        release_at=moment,
+        timezone=zone,
         retailers=parse_retailers(retailers, drops.settings.retailers) if retailers is not None else None,
-        retail_price=parse_price(price), notes=notes,
-    )  # fmt: skip
+        retail_price=parse_price(price),
+        notes=notes,
+    )
     stored, moved_from = await drops.edit(drop, changes, by=ctx.member.id)
     text = f"{escape(stored.name)} is at version {stored.sequence}; the feed post is updated."
     if moved_from is not None:
@@ -114,9 +141,11 @@ async def raffle(ctx: Context, drop: int, retailer: str, url: str, deadline: str
 
 async def cancel(ctx: Context, drop: int) -> Reply:
     stored, told = await ctx.service(Drops).cancel(drop, by=ctx.member.id)
-    return Reply(title=f"❌ Drop #{stored.id} cancelled",
-                 text=f"{escape(stored.name)} is off; {told} member{'s' if told != 1 else ''} with reminders "
-                      "will be told, and the feed post says so.")  # fmt: skip
+    return Reply(
+        title=f"❌ Drop #{stored.id} cancelled",
+        text=f"{escape(stored.name)} is off; {told} member{'s' if told != 1 else ''} with reminders "
+        "will be told, and the feed post says so.",
+    )
 
 
 async def proposals(ctx: Context) -> Reply:
@@ -131,9 +160,11 @@ async def proposals(ctx: Context) -> Reply:
 async def confirm(ctx: Context, proposal: int) -> Reply:
     decided, drop = await ctx.service(Drops).decide(proposal, confirm=True, by=ctx.member.id)
     assert drop is not None
-    return Reply(title=f"✅ Proposal {decided.id} confirmed",
-                 text=f"Drop #{drop.id} {escape(drop.name)} is on the calendar and posted. Add retailers with "
-                      f"`/drop edit {drop.id} retailers:…`.")  # fmt: skip
+    return Reply(
+        title=f"✅ Proposal {decided.id} confirmed",
+        text=f"Drop #{drop.id} {escape(drop.name)} is on the calendar and posted. Add retailers with "
+        f"`/drop edit {drop.id} retailers:…`.",
+    )
 
 
 async def reject(ctx: Context, proposal: int) -> Reply:
@@ -151,16 +182,23 @@ async def remind(ctx: Context, item: str, offsets: str | None = None, priority: 
         await drops.stop_reminding(ctx.member.id, drop.id)
         return Reply(title="🔕 Reminders off", text=f"No more reminders for {escape(drop.name)}.", ephemeral=True)
     settings = drops.settings
-    chosen = parse_offsets(offsets or settings.default_offsets, max_days=settings.max_offset_days,
-                           max_count=settings.max_offsets)  # fmt: skip
+    chosen = parse_offsets(
+        offsets or settings.default_offsets, max_days=settings.max_offset_days, max_count=settings.max_offsets
+    )
     drop, past = await drops.remind(ctx.member.id, drop.id, chosen, high=priority == "high")
     listed = ", ".join(describe_offset(o) for o in chosen)
-    lines = [f"{escape(drop.name)} · {render.when(drop.release_at, _zone(ctx), relative=True)}",
-             f"Reminders {listed} before, on your channels" + (" (high priority: SMS too, through quiet hours)"
-                                                               if priority == "high" else "") + "."]  # fmt: skip
+    lines = [
+        f"{escape(drop.name)} · {render.when(drop.release_at, _zone(ctx), relative=True)}",
+        f"Reminders {listed} before, on your channels"
+        + (" (high priority: SMS too, through quiet hours)" if priority == "high" else "")
+        + ".",
+    ]
     if past:
         lines.append(f"Already past: {', '.join(describe_offset(o) for o in past)} (the drop is sooner than that).")
-    buttons = [Button(label="Prep checklist", action=f"prep {drop.id}"), Button(label="Stop", action=f"remind {drop.id} off")]
+    buttons = [
+        Button(label="Prep checklist", action=f"prep {drop.id}"),
+        Button(label="Stop", action=f"remind {drop.id} off"),
+    ]
     return Reply(title="⏰ Reminders set", text="\n".join(lines), buttons=buttons, ephemeral=True)
 
 
@@ -179,11 +217,14 @@ async def calendar(ctx: Context, action: str | None = None) -> Reply:
         if reset:
             lines.append("The old link no longer works.")
     else:
-        lines.append("Your calendar link was shown when you made it; `/calendar reset` makes a new one "
-                     "(and stops the old).")  # fmt: skip
-    lines.append("Subscribe to it in your calendar app, or open it to download the .ics file (chat platforms "
-                 "here carry images, not files). The bot's own reminders are the dependable channel: calendar apps "
-                 "refresh slowly and often ignore alarms.")  # fmt: skip
+        lines.append(
+            "Your calendar link was shown when you made it; `/calendar reset` makes a new one (and stops the old)."
+        )
+    lines.append(
+        "Subscribe to it in your calendar app, or open it to download the .ics file (chat platforms "
+        "here carry images, not files). The bot's own reminders are the dependable channel: calendar apps "
+        "refresh slowly and often ignore alarms."
+    )
     return Reply(title="📆 Drop calendar", text="\n\n".join(lines), ephemeral=True)
 
 
@@ -193,51 +234,118 @@ _RETAILERS = Param("retailers", "e.g. Nike SNKRS:app, Foot Locker:raffle, Kith:f
 
 
 COMMANDS = [
-    Command(name="drops", description="Upcoming drops in your time zone.", handler=list_drops, params=(
-        Param("period", "week, month or all", required=False, default="week", choices=tuple(PERIODS)),
-        Param("brand", "Only this brand", required=False, max_length=40),
-    )),  # fmt: skip
-    Command(name="drop show", description="One drop: times, retailers, raffles and market price.", handler=show,
-            params=(pair_param("item", "Drop number or pair"),)),  # fmt: skip
-    Command(name="drop add", description="Put a drop on the calendar (posts it to the drops feed).", handler=add,
-            params=(pair_param(), _WHEN, _RETAILERS,
-                    Param("price", "Retail price", type=ParamType.NUMBER, required=False),
-                    Param("notes", "Notes for members", required=False, max_length=1000)),
-            permission=Permission.MOD),  # fmt: skip
-    Command(name="drop edit", description="Change a drop's time, retailers, price or notes.", handler=edit,
-            params=(_DROP_ID, Param("when", "New release time with zone", required=False, max_length=60),
-                    Param("retailers", "Replace the retailers", required=False, max_length=400),
-                    Param("price", "Retail price", type=ParamType.NUMBER, required=False),
-                    Param("notes", "Notes for members", required=False, max_length=1000)),
-            permission=Permission.MOD),  # fmt: skip
-    Command(name="drop raffle", description="Link a retailer's raffle (and when entries close).", handler=raffle,
-            params=(_DROP_ID, Param("retailer", "Retailer (quote names with spaces)", max_length=60),
-                    Param("url", "Raffle link (http/https)", max_length=500),
-                    Param("deadline", "Entries close: 2026-12-04 12:00 America/New_York", required=False,
-                          max_length=60, rest=True)),
-            permission=Permission.MOD),  # fmt: skip
-    Command(name="drop cancel", description="Cancel a drop; reminder holders are told.", handler=cancel,
-            params=(_DROP_ID,), permission=Permission.MOD),  # fmt: skip
-    Command(name="drop proposals", description="Release dates found by the catalog and monitors.",
-            handler=proposals, permission=Permission.MOD),  # fmt: skip
-    Command(name="drop confirm", description="Confirm a proposed drop.", handler=confirm,
-            params=(Param("proposal", "Proposal number", type=ParamType.INTEGER, min_value=1),),
-            permission=Permission.MOD),  # fmt: skip
-    Command(name="drop reject", description="Reject a proposed drop.", handler=reject,
-            params=(Param("proposal", "Proposal number", type=ParamType.INTEGER, min_value=1),),
-            permission=Permission.MOD),  # fmt: skip
-    Command(name="remind", description="Reminders before a drop (default 1d,1h,10m); `off` stops them.",
-            handler=remind, params=(
-                pair_param("item", "Drop number or pair, then offsets like 1d,1h,10m"),
-                Param("offsets", "e.g. 1d,1h,10m or off", required=False, max_length=60),
-                Param("priority", "high: SMS too, through quiet hours", required=False, default="normal",
-                      choices=("normal", "high")),
-            )),  # fmt: skip
-    Command(name="prep", description="Your prep checklist for a drop.", handler=prep, params=(
-        _DROP_ID, Param("item", "size, account, payment or raffles", required=False,
-                        choices=tuple(render.CHECKLIST)),
-    )),  # fmt: skip
-    Command(name="calendar", description="Your .ics drop calendar: the file and a private subscription link.",
-            handler=calendar, private=True,
-            params=(Param("action", "reset: a new link, the old one stops", required=False, choices=("reset",)),)),
+    Command(
+        name="drops",
+        description="Upcoming drops in your time zone.",
+        handler=list_drops,
+        params=(
+            Param("period", "week, month or all", required=False, default="week", choices=tuple(PERIODS)),
+            Param("brand", "Only this brand", required=False, max_length=40),
+        ),
+    ),
+    Command(
+        name="drop show",
+        description="One drop: times, retailers, raffles and market price.",
+        handler=show,
+        params=(pair_param("item", "Drop number or pair"),),
+    ),
+    Command(
+        name="drop add",
+        description="Put a drop on the calendar (posts it to the drops feed).",
+        handler=add,
+        params=(
+            pair_param(),
+            _WHEN,
+            _RETAILERS,
+            Param("price", "Retail price", type=ParamType.NUMBER, required=False),
+            Param("notes", "Notes for members", required=False, max_length=1000),
+        ),
+        permission=Permission.MOD,
+    ),
+    Command(
+        name="drop edit",
+        description="Change a drop's time, retailers, price or notes.",
+        handler=edit,
+        params=(
+            _DROP_ID,
+            Param("when", "New release time with zone", required=False, max_length=60),
+            Param("retailers", "Replace the retailers", required=False, max_length=400),
+            Param("price", "Retail price", type=ParamType.NUMBER, required=False),
+            Param("notes", "Notes for members", required=False, max_length=1000),
+        ),
+        permission=Permission.MOD,
+    ),
+    Command(
+        name="drop raffle",
+        description="Link a retailer's raffle (and when entries close).",
+        handler=raffle,
+        params=(
+            _DROP_ID,
+            Param("retailer", "Retailer (quote names with spaces)", max_length=60),
+            Param("url", "Raffle link (http/https)", max_length=500),
+            Param(
+                "deadline", "Entries close: 2026-12-04 12:00 America/New_York", required=False, max_length=60, rest=True
+            ),
+        ),
+        permission=Permission.MOD,
+    ),
+    Command(
+        name="drop cancel",
+        description="Cancel a drop; reminder holders are told.",
+        handler=cancel,
+        params=(_DROP_ID,),
+        permission=Permission.MOD,
+    ),
+    Command(
+        name="drop proposals",
+        description="Release dates found by the catalog and monitors.",
+        handler=proposals,
+        permission=Permission.MOD,
+    ),
+    Command(
+        name="drop confirm",
+        description="Confirm a proposed drop.",
+        handler=confirm,
+        params=(Param("proposal", "Proposal number", type=ParamType.INTEGER, min_value=1),),
+        permission=Permission.MOD,
+    ),
+    Command(
+        name="drop reject",
+        description="Reject a proposed drop.",
+        handler=reject,
+        params=(Param("proposal", "Proposal number", type=ParamType.INTEGER, min_value=1),),
+        permission=Permission.MOD,
+    ),
+    Command(
+        name="remind",
+        description="Reminders before a drop (default 1d,1h,10m); `off` stops them.",
+        handler=remind,
+        params=(
+            pair_param("item", "Drop number or pair, then offsets like 1d,1h,10m"),
+            Param("offsets", "e.g. 1d,1h,10m or off", required=False, max_length=60),
+            Param(
+                "priority",
+                "high: SMS too, through quiet hours",
+                required=False,
+                default="normal",
+                choices=("normal", "high"),
+            ),
+        ),
+    ),
+    Command(
+        name="prep",
+        description="Your prep checklist for a drop.",
+        handler=prep,
+        params=(
+            _DROP_ID,
+            Param("item", "size, account, payment or raffles", required=False, choices=tuple(render.CHECKLIST)),
+        ),
+    ),
+    Command(
+        name="calendar",
+        description="Your .ics drop calendar: the file and a private subscription link.",
+        handler=calendar,
+        private=True,
+        params=(Param("action", "reset: a new link, the old one stops", required=False, choices=("reset",)),),
+    ),
 ]

@@ -7,10 +7,32 @@ from pydantic import Field, field_validator
 from core.config import Section
 
 DEFAULT_RETAILERS = [
-    "Nike SNKRS", "Nike", "Adidas Confirmed", "Adidas", "Foot Locker", "Champs", "JD Sports", "Finish Line",
-    "END.", "Kith", "Undefeated", "Concepts", "Bodega", "Shoe Palace", "A Ma Maniere", "SNS", "Size?",
-    "Offspring", "Hibbett", "DTLR", "New Balance", "Puma", "Converse", "StockX", "GOAT",
-]  # fmt: skip
+    "Nike SNKRS",
+    "Nike",
+    "Adidas Confirmed",
+    "Adidas",
+    "Foot Locker",
+    "Champs",
+    "JD Sports",
+    "Finish Line",
+    "END.",
+    "Kith",
+    "Undefeated",
+    "Concepts",
+    "Bodega",
+    "Shoe Palace",
+    "A Ma Maniere",
+    "SNS",
+    "Size?",
+    "Offspring",
+    "Hibbett",
+    "DTLR",
+    "New Balance",
+    "Puma",
+    "Converse",
+    "StockX",
+    "GOAT",
+]
 
 
 class DropsSection(Section):
@@ -33,6 +55,8 @@ class DropsSection(Section):
     guard_s: float = Field(default=3.0, ge=0, le=300)
     #: the share of a platform's rate limit a fan-out counts on (other traffic, CPU)
     rate_share: float = Field(default=0.8, gt=0, le=1)
+    #: a wave that fits the window starts ``slack`` times as early as it needs (up to the window)
+    slack: float = Field(default=2.0, ge=1, le=20)
     #: outbox rows are written this long before their wave starts
     plan_ahead_s: float = Field(default=60.0, ge=1, le=3600)
     #: where calendar apps reach the bot's web server (``[ops]``), e.g. ``https://bot.example.com``;

@@ -23,6 +23,14 @@ PRODID = "-//SNPD//Drop calendar//EN"
 EVENT_MINUTES = 30
 
 
+def _duration(minutes: int) -> str:
+    """``PT1H``, ``P1DT2H30M``: an RFC 5545 duration as text (X-PUBLISHED-TTL takes no VALUE)."""
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    time_part = (f"{hours}H" if hours else "") + (f"{mins}M" if mins else "")
+    return "P" + (f"{days}D" if days else "") + (f"T{time_part}" if time_part else "")
+
+
 def uid(drop_id: int, host: str) -> str:
     return f"drop-{drop_id}@{host}"
 
@@ -37,8 +45,11 @@ def event(drop: Drop, host: str, *, alarms: Iterable[int] = (), stamp: datetime 
     item.add("dtstart", start)
     item.add("dtend", start + timedelta(minutes=EVENT_MINUTES))
     item.add("summary", ("Cancelled: " if drop.status == CANCELLED else "Drop: ") + drop.name)
-    lines = [f"{entry['name']}: {METHOD_LABELS.get(entry['method'], entry['method'])}"
-             + (f" {entry['url']}" if entry.get("url") else "") for entry in drop.retailers]  # fmt: skip
+    lines = [
+        f"{entry['name']}: {METHOD_LABELS.get(entry['method'], entry['method'])}"
+        + (f" {entry['url']}" if entry.get("url") else "")
+        for entry in drop.retailers
+    ]
     if drop.retail_price is not None:
         lines.append(f"Retail ${drop.retail_price:,.0f}")
     if drop.notes:
@@ -68,7 +79,7 @@ def calendar(
     feed.add("x-wr-calname", name)
     refresh = vDuration(timedelta(minutes=refresh_minutes))
     feed.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
-    feed.add("x-published-ttl", refresh.to_ical().decode())
+    feed.add("x-published-ttl", _duration(refresh_minutes))
     stamp = utcnow()
     chosen = list(alarms)
     for drop in drops:

@@ -25,9 +25,16 @@ _DATE_TIME = re.compile(
 _OFFSET = re.compile(r"^(\d{1,4})(w|d|h|m)$")
 _UNIT_S = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60}
 _METHOD_WORDS = {
-    "fcfs": "fcfs", "first-come": "fcfs", "online": "fcfs", "instore": "fcfs",
-    "raffle": "raffle", "draw": "raffle", "app": "app", "app-exclusive": "app", "exclusive": "app",
-}  # fmt: skip
+    "fcfs": "fcfs",
+    "first-come": "fcfs",
+    "online": "fcfs",
+    "instore": "fcfs",
+    "raffle": "raffle",
+    "draw": "raffle",
+    "app": "app",
+    "app-exclusive": "app",
+    "exclusive": "app",
+}
 _POLICY = AddressPolicy()
 
 
@@ -80,7 +87,9 @@ def parse_offsets(text: str, *, max_days: int, max_count: int) -> list[int]:
             raise BadArgument("offsets", f"`{clip(part, 12)}`: reminders come before the drop; drop the minus")
         match = _OFFSET.match(part)
         if match is None:
-            raise BadArgument("offsets", f"`{clip(part, 12)}` is not an offset; use numbers with w, d, h or m (1d,1h,10m)")
+            raise BadArgument(
+                "offsets", f"`{clip(part, 12)}` is not an offset; use numbers with w, d, h or m (1d,1h,10m)"
+            )
         value = int(match.group(1)) * _UNIT_S[match.group(2)]
         if value <= 0:
             raise BadArgument("offsets", f"`{part}` is no time before the drop")

@@ -6,9 +6,12 @@ fast a bot may send (the delivery limiter's rates). So each wave's outbox rows a
 a not-before time that is early enough, per channel, for the whole wave to go out at the rate the
 limiter allows (times ``rate_share``, for other traffic) and land ``guard_s`` before it is due:
 
-    starts_at[channel] = due - guard_s - members_on_channel / (rate[channel] × rate_share)
+    needed = guard_s + members_on_channel / (rate[channel] × rate_share)
+    starts_at[channel] = due - max(needed, min(arrival_window_s - 1, needed × slack))
 
-A small wave therefore lands just before it is due, a big one spreads over the minute before it. The
+A small wave therefore lands a few seconds before it is due; a big one starts near the beginning of
+the minute before it, keeping the rest of the minute as a cushion against a slower send; a wave too
+big for the minute at the platforms' limits starts as early as it must (arriving early, never late). The
 rows expire at the release (a reminder after the drop has started is worse than none), and their
 keys name the drop, the offset and the release moment, so a restart re-plans nothing twice
 (``DropFanout`` records each planned wave in the same transaction as its rows) and a moved release
@@ -64,12 +67,17 @@ def wave_prefix(drop_id: int) -> str:
     return f"{SOURCE}:{drop_id}."
 
 
-def starts(counts: Mapping[str, int], rates: Mapping[str, float], due: datetime, settings: DropsSection) -> dict[str, datetime]:
-    """When each channel's share of a wave must start so its last message lands ``guard_s`` early."""
+def starts(
+    counts: Mapping[str, int], rates: Mapping[str, float], due: datetime, settings: DropsSection
+) -> dict[str, datetime]:
+    """When each channel's share of a wave starts. It needs ``guard_s + n / (rate × rate_share)``;
+    a wave that fits the arrival window is given ``slack`` times that, up to the window, so a slower
+    send than planned (a busy machine, other traffic) still lands before due."""
     result = {}
     for channel, count in counts.items():
         rate = max(0.01, rates.get(channel, 1.0) * settings.rate_share)
-        lead = settings.guard_s + count / rate
+        needed = settings.guard_s + count / rate
+        lead = max(needed, min(settings.arrival_window_s - 1.0, needed * settings.slack))
         result[channel] = due - timedelta(seconds=lead)
     return result
 
@@ -104,24 +112,37 @@ class ReminderPlanner:
         self._platforms = platforms
         self._validity_s = validity_s
         self._wake = wake
+        self._payloads: dict[tuple[Any, ...], dict[str, Any]] = {}
 
-    async def plan(self, now: datetime | None = None) -> int:
-        """Plan every wave whose fan-out starts within ``plan_ahead_s``; returns messages written."""
+    async def plan(self, now: datetime | None = None, *, drop_id: int | None = None) -> int:
+        """Plan every wave (of one drop, with ``drop_id``) whose fan-out starts within
+        ``plan_ahead_s``; returns messages written."""
         now = now or utcnow()
         horizon = now + timedelta(days=self.settings.max_offset_days, seconds=self.settings.plan_ahead_s)
+        query = select(Drop).where(Drop.status == CONFIRMED, Drop.release_at > now, Drop.release_at <= horizon)
+        if drop_id is not None:
+            query = query.where(Drop.id == drop_id)
         async with self._db.read() as session:
-            drops = list(await session.scalars(
-                select(Drop).where(Drop.status == CONFIRMED, Drop.release_at > now, Drop.release_at <= horizon)
-            ))  # fmt: skip
+            drops = list(await session.scalars(query))
             if not drops:
                 return 0
-            offsets = (await session.execute(
-                select(DropReminder.drop_id, DropReminder.offsets).where(DropReminder.drop_id.in_([d.id for d in drops]))
-            )).all()  # fmt: skip
-            planned = {tuple(row) for row in (await session.execute(
-                select(DropFanout.drop_id, DropFanout.offset_s, DropFanout.release_unix)
-                .where(DropFanout.drop_id.in_([d.id for d in drops]))
-            )).all()}  # fmt: skip
+            offsets = (
+                await session.execute(
+                    select(DropReminder.drop_id, DropReminder.offsets).where(
+                        DropReminder.drop_id.in_([d.id for d in drops])
+                    )
+                )
+            ).all()
+            planned = {
+                tuple(row)
+                for row in (
+                    await session.execute(
+                        select(DropFanout.drop_id, DropFanout.offset_s, DropFanout.release_unix).where(
+                            DropFanout.drop_id.in_([d.id for d in drops])
+                        )
+                    )
+                ).all()
+            }
         wanted: dict[int, set[int]] = defaultdict(set)
         for drop_id, values in offsets:
             wanted[drop_id].update(int(v) for v in values or [])
@@ -149,21 +170,38 @@ class ReminderPlanner:
         for person in recipients:
             counts[person.channels[0]] += 1
         queued = await self._queued(counts, due)
-        begin = starts({c: n + queued.get(c, 0) for c, n in counts.items()}, {c: self._rates(c) for c in counts}, due, self.settings)
+        begin = starts(
+            {c: n + queued.get(c, 0) for c, n in counts.items()},
+            {c: self._rates(c) for c in counts},
+            due,
+            self.settings,
+        )
         if begin and min(begin.values()) - now > timedelta(seconds=self.settings.plan_ahead_s):
             return 0
         wave = Wave(drop.id, offset, int(drop.release_at.timestamp()))
         rows = [self._row(drop, wave, person, max(begin[person.channels[0]], now), now) for person in recipients]
         try:
             async with self._db.transaction() as session:
-                session.add(DropFanout(drop_id=drop.id, offset_s=offset, release_unix=wave.release_unix,
-                                       members=len(rows), starts_at=min(begin.values(), default=due)))  # fmt: skip
+                session.add(
+                    DropFanout(
+                        drop_id=drop.id,
+                        offset_s=offset,
+                        release_unix=wave.release_unix,
+                        members=len(rows),
+                        starts_at=min(begin.values(), default=due),
+                    )
+                )
                 await session.flush()
                 await enqueue_rows(session, rows)
         except IntegrityError:
             return 0  # another process planned it first
-        log.info("drops.wave_planned", drop=drop.id, offset=offset, members=len(rows),
-                 lead_s=round((due - min(begin.values(), default=due)).total_seconds(), 1))  # fmt: skip
+        log.info(
+            "drops.wave_planned",
+            drop=drop.id,
+            offset=offset,
+            members=len(rows),
+            lead_s=round((due - min(begin.values(), default=due)).total_seconds(), 1),
+        )
         return len(rows)
 
     async def _queued(self, counts: Mapping[str, int], due: datetime) -> dict[str, int]:
@@ -173,10 +211,14 @@ class ReminderPlanner:
         async with self._db.read() as session:
             rows = await session.execute(
                 select(OutboxMessage.channel, func.count())
-                .where(OutboxMessage.source == SOURCE, OutboxMessage.status == PENDING,
-                       OutboxMessage.channel.in_(list(counts)), OutboxMessage.next_attempt_at <= due)
+                .where(
+                    OutboxMessage.source == SOURCE,
+                    OutboxMessage.status == PENDING,
+                    OutboxMessage.channel.in_(list(counts)),
+                    OutboxMessage.next_attempt_at <= due,
+                )
                 .group_by(OutboxMessage.channel)
-            )  # fmt: skip
+            )
             return {channel: int(n) for channel, n in rows.all()}
 
     async def plan_member(self, drop: Drop, member_id: int, offsets: set[int]) -> int:
@@ -190,8 +232,10 @@ class ReminderPlanner:
                 continue
             start = max(now, due - timedelta(seconds=self.settings.guard_s))
             wave = Wave(drop.id, offset, release_unix)
-            rows += [self._row(drop, wave, person, start, now)
-                     for person in await self._recipients(drop, offset, due, only=member_id)]  # fmt: skip
+            rows += [
+                self._row(drop, wave, person, start, now)
+                for person in await self._recipients(drop, offset, due, only=member_id)
+            ]
         if rows:
             async with self._db.transaction() as session:
                 await enqueue_rows(session, rows)
@@ -201,9 +245,10 @@ class ReminderPlanner:
     async def _recipients(self, drop: Drop, offset: int, due: datetime, *, only: int | None = None) -> list[Recipient]:
         platforms = self._platforms()
         query = (
-            select(DropReminder, Member).join(Member, Member.id == DropReminder.member_id)
+            select(DropReminder, Member)
+            .join(Member, Member.id == DropReminder.member_id)
             .where(DropReminder.drop_id == drop.id)
-        )  # fmt: skip
+        )
         if only is not None:
             query = query.where(DropReminder.member_id == only)
         async with self._db.read() as session:
@@ -213,9 +258,11 @@ class ReminderPlanner:
             prefs: dict[int, AlertPrefs] = {}
             for start in range(0, len(ids), 5000):
                 chunk = ids[start : start + 5000]
-                for member_id, platform in (await session.execute(
-                    select(Identity.member_id, Identity.platform).where(Identity.member_id.in_(chunk))
-                )).all():  # fmt: skip
+                for member_id, platform in (
+                    await session.execute(
+                        select(Identity.member_id, Identity.platform).where(Identity.member_id.in_(chunk))
+                    )
+                ).all():
                     linked[member_id].add(platform)
                 for row in await session.scalars(select(AlertPrefs).where(AlertPrefs.member_id.in_(chunk))):
                     prefs[row.member_id] = row
@@ -224,23 +271,53 @@ class ReminderPlanner:
         for reminder, member in rows:
             if offset not in (reminder.offsets or []):
                 continue
-            channels = channels_for(member, linked[member.id] & platforms | ({"shell"} & linked[member.id]), (),
-                                    reminder.high_priority, console=console)  # fmt: skip
+            channels = channels_for(
+                member,
+                linked[member.id] & platforms | ({"shell"} & linked[member.id]),
+                (),
+                reminder.high_priority,
+                console=console,
+            )
             if not channels:
                 continue
             pref = prefs.get(member.id)
-            if not reminder.high_priority and pref is not None:
-                if quiet_until(due, member.timezone, pref.quiet_start, pref.quiet_end) is not None:
-                    log.info("drops.reminder_quiet", drop=drop.id, member=member.id, offset=offset)
-                    continue
-            result.append(Recipient(member.id, member.timezone or "UTC", channels, list(reminder.offsets),
-                                    list(reminder.ticked or []), reminder.high_priority))  # fmt: skip
+            quiet = pref is not None and quiet_until(due, member.timezone, pref.quiet_start, pref.quiet_end)
+            if quiet and not reminder.high_priority:
+                log.info("drops.reminder_quiet", drop=drop.id, member=member.id, offset=offset)
+                continue
+            result.append(
+                Recipient(
+                    member.id,
+                    member.timezone or "UTC",
+                    channels,
+                    list(reminder.offsets),
+                    list(reminder.ticked or []),
+                    reminder.high_priority,
+                )
+            )
         return result
 
-    def _row(self, drop: Drop, wave: Wave, person: Recipient, start: datetime, now: datetime) -> dict[str, Any]:
+    def _payload(self, drop: Drop, wave: Wave, person: Recipient) -> dict[str, Any]:
+        """The reminder as stored; members with the same zone and checklist share one (a wave of
+        thousands renders a handful)."""
         last = wave.offset_s == min(person.offsets)
-        reply = render.reminder(drop, person.timezone, wave.offset_s, last=last, ticked=person.ticked,
-                                now=drop.release_at - timedelta(seconds=wave.offset_s))  # fmt: skip
+        key = (drop.id, drop.sequence, wave.ref, person.timezone, last, tuple(sorted(person.ticked)) if last else ())
+        found = self._payloads.get(key)
+        if found is None:
+            if len(self._payloads) > 4096:
+                self._payloads.clear()
+            reply = render.reminder(
+                drop,
+                person.timezone,
+                wave.offset_s,
+                last=last,
+                ticked=person.ticked,
+                now=drop.release_at - timedelta(seconds=wave.offset_s),
+            )
+            found = self._payloads[key] = reply.model_dump(mode="json", exclude_defaults=True)
+        return found
+
+    def _row(self, drop: Drop, wave: Wave, person: Recipient, start: datetime, now: datetime) -> dict[str, Any]:
         first, *rest = person.channels
         group_key = f"{SOURCE}:{wave.ref}:{person.member_id}"
         validity = expiry(first, start, self._validity_s)
@@ -251,7 +328,7 @@ class ReminderPlanner:
             "member_id": person.member_id,
             "channel": first,
             "fallbacks": rest,
-            "payload": reply.model_dump(mode="json", exclude_defaults=True),
+            "payload": self._payload(drop, wave, person),
             "priority": 1 if person.high else 0,
             "status": PENDING,
             "attempts": 0,
@@ -266,15 +343,20 @@ async def retire_waves(session: AsyncSession, drop_id: int, reason: str) -> int:
     planned waves forgotten so the new release is planned afresh."""
     result = await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.source == SOURCE, OutboxMessage.status == PENDING,
-               OutboxMessage.group_key.like(wave_prefix(drop_id) + "%"))
+        .where(
+            OutboxMessage.source == SOURCE,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.group_key.like(wave_prefix(drop_id) + "%"),
+        )
         .values(status=EXPIRED, last_error=reason[:300])
-    )  # fmt: skip
+    )
     await session.execute(delete(DropFanout).where(DropFanout.drop_id == drop_id))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def notices(drop: Drop, people: Sequence[tuple[int, str, list[str]]], ref: str, reply_for: Callable[[str], Reply]) -> list[dict[str, Any]]:
+def notices(
+    drop: Drop, people: Sequence[tuple[int, str, list[str]]], ref: str, reply_for: Callable[[str], Reply]
+) -> list[dict[str, Any]]:
     """Outbox rows telling members something about a drop now (a cancellation): ``people`` are
     (member id, zone, channels)."""
     now = utcnow()
@@ -284,9 +366,21 @@ def notices(drop: Drop, people: Sequence[tuple[int, str, list[str]]], ref: str, 
             continue
         first, *rest = channels
         group_key = f"{SOURCE}:{ref}:{member_id}"
-        rows.append({
-            "key": key_for(group_key, first), "group_key": group_key, "source": SOURCE, "member_id": member_id,
-            "channel": first, "fallbacks": rest, "payload": reply_for(zone).model_dump(mode="json", exclude_defaults=True),
-            "priority": 0, "status": PENDING, "attempts": 0, "next_attempt_at": now, "expires_at": None, "created_at": now,
-        })  # fmt: skip
+        rows.append(
+            {
+                "key": key_for(group_key, first),
+                "group_key": group_key,
+                "source": SOURCE,
+                "member_id": member_id,
+                "channel": first,
+                "fallbacks": rest,
+                "payload": reply_for(zone).model_dump(mode="json", exclude_defaults=True),
+                "priority": 0,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "expires_at": None,
+                "created_at": now,
+            }
+        )
     return rows

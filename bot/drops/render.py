@@ -11,7 +11,12 @@ from core.markup import clip, escape, timestamp
 from core.replies import Button, Reply, ReplyField
 
 #: prep checklist items: key → label
-CHECKLIST = {"size": "Size chosen", "account": "Account logged in", "payment": "Payment ready", "raffles": "Raffles entered"}
+CHECKLIST = {
+    "size": "Size chosen",
+    "account": "Account logged in",
+    "payment": "Payment ready",
+    "raffles": "Raffles entered",
+}
 GREEN, GREY, RED = 0x2ECC71, 0x95A5A6, 0xE74C3C
 
 
@@ -46,7 +51,9 @@ def _retailer_lines(drop: Drop, zone: str) -> list[str]:
 
 
 def link_buttons(drop: Drop) -> list[Button]:
-    return [Button(label=f"{entry['name']} raffle", url=entry["url"]) for entry in drop.retailers if entry.get("url")][:5]
+    return [Button(label=f"{entry['name']} raffle", url=entry["url"]) for entry in drop.retailers if entry.get("url")][
+        :5
+    ]
 
 
 def card(drop: Drop, zone: str, *, market_price: float | None = None) -> Reply:
@@ -75,8 +82,12 @@ def card(drop: Drop, zone: str, *, market_price: float | None = None) -> Reply:
 
 
 def list_line(drop: Drop, zone: str) -> str:
-    methods = ", ".join(sorted({METHOD_LABELS[e["method"]].split(",")[0] for e in drop.retailers if e["method"] in METHOD_LABELS}))
-    return f"`#{drop.id}` **{escape(clip(drop.name, 90))}** · {when(drop.release_at, zone)}" + (f" · {methods}" if methods else "")
+    methods = ", ".join(
+        sorted({METHOD_LABELS[e["method"]].split(",")[0] for e in drop.retailers if e["method"] in METHOD_LABELS})
+    )
+    return f"`#{drop.id}` **{escape(clip(drop.name, 90))}** · {when(drop.release_at, zone)}" + (
+        f" · {methods}" if methods else ""
+    )
 
 
 def reminder(drop: Drop, zone: str, offset_s: int, *, last: bool, ticked: list[str], now: datetime) -> Reply:
@@ -103,8 +114,10 @@ def reminder(drop: Drop, zone: str, offset_s: int, *, last: bool, ticked: list[s
 
 def checklist(drop: Drop, ticked: list[str]) -> Reply:
     lines = [f"{'✅' if key in ticked else '⬜'} {label}" for key, label in CHECKLIST.items()]
-    buttons = [Button(label=f"{'Untick' if key in ticked else '✅'} {label}", action=f"prep {drop.id} {key}")
-               for key, label in CHECKLIST.items()]  # fmt: skip
+    buttons = [
+        Button(label=f"{'Untick' if key in ticked else '✅'} {label}", action=f"prep {drop.id} {key}")
+        for key, label in CHECKLIST.items()
+    ]
     return Reply(title=clip(f"📝 Prep: {drop.name}", 200), text="\n".join(lines), buttons=buttons, ephemeral=True)
 
 

@@ -119,8 +119,14 @@ class Drops:
             raise NotFound(f"No drop #{drop_id}.")
         return drop
 
-    async def upcoming(self, *, until: datetime | None = None, brand: str | None = None, limit: int = LIST_LIMIT,
-                       include_cancelled: bool = False) -> list[Drop]:  # fmt: skip
+    async def upcoming(
+        self,
+        *,
+        until: datetime | None = None,
+        brand: str | None = None,
+        limit: int = LIST_LIMIT,
+        include_cancelled: bool = False,
+    ) -> list[Drop]:
         now = utcnow()
         query = select(Drop).where(Drop.release_at > now).order_by(Drop.release_at, Drop.id).limit(limit)
         if not include_cancelled:
@@ -167,10 +173,20 @@ class Drops:
         now = utcnow()
         async with self.db.transaction() as session:
             drop = Drop(
-                catalog_id=new.catalog_id, name=new.name[:300], brand=new.brand[:64], release_at=new.release_at,
-                timezone=new.timezone, retailers=new.retailers, retail_price=new.retail_price, notes=new.notes[:1000],
-                status=CONFIRMED, sequence=0, created_by=by, created_at=now, updated_at=now,
-            )  # fmt: skip
+                catalog_id=new.catalog_id,
+                name=new.name[:300],
+                brand=new.brand[:64],
+                release_at=new.release_at,
+                timezone=new.timezone,
+                retailers=new.retailers,
+                retail_price=new.retail_price,
+                notes=new.notes[:1000],
+                status=CONFIRMED,
+                sequence=0,
+                created_by=by,
+                created_at=now,
+                updated_at=now,
+            )
             session.add(drop)
             await session.flush()
         await self.engine.feeds.publish(self.settings.feed, await self.post(drop), key=feed_key(drop.id))
@@ -200,15 +216,23 @@ class Drops:
                 drop.timezone = changes.timezone
             if changes.retailers is not None:
                 old = {entry["name"]: entry for entry in drop.retailers}
-                drop.retailers = [{**entry, "url": old.get(entry["name"], {}).get("url"),
-                                   "deadline": old.get(entry["name"], {}).get("deadline")} for entry in changes.retailers]  # fmt: skip
+                drop.retailers = [
+                    {
+                        **entry,
+                        "url": old.get(entry["name"], {}).get("url"),
+                        "deadline": old.get(entry["name"], {}).get("deadline"),
+                    }
+                    for entry in changes.retailers
+                ]
             if changes.raffle is not None:
                 name, url, deadline = changes.raffle
                 entries = [dict(entry) for entry in drop.retailers]
                 match = next((e for e in entries if e["name"].casefold() == name.casefold()), None)
                 if match is None:
-                    raise UserError(f"Drop #{drop_id} has no retailer {clip(name, 40)}; listed: "
-                                    + ", ".join(e["name"] for e in entries))  # fmt: skip
+                    raise UserError(
+                        f"Drop #{drop_id} has no retailer {clip(name, 40)}; listed: "
+                        + ", ".join(e["name"] for e in entries)
+                    )
                 match.update(url=url, method="raffle", deadline=deadline.isoformat() if deadline else None)
                 drop.retailers = entries
             if changes.retail_price is not None:
@@ -219,7 +243,7 @@ class Drops:
             drop.updated_at = utcnow()
         await self.engine.feeds.update(self.settings.feed, feed_key(drop.id), await self.post(drop))
         if moved_from is not None:
-            await self.planner.plan()
+            await self.planner.plan(drop_id=drop.id)
         log.info("drops.edited", drop=drop.id, by=by, moved=moved_from is not None)
         return drop, moved_from
 
@@ -236,7 +260,9 @@ class Drops:
             drop.updated_at = utcnow()
             await retire_waves(session, drop.id, "the drop was cancelled")
             holders = await self._holders(session, drop.id)
-            rows = notices(drop, holders, f"cancel-{drop.id}-{drop.sequence}", lambda zone: render.cancelled_notice(drop, zone))
+            rows = notices(
+                drop, holders, f"cancel-{drop.id}-{drop.sequence}", lambda zone: render.cancelled_notice(drop, zone)
+            )
             await enqueue_rows(session, rows)
         self.wake()
         await self.engine.feeds.update(self.settings.feed, feed_key(drop.id), await self.post(drop))
@@ -244,64 +270,110 @@ class Drops:
         return drop, len(rows)
 
     async def _holders(self, session: Any, drop_id: int) -> list[tuple[int, str, list[str]]]:
-        rows = (await session.execute(
-            select(DropReminder, Member).join(Member, Member.id == DropReminder.member_id)
-            .where(DropReminder.drop_id == drop_id)
-        )).all()  # fmt: skip
+        rows = (
+            await session.execute(
+                select(DropReminder, Member)
+                .join(Member, Member.id == DropReminder.member_id)
+                .where(DropReminder.drop_id == drop_id)
+            )
+        ).all()
         ids = [member.id for reminder, member in rows if reminder.offsets]
         linked: dict[int, set[str]] = {}
-        for member_id, platform in (await session.execute(
-            select(Identity.member_id, Identity.platform).where(Identity.member_id.in_(ids))
-        )).all():  # fmt: skip
+        for member_id, platform in (
+            await session.execute(select(Identity.member_id, Identity.platform).where(Identity.member_id.in_(ids)))
+        ).all():
             linked.setdefault(member_id, set()).add(platform)
         platforms = serving(self.engine)
         return [
-            (member.id, member.timezone or "UTC",
-             channels_for(member, linked.get(member.id, set()) & (platforms | {"shell"}), (), reminder.high_priority,
-                          console="shell" in platforms))
-            for reminder, member in rows if reminder.offsets
-        ]  # fmt: skip
+            (
+                member.id,
+                member.timezone or "UTC",
+                channels_for(
+                    member,
+                    linked.get(member.id, set()) & (platforms | {"shell"}),
+                    (),
+                    reminder.high_priority,
+                    console="shell" in platforms,
+                ),
+            )
+            for reminder, member in rows
+            if reminder.offsets
+        ]
 
     # ------------------------------------------------------------------ proposals
 
-    async def propose(self, source_key: str, *, name: str, release_at: datetime, timezone: str = "UTC",
-                      catalog_id: int | None = None, brand: str = "", retail_price: float | None = None,
-                      url: str | None = None) -> DropProposal | None:  # fmt: skip
+    async def propose(
+        self,
+        source_key: str,
+        *,
+        name: str,
+        release_at: datetime,
+        timezone: str = "UTC",
+        catalog_id: int | None = None,
+        brand: str = "",
+        retail_price: float | None = None,
+        url: str | None = None,
+    ) -> DropProposal | None:
         """Store a proposal once per source and show it to mods; None if already proposed or past."""
         if release_at <= utcnow():
             return None
         try:
             async with self.db.transaction() as session:
-                proposal = DropProposal(source_key=source_key[:200], name=name[:300], brand=brand[:64],
-                                        release_at=release_at, timezone=timezone, catalog_id=catalog_id,
-                                        retail_price=retail_price, url=url, status="pending", created_at=utcnow())  # fmt: skip
+                proposal = DropProposal(
+                    source_key=source_key[:200],
+                    name=name[:300],
+                    brand=brand[:64],
+                    release_at=release_at,
+                    timezone=timezone,
+                    catalog_id=catalog_id,
+                    retail_price=retail_price,
+                    url=url,
+                    status="pending",
+                    created_at=utcnow(),
+                )
                 session.add(proposal)
                 await session.flush()
         except IntegrityError:
             return None
-        await self.engine.feeds.publish(self.settings.proposals_feed, self.proposal_card(proposal),
-                                        key=f"proposal:{proposal.id}")  # fmt: skip
+        await self.engine.feeds.publish(
+            self.settings.proposals_feed, self.proposal_card(proposal), key=f"proposal:{proposal.id}"
+        )
         return proposal
 
     def proposal_card(self, proposal: DropProposal) -> Reply:
-        lines = [f"Release: {render.when(proposal.release_at, proposal.timezone)}",
-                 f"Found by: {proposal.source_key.split(':', 1)[0]}"]  # fmt: skip
+        lines = [
+            f"Release: {render.when(proposal.release_at, proposal.timezone)}",
+            f"Found by: {proposal.source_key.split(':', 1)[0]}",
+        ]
         if proposal.retail_price is not None:
             lines.append(f"Retail: ${proposal.retail_price:,.0f}")
         decided = proposal.status != "pending"
-        buttons = [] if decided else [
-            Button(label="Confirm", action=f"drop confirm {proposal.id}"),
-            Button(label="Reject", action=f"drop reject {proposal.id}"),
-        ]
+        buttons = (
+            []
+            if decided
+            else [
+                Button(label="Confirm", action=f"drop confirm {proposal.id}"),
+                Button(label="Reject", action=f"drop reject {proposal.id}"),
+            ]
+        )
         title = f"🗓️ Proposed drop: {proposal.name}" if not decided else f"🗓️ {proposal.status.title()}: {proposal.name}"
-        return Reply(title=clip(title, 200), text="\n".join(lines), buttons=buttons,
-                     footer=f"Proposal {proposal.id} · mods confirm or reject")  # fmt: skip
+        return Reply(
+            title=clip(title, 200),
+            text="\n".join(lines),
+            buttons=buttons,
+            footer=f"Proposal {proposal.id} · mods confirm or reject",
+        )
 
     async def proposals(self) -> list[DropProposal]:
         async with self.db.read() as session:
-            return list(await session.scalars(
-                select(DropProposal).where(DropProposal.status == "pending").order_by(DropProposal.release_at).limit(25)
-            ))  # fmt: skip
+            return list(
+                await session.scalars(
+                    select(DropProposal)
+                    .where(DropProposal.status == "pending")
+                    .order_by(DropProposal.release_at)
+                    .limit(25)
+                )
+            )
 
     async def decide(self, proposal_id: int, *, confirm: bool, by: int | None) -> tuple[DropProposal, Drop | None]:
         async with self.db.transaction() as session:
@@ -316,14 +388,25 @@ class Drops:
             proposal.decided_by = by
         drop = None
         if confirm:
-            drop = await self.add(NewDrop(name=proposal.name, release_at=proposal.release_at, timezone=proposal.timezone,
-                                          retailers=[], catalog_id=proposal.catalog_id, brand=proposal.brand,
-                                          retail_price=proposal.retail_price), by=by)  # fmt: skip
+            drop = await self.add(
+                NewDrop(
+                    name=proposal.name,
+                    release_at=proposal.release_at,
+                    timezone=proposal.timezone,
+                    retailers=[],
+                    catalog_id=proposal.catalog_id,
+                    brand=proposal.brand,
+                    retail_price=proposal.retail_price,
+                ),
+                by=by,
+            )
             async with self.db.transaction() as session:
                 stored = await session.get(DropProposal, proposal_id)
                 if stored is not None:
                     stored.drop_id = drop.id
-        await self.engine.feeds.update(self.settings.proposals_feed, f"proposal:{proposal.id}", self.proposal_card(proposal))
+        await self.engine.feeds.update(
+            self.settings.proposals_feed, f"proposal:{proposal.id}", self.proposal_card(proposal)
+        )
         return proposal, drop
 
     async def propose_from_catalog(self, *, limit: int = 20) -> int:
@@ -331,19 +414,32 @@ class Drops:
         today = utcnow().date()
         until = today + timedelta(days=self.settings.propose_days)
         async with self.db.read() as session:
-            products = list(await session.scalars(
-                select(CatalogProduct).where(CatalogProduct.release_date.is_not(None), CatalogProduct.release_date >= today,
-                                             CatalogProduct.release_date <= until)
-                .order_by(CatalogProduct.release_date).limit(limit * 5)
-            ))  # fmt: skip
+            products = list(
+                await session.scalars(
+                    select(CatalogProduct)
+                    .where(
+                        CatalogProduct.release_date.is_not(None),
+                        CatalogProduct.release_date >= today,
+                        CatalogProduct.release_date <= until,
+                    )
+                    .order_by(CatalogProduct.release_date)
+                    .limit(limit * 5)
+                )
+            )
         made = 0
         for product in products:
             if made >= limit or product.release_date is None:
                 break
             moment = self._release_on(product.release_date)
-            if await self.propose(f"catalog:{product.id}", name=product.name, release_at=moment,
-                                  timezone=self.settings.propose_timezone, catalog_id=product.id, brand=product.brand,
-                                  retail_price=product.retail):  # fmt: skip
+            if await self.propose(
+                f"catalog:{product.id}",
+                name=product.name,
+                release_at=moment,
+                timezone=self.settings.propose_timezone,
+                catalog_id=product.id,
+                brand=product.brand,
+                retail_price=product.retail,
+            ):
                 made += 1
         return made
 
@@ -374,10 +470,15 @@ class Drops:
         url = product.get("url")
         safe = url if isinstance(url, str) and urlsplit(url).scheme in ("http", "https") else None
         price = payload.get("price")
-        await self.propose(f"monitor:{payload.get('monitor_id')}:{str(product.get('id') or title)[:120]}", name=title,
-                           release_at=moment, timezone="UTC" if parsed.tzinfo else self.settings.propose_timezone,
-                           brand=str(product.get("brand") or "")[:64], url=safe,
-                           retail_price=float(price) if isinstance(price, int | float) else None)  # fmt: skip
+        await self.propose(
+            f"monitor:{payload.get('monitor_id')}:{str(product.get('id') or title)[:120]}",
+            name=title,
+            release_at=moment,
+            timezone="UTC" if parsed.tzinfo else self.settings.propose_timezone,
+            brand=str(product.get("brand") or "")[:64],
+            url=safe,
+            retail_price=float(price) if isinstance(price, int | float) else None,
+        )
 
     # ------------------------------------------------------------------ members
 
@@ -392,12 +493,22 @@ class Drops:
         left = (drop.release_at - now).total_seconds()
         past = [offset for offset in offsets if offset > left]
         async with self.db.transaction() as session:
-            row = (await session.scalars(select(DropReminder).where(
-                DropReminder.drop_id == drop.id, DropReminder.member_id == member_id
-            ))).first()  # fmt: skip
+            row = (
+                await session.scalars(
+                    select(DropReminder).where(DropReminder.drop_id == drop.id, DropReminder.member_id == member_id)
+                )
+            ).first()
             if row is None:
-                session.add(DropReminder(drop_id=drop.id, member_id=member_id, offsets=offsets, high_priority=high,
-                                         ticked=[], created_at=now))  # fmt: skip
+                session.add(
+                    DropReminder(
+                        drop_id=drop.id,
+                        member_id=member_id,
+                        offsets=offsets,
+                        high_priority=high,
+                        ticked=[],
+                        created_at=now,
+                    )
+                )
             else:
                 row.offsets, row.high_priority = offsets, high
         await self._catch_up(drop, member_id)
@@ -407,18 +518,26 @@ class Drops:
         """A member who joins a wave already planned gets their row in it now (the planner has done
         that wave); waves not planned yet include them when they are."""
         async with self.db.read() as session:
-            planned = set((await session.scalars(select(DropFanout.offset_s).where(
-                DropFanout.drop_id == drop.id, DropFanout.release_unix == int(drop.release_at.timestamp())
-            ))).all())  # fmt: skip
+            planned = set(
+                (
+                    await session.scalars(
+                        select(DropFanout.offset_s).where(
+                            DropFanout.drop_id == drop.id, DropFanout.release_unix == int(drop.release_at.timestamp())
+                        )
+                    )
+                ).all()
+            )
         if planned:
             await self.planner.plan_member(drop, member_id, planned)
 
     async def stop_reminding(self, member_id: int, drop_id: int) -> Drop:
         drop = await self.get(drop_id)
         async with self.db.transaction() as session:
-            row = (await session.scalars(select(DropReminder).where(
-                DropReminder.drop_id == drop.id, DropReminder.member_id == member_id
-            ))).first()  # fmt: skip
+            row = (
+                await session.scalars(
+                    select(DropReminder).where(DropReminder.drop_id == drop.id, DropReminder.member_id == member_id)
+                )
+            ).first()
             if row is None or not row.offsets:
                 raise UserError(f"You have no reminders for drop #{drop.id}.")
             row.offsets = []
@@ -426,10 +545,14 @@ class Drops:
 
     async def reminders_of(self, member_id: int) -> list[tuple[Drop, DropReminder]]:
         async with self.db.read() as session:
-            rows = (await session.execute(
-                select(Drop, DropReminder).join(DropReminder, DropReminder.drop_id == Drop.id)
-                .where(DropReminder.member_id == member_id, Drop.release_at > utcnow()).order_by(Drop.release_at)
-            )).all()  # fmt: skip
+            rows = (
+                await session.execute(
+                    select(Drop, DropReminder)
+                    .join(DropReminder, DropReminder.drop_id == Drop.id)
+                    .where(DropReminder.member_id == member_id, Drop.release_at > utcnow())
+                    .order_by(Drop.release_at)
+                )
+            ).all()
         return [(drop, reminder) for drop, reminder in rows if reminder.offsets]
 
     async def tick(self, member_id: int, drop_id: int, item: str | None) -> tuple[Drop, list[str]]:
@@ -445,12 +568,20 @@ class Drops:
         if item is not None and item not in render.CHECKLIST:
             raise UserError(f"No checklist item `{clip(item, 20)}`; items: {', '.join(render.CHECKLIST)}.")
         async with self.db.transaction() as session:
-            row = (await session.scalars(select(DropReminder).where(
-                DropReminder.drop_id == drop.id, DropReminder.member_id == member_id
-            ))).first()  # fmt: skip
+            row = (
+                await session.scalars(
+                    select(DropReminder).where(DropReminder.drop_id == drop.id, DropReminder.member_id == member_id)
+                )
+            ).first()
             if row is None:
-                row = DropReminder(drop_id=drop.id, member_id=member_id, offsets=[], high_priority=False, ticked=[],
-                                   created_at=utcnow())  # fmt: skip
+                row = DropReminder(
+                    drop_id=drop.id,
+                    member_id=member_id,
+                    offsets=[],
+                    high_priority=False,
+                    ticked=[],
+                    created_at=utcnow(),
+                )
                 session.add(row)
             ticked = list(row.ticked or [])
             if item is not None:
@@ -492,7 +623,9 @@ class Drops:
         if not 16 <= len(token) <= 64:
             return None
         async with self.db.read() as session:
-            row = (await session.scalars(select(CalendarToken).where(CalendarToken.token_hash == token_hash(token)))).first()
+            row = (
+                await session.scalars(select(CalendarToken).where(CalendarToken.token_hash == token_hash(token)))
+            ).first()
         if row is None:
             return None
         return await self.calendar_for_member(row.member_id)
@@ -501,12 +634,15 @@ class Drops:
         """Upcoming and recently past drops; the member's own reminder offsets as VALARMs."""
         since = utcnow() - timedelta(days=7)
         async with self.db.read() as session:
-            drops = list(await session.scalars(
-                select(Drop).where(Drop.release_at > since).order_by(Drop.release_at, Drop.id).limit(2000)
-            ))  # fmt: skip
+            drops = list(
+                await session.scalars(
+                    select(Drop).where(Drop.release_at > since).order_by(Drop.release_at, Drop.id).limit(2000)
+                )
+            )
             alarms: list[int] = []
             if member_id is not None and self.settings.calendar_alarms:
                 offsets = await session.scalars(select(DropReminder.offsets).where(DropReminder.member_id == member_id))
                 alarms = sorted({int(v) for values in offsets for v in values or []}, reverse=True)[:3]
-        return ics.calendar(drops, self.calendar_host(), refresh_minutes=self.settings.calendar_refresh_minutes,
-                            alarms=alarms)  # fmt: skip
+        return ics.calendar(
+            drops, self.calendar_host(), refresh_minutes=self.settings.calendar_refresh_minutes, alarms=alarms
+        )

@@ -46,7 +46,9 @@ def console(engine: Engine) -> io.StringIO:
 
 async def outbox(engine: Engine, source: str = "drops") -> list[OutboxMessage]:
     async with engine.db.read() as session:
-        rows = await session.scalars(select(OutboxMessage).where(OutboxMessage.source == source).order_by(OutboxMessage.id))
+        rows = await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.source == source).order_by(OutboxMessage.id)
+        )
         return list(rows)
 
 

@@ -22,8 +22,11 @@ async def test_add_list_show_edit_cancel(bot: TestBot, tmp_path: Path) -> None:
     mod = bot.member("mia", role=Permission.MOD)
     ann = bot.member("ann")
     when = soon(3 * 24 * 60)
-    added = await bot.ok(mod, f'/drop add jordan 4 pine green when:"{release_text(when, "America/New_York")}" '
-                              'retailers:"Nike SNKRS:app, Foot Locker:raffle" notes:"**limited** <b>"')  # fmt: skip
+    added = await bot.ok(
+        mod,
+        f'/drop add jordan 4 pine green when:"{release_text(when, "America/New_York")}" '
+        'retailers:"Nike SNKRS:app, Foot Locker:raffle" notes:"**limited** <b>"',
+    )
     assert added.title is not None and added.title.startswith("✅ Drop #")
     [drop] = await drops(engine).upcoming()
     assert drop.name == PINE and drop.timezone == "America/New_York" and drop.retail_price == 225
@@ -47,8 +50,11 @@ async def test_add_list_show_edit_cancel(bot: TestBot, tmp_path: Path) -> None:
     await engine.bus.drain()
     assert out.getvalue().count(f"== 📅 {PINE} ==") == 2  # the shell shows the update as a new post
 
-    raffle = await bot.ok(mod, f'/drop raffle {drop.id} "Foot Locker" https://www.footlocker.com/raffle/1 '
-                               f"{release_text(when - timedelta(days=1))}")  # fmt: skip
+    raffle = await bot.ok(
+        mod,
+        f'/drop raffle {drop.id} "Foot Locker" https://www.footlocker.com/raffle/1 '
+        f"{release_text(when - timedelta(days=1))}",
+    )
     assert "closing" in raffle.text
     await bot.fails(mod, f'/drop raffle {drop.id} "Foot Locker" "javascript:alert(1)"', "public http")
     await bot.fails(mod, f'/drop raffle {drop.id} "Kith" https://kith.com/r', "no retailer Kith")
@@ -67,8 +73,9 @@ async def test_bad_input_changes_nothing(bot: TestBot, tmp_path: Path) -> None:
     later = soon(600)
     await bot.fails(mod, base + f'"{later.strftime("%Y-%m-%d %H:%M")}"', "add the time zone")
     await bot.fails(mod, base + '"2020-01-01 10:00 UTC"', "has passed")
-    await bot.fails(mod, f'/drop add jordan 4 pine green when:"{release_text(later)}" retailers:"Bob:fcfs"',
-                    "unknown retailer")  # fmt: skip
+    await bot.fails(
+        mod, f'/drop add jordan 4 pine green when:"{release_text(later)}" retailers:"Bob:fcfs"', "unknown retailer"
+    )
     await bot.fails(mod, f'/drop add dunk low when:"{release_text(later)}" retailers:Kith', "Which pair?")
     await bot.fails(mod, "/drop edit 999 price:100", "No drop #999")
     assert await drops(bot.engine).upcoming(include_cancelled=True) == []
@@ -81,12 +88,23 @@ async def test_proposals_from_the_catalog_and_monitors(bot: TestBot, tmp_path: P
     service = drops(engine)
     assert await service.propose_from_catalog() == 1
     assert await service.propose_from_catalog() == 0  # proposed once
-    await engine.bus.publish(EVENT_TOPIC, {
-        "event_id": "e1", "kind": "new", "monitor_id": 3, "store": "kith.com",
-        "product": {"id": "p9", "title": "Jordan 1 High Future", "brand": "Jordan", "url": "https://kith.com/p9",
-                    "tags": [f"release:{release_day}"]},
-        "price": 180.0,
-    })  # fmt: skip
+    await engine.bus.publish(
+        EVENT_TOPIC,
+        {
+            "event_id": "e1",
+            "kind": "new",
+            "monitor_id": 3,
+            "store": "kith.com",
+            "product": {
+                "id": "p9",
+                "title": "Jordan 1 High Future",
+                "brand": "Jordan",
+                "url": "https://kith.com/p9",
+                "tags": [f"release:{release_day}"],
+            },
+            "price": 180.0,
+        },
+    )
     await engine.bus.drain()
     mod = bot.member("mia", role=Permission.MOD)
     listing = await bot.ok(mod, "/drop proposals")

@@ -31,10 +31,10 @@ async def _calendar(engine: Any, text: str) -> icalendar.Calendar:
     server = OpsServer(engine)
     await server.start()
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{server.port}{found.group(1)}") as response:
-                assert response.status == 200
-                return icalendar.Calendar.from_ical(await response.read())
+        url = f"http://127.0.0.1:{server.port}{found.group(1)}"
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            assert response.status == 200
+            return icalendar.Calendar.from_ical(await response.read())
     finally:
         await server.stop()
 

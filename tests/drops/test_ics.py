@@ -51,8 +51,9 @@ async def test_calendar_feed_follows_every_change(make_bot: Any, tmp_path: Path)
     mod = bot.member("mia", "discord", Permission.MOD)
     ann = bot.member("ann")
     when = soon(2 * 24 * 60)
-    await bot.ok(mod, f'/drop add jordan 4 pine green when:"{release_text(when, "America/New_York")}" '
-                      'retailers:"Nike SNKRS:app"')  # fmt: skip
+    await bot.ok(
+        mod, f'/drop add jordan 4 pine green when:"{release_text(when, "America/New_York")}" retailers:"Nike SNKRS:app"'
+    )
     [drop] = await drops(engine).upcoming()
     await bot.ok(ann, f"/remind {drop.id} 1d,1h")
     async with _ops(engine) as server:

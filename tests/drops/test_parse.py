@@ -49,8 +49,14 @@ def test_bad_release_times_are_refused(text: str, problem: str) -> None:
 def test_offsets() -> None:
     assert parse_offsets("1d,1h,10m", max_days=30, max_count=6) == [86_400, 3_600, 600]
     assert parse_offsets("10m 1h 10m", max_days=30, max_count=6) == [3_600, 600]
-    for text, problem in [("-5m", "drop the minus"), ("99y", "not an offset"), ("garbage", "not an offset"),
-                          ("0m", "no time"), ("31d", "more than 30 days"), ("1m,2m,3m", "at most 2")]:  # fmt: skip
+    for text, problem in [
+        ("-5m", "drop the minus"),
+        ("99y", "not an offset"),
+        ("garbage", "not an offset"),
+        ("0m", "no time"),
+        ("31d", "more than 30 days"),
+        ("1m,2m,3m", "at most 2"),
+    ]:
         with pytest.raises(BadArgument, match=problem):
             parse_offsets(text, max_days=30, max_count=2)
     assert looks_like_offsets("1d,1h") and looks_like_offsets("-5m") and looks_like_offsets("99y")
@@ -59,8 +65,17 @@ def test_offsets() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["javascript:alert(1)", "http://127.0.0.1/raffle", "http://localhost:8080/x", "https://user:pw@shop.com/r",
-     "ftp://shop.com/r", "http://[::1]/r", "http://10.0.0.5/r", "https://intranet/r", "not a url"],
+    [
+        "javascript:alert(1)",
+        "http://127.0.0.1/raffle",
+        "http://localhost:8080/x",
+        "https://user:pw@shop.com/r",
+        "ftp://shop.com/r",
+        "http://[::1]/r",
+        "http://10.0.0.5/r",
+        "https://intranet/r",
+        "not a url",
+    ],
 )
 def test_hostile_links_are_refused(url: str) -> None:
     with pytest.raises(BadArgument, match="public http"):
@@ -69,8 +84,11 @@ def test_hostile_links_are_refused(url: str) -> None:
 
 def test_retailers() -> None:
     parsed = parse_retailers("nike snkrs:app, Foot Locker:raffle, Kith", DEFAULT_RETAILERS)
-    assert [(r["name"], r["method"]) for r in parsed] == [("Nike SNKRS", "app"), ("Foot Locker", "raffle"),
-                                                           ("Kith", "fcfs")]  # fmt: skip
+    assert [(r["name"], r["method"]) for r in parsed] == [
+        ("Nike SNKRS", "app"),
+        ("Foot Locker", "raffle"),
+        ("Kith", "fcfs"),
+    ]
     assert safe_link("https://www.footlocker.com/raffle?id=1") == "https://www.footlocker.com/raffle?id=1"
     with pytest.raises(BadArgument, match="unknown retailer `Bob's Shoes`"):
         parse_retailers("Bob's Shoes:fcfs", DEFAULT_RETAILERS)

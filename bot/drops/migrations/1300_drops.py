@@ -66,7 +66,9 @@ def upgrade() -> None:
         sa.Column("url", sa.String(500)),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column(
-            "drop_id", sa.Integer(), sa.ForeignKey("drops.id", name="fk_drop_proposals_drop_id_drops", ondelete="SET NULL")
+            "drop_id",
+            sa.Integer(),
+            sa.ForeignKey("drops.id", name="fk_drop_proposals_drop_id_drops", ondelete="SET NULL"),
         ),
         _member_fk("decided_by", "drop_proposals"),
         sa.Column("created_at", UtcDateTime(), nullable=False),
