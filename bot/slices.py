@@ -12,6 +12,7 @@ from typing import Any
 from bot.account import SLICE as ACCOUNT
 from bot.alerts import SLICE as ALERTS
 from bot.delivery import SLICE as DELIVERY
+from bot.drops import SLICE as DROPS
 from bot.economy import SLICE as ECONOMY
 from bot.feeds import SLICE as FEEDS
 from bot.general import SLICE as GENERAL
@@ -23,7 +24,7 @@ from core.config import load_config as load_core_config
 from core.errors import ConfigError
 from core.slice import Slice, in_dependency_order
 
-SLICES: tuple[Slice[Any], ...] = (GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET, TRADES)
+SLICES: tuple[Slice[Any], ...] = (GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET, TRADES, DROPS)
 
 
 def ordered() -> list[Slice[Any]]:
