@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.market.commands import pair_param
 from bot.market.models import CatalogProduct
 from bot.market.service import Market
@@ -227,7 +229,26 @@ async def want_add(ctx: Context, item: str, sizes: str | None = None, conditions
         "conditions": conditions_of(conditions) if conditions else None, "max_price": max_price,
     }  # fmt: skip
     row = await trades.add_want(ctx.member.id, values)
-    return Reply(title="🎯 Wanted", text=_want_line(row), ephemeral=True)
+    text = _want_line(row)
+    for_sale = await _for_sale(trades, row)
+    if for_sale:
+        text += "\nFor sale now:\n" + "\n".join(_have_line(have) for have in for_sale)
+    return Reply(title="🎯 Wanted", text=text, ephemeral=True)
+
+
+async def _for_sale(trades: Trades, want: TradeWant) -> list[TradeHave]:
+    """Other members' haves for sale that this want would take, cheapest first (sales aren't matched
+    into trades, so the member hears about them here)."""
+    query = select(TradeHave).where(
+        TradeHave.catalog_id == want.catalog_id, TradeHave.status == "open", TradeHave.price.is_not(None),
+        TradeHave.member_id != want.member_id, TradeHave.size_key.in_(want.sizes),
+    )  # fmt: skip
+    if want.max_price is not None:
+        query = query.where(TradeHave.price <= want.max_price)
+    if want.conditions:
+        query = query.where(TradeHave.condition.in_(want.conditions))
+    async with trades.db.read() as session:
+        return list((await session.execute(query.order_by(TradeHave.price, TradeHave.id).limit(5))).scalars())
 
 
 async def want_list(ctx: Context) -> Reply:

@@ -88,6 +88,9 @@ async def test_bad_listings_are_refused_and_change_nothing(make_bot: Any, tmp_pa
     assert (await bot.ok("alice", "/have accepts 1 none")).title == "✏️ Accept list cleared"
     sale = await bot.ok("bob", f'/have add "{ZEBRA}" 10 $280')
     assert "for sale $280" in sale.text
+    wanted = await bot.ok("carol", f'/want add "{ZEBRA}" sizes:"EU 44" max_price:300')
+    assert "For sale now:\n#2 **adidas Yeezy Boost 350 V2 Zebra** · size 10 · deadstock · for sale $280" in wanted.text
+    assert "For sale" not in (await bot.ok("dave", f'/want add "{ZEBRA}" 10 $250')).text
 
 
 async def test_listing_event_for_followers(make_bot: Any, tmp_path: Path) -> None:
