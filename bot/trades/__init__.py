@@ -18,7 +18,16 @@ from bot.economy.config import EconomySection
 from bot.trades import cli, proposals
 from bot.trades.config import TradesSection
 from bot.trades.listing_commands import COMMANDS as LISTING_COMMANDS
-from bot.trades.models import TradeBlock, TradeHave, TradeLeg, TradeParty, TradePrefs, TradeReview, TradeWant
+from bot.trades.models import (
+    TradeBlock,
+    TradeExclusion,
+    TradeHave,
+    TradeLeg,
+    TradeParty,
+    TradePrefs,
+    TradeReview,
+    TradeWant,
+)
 from bot.trades.service import LISTING_TOPIC, Trades
 from bot.trades.trade_commands import COMMANDS as TRADE_COMMANDS
 from bot.trades.trade_commands import remove_member
@@ -78,6 +87,10 @@ class TradesSlice(Slice[Trades]):
             ((TradeBlock.member_id == absorbed_id) & (TradeBlock.blocked_id == survivor_id))
             | ((TradeBlock.member_id == survivor_id) & (TradeBlock.blocked_id == absorbed_id))
         ))  # fmt: skip
+        excluded = TradeExclusion
+        known = select(excluded.have_id).where(excluded.member_id == survivor_id)
+        await session.execute(delete(excluded).where(excluded.member_id == absorbed_id, excluded.have_id.in_(known)))
+        await session.execute(update(excluded).where(excluded.member_id == absorbed_id).values(member_id=survivor_id))
         blocks, prefs = TradeBlock, TradePrefs
         mine = select(blocks.blocked_id).where(blocks.member_id == survivor_id)
         theirs = select(blocks.member_id).where(blocks.blocked_id == survivor_id)
