@@ -26,8 +26,8 @@ Why it looks the way it does:
 * Photos: a photo or an image file whose caption is a command line runs that command with the file
   attached (``adapters.telegram.media``). An album arrives as one update per photo sharing a
   ``media_group_id``, the caption on the first: the parts are gathered until none has come for
-  ``album_wait`` seconds, then the command runs once with all of them, keyed on the album's first
-  message id so a redelivered album does nothing twice.
+  ``album_wait`` seconds, then the command runs once with all of them, keyed on the album's
+  ``media_group_id`` so a redelivered album (or its last parts alone) does nothing twice.
 """
 
 from __future__ import annotations
@@ -309,6 +309,12 @@ class TelegramFrontend:
         if user is None:
             return
         caption = next((m.caption for m in messages if m.caption), None) or ""
+        if not caption and first.media_group_id is not None:
+            # the last parts of an album redelivered without its captioned first: answered already?
+            answer = await self._engine.requests.answered(f"{self.name}:{media_request_id(first)}")
+            if answer is not None:
+                await self._answer(first.chat, _topic_of(first), user, Reply.model_validate(answer), "", None)
+                return
         if not caption.startswith("/"):
             if first.chat.type == ChatType.PRIVATE:
                 hint = "To send photos to a command, write the command as the photo's caption (e.g. /lc submit …)."

@@ -29,8 +29,11 @@ RunAlbum = Callable[[list[Message]], Awaitable[None]]
 
 
 def media_request_id(first: Message) -> str:
-    """The platform's own id for photos sent together: the chat and the first message's id, the same
-    on every redelivery of any part of the album."""
+    """The platform's own id for photos sent together: an album's ``media_group_id`` (the same on a
+    redelivery of the whole album or of only its last parts, which a restart between two polls can
+    cause), or the chat and message id of a lone photo."""
+    if first.media_group_id is not None:
+        return f"album:{first.chat.id}:{first.media_group_id}"
     return f"media:{first.chat.id}:{first.message_id}"
 
 
