@@ -21,12 +21,14 @@ together with random hash pairs up to ``stored_hashes`` (1,000,000).
 - Community: 200 voters (5 authenticators right 95% of the time, 25 careless ones at 55%, 5 colluders,
   the rest between 60% and 90%; 10% of votes Unsure) over 1,000 checks, half fake, 10% of them gold;
   9 voters come to each check in turn and it closes as the bot closes it (quorum and majority, else at
-  the deadline), reputations updating as in the service. On 5% of the checks (a fake pair of one of
-  them) the colluders come first, on top of the 9, and all vote Real; elsewhere they vote honestly
-  (80%), so their weight is earned. ``verdict_accuracy`` (right
-  verdicts among decided ones) is compared with ``majority_accuracy``, the one-member-one-vote
-  majority of the same votes; ``collusion_changed`` is the share of verdicts that differ from the same
-  run with the colluders voting honestly.
+  the deadline), reputations updating as in the service. On 5% of the checks (a fake pair one of
+  the colluders submits) the other four come first, on top of the 9, and all vote Real; elsewhere
+  they vote honestly (80%), so their weight is earned. ``verdict_accuracy`` (right verdicts among
+  decided ones) is compared with ``majority_accuracy``, the one-member-one-vote majority of all the
+  votes the check got; ``collusion_changed`` is the share of verdicts that differ from the same run
+  with the colluders voting honestly (``collusion_changed_on_brigaded``: of those, the checks they
+  brigaded; the rest moved because reputations, and so later verdicts, differ between the runs).
+  The weights carry the friends discount of ``bot.legitcheck.tally.affinity``.
 """
 
 from __future__ import annotations
@@ -45,7 +47,18 @@ from PIL import Image, ImageOps
 from bot.legitcheck.config import LegitCheckSection
 from bot.legitcheck.hashindex import HashIndex
 from bot.legitcheck.phash import query_hashes, stored_hashes
-from bot.legitcheck.tally import FAKE, INCONCLUSIVE, REAL, UNSURE, Ballot, Record, simple_majority, tally, weight
+from bot.legitcheck.tally import (
+    FAKE,
+    INCONCLUSIVE,
+    REAL,
+    UNSURE,
+    Ballot,
+    Record,
+    affinity,
+    simple_majority,
+    tally,
+    weight,
+)
 
 SAMPLES = (
     "astronaut", "coffee", "chelsea", "rocket", "camera", "immunohistochemistry", "coins", "clock", "page",
@@ -187,12 +200,13 @@ def _detection(settings: LegitCheckSection) -> dict[str, Any]:
     }
 
 
-def _community(settings: LegitCheckSection, *, collude: bool, seed: int = 14) -> list[tuple[str, str, str]]:
-    """(truth, weighted verdict, simple-majority verdict) per check."""
+def _community(settings: LegitCheckSection, *, collude: bool, seed: int = 14) -> list[tuple[str, str, str, bool]]:
+    """(truth, weighted verdict, simple-majority verdict, brigaded) per check."""
     rng = random.Random(seed)
     accuracy = [0.95] * 5 + [0.55] * 25 + [0.8] * 5 + [rng.uniform(0.6, 0.9) for _ in range(165)]
     authenticators, colluders = set(range(5)), set(range(30, 35))
     records = [Record() for _ in accuracy]
+    together: dict[tuple[int, int], int] = {}
     results = []
     for _ in range(1000):
         truth = REAL if rng.random() < 0.5 else FAKE
@@ -200,9 +214,11 @@ def _community(settings: LegitCheckSection, *, collude: bool, seed: int = 14) ->
         brigade = rng.random() < 0.05
         if brigade:
             truth = FAKE
-        arrivals = rng.sample([v for v in range(len(accuracy)) if v not in colluders], 9)
+        submitter = rng.choice(sorted(colluders)) if brigade else rng.randrange(len(accuracy))
+        pool = [v for v in range(len(accuracy)) if v not in colluders and v != submitter]
+        arrivals = rng.sample(pool, 9)
         if brigade:
-            arrivals = [*sorted(colluders), *arrivals]
+            arrivals = [*(v for v in sorted(colluders) if v != submitter), *arrivals]
         draws = [(rng.random(), rng.random()) for _ in arrivals]
         ballots: list[Ballot] = []
         choices: list[str] = []
@@ -217,6 +233,8 @@ def _community(settings: LegitCheckSection, *, collude: bool, seed: int = 14) ->
             choices.append(choice)
             if weighted is None:
                 member_weight = weight(records[voter], settings, authenticator=voter in authenticators)
+                member_weight = affinity(member_weight, together.get((voter, submitter), 0), settings)
+                together[voter, submitter] = together.get((voter, submitter), 0) + 1
                 ballots.append(Ballot(choice, member_weight))
                 weighted = tally(ballots, settings, final=False).verdict
         if weighted is None:
@@ -231,7 +249,7 @@ def _community(settings: LegitCheckSection, *, collude: bool, seed: int = 14) ->
                 records[voter] = Record(old.agreed, old.disagreed, old.gold_right + right, old.gold_wrong + (not right))
             else:
                 records[voter] = Record(old.agreed + right, old.disagreed + (not right), old.gold_right, old.gold_wrong)
-        results.append((truth, weighted, simple_majority(choices)))
+        results.append((truth, weighted, simple_majority(choices), brigade))
     return results
 
 
@@ -244,10 +262,12 @@ def _accuracy(pairs: list[tuple[str, str]]) -> tuple[float, float]:
 def _simulation(settings: LegitCheckSection) -> dict[str, Any]:
     colluding = _community(settings, collude=True)
     honest = _community(settings, collude=False)
-    weighted_accuracy, inconclusive = _accuracy([(t, w) for t, w, _ in colluding])
-    majority_accuracy, majority_inconclusive = _accuracy([(t, m) for t, _, m in colluding])
-    changed = sum(a[1] != b[1] for a, b in zip(colluding, honest, strict=True)) / len(colluding)
-    changed_majority = sum(a[2] != b[2] for a, b in zip(colluding, honest, strict=True)) / len(colluding)
+    weighted_accuracy, inconclusive = _accuracy([(t, w) for t, w, _, _ in colluding])
+    majority_accuracy, majority_inconclusive = _accuracy([(t, m) for t, _, m, _ in colluding])
+    pairs = list(zip(colluding, honest, strict=True))
+    changed = sum(a[1] != b[1] for a, b in pairs) / len(pairs)
+    changed_brigaded = sum(a[1] != b[1] for a, b in pairs if a[3]) / len(pairs)
+    changed_majority = sum(a[2] != b[2] for a, b in pairs) / len(pairs)
     return {
         "checks": len(colluding),
         "voters": 200,
@@ -255,7 +275,9 @@ def _simulation(settings: LegitCheckSection) -> dict[str, Any]:
         "majority_accuracy": round(majority_accuracy, 4),
         "inconclusive_rate": round(inconclusive, 4),
         "majority_inconclusive_rate": round(majority_inconclusive, 4),
+        "brigaded_checks": sum(row[3] for row in colluding),
         "collusion_changed": round(changed, 4),
+        "collusion_changed_on_brigaded": round(changed_brigaded, 4),
         "collusion_changed_majority": round(changed_majority, 4),
         "settings": {
             key: getattr(settings, key) for key in ("min_voters", "min_weight", "majority", "min_lead", "gold_factor")

@@ -30,6 +30,9 @@ class LegitCheckSection(Section):
     max_weight: float = Field(default=4.0, gt=0, le=100)
     #: a known answer (gold check) counts this many times a verdict agreement
     gold_factor: float = Field(default=3.0, ge=1, le=20)
+    #: votes on one submitter's checks beyond this many earlier ones weigh less (``1 / (1 + extra)``):
+    #: a group vouching for each other's pairs loses its pull
+    friend_allowance: int = Field(default=1, ge=0, le=1000)
     #: members ("discord:ID", "telegram:ID") who vote with ``authenticator_weight`` and hear appeals
     authenticators: list[str] = Field(default_factory=list)
     authenticator_weight: float = Field(default=4.0, gt=0, le=100)

@@ -30,7 +30,7 @@ from bot.legitcheck.config import LegitCheckSection
 from bot.legitcheck.models import CLOSED, OPEN, VOID, LcCheck, LcPhoto, LcPhotoHash, LcVote, LcVoter
 from bot.legitcheck.phash import query_hashes, stored_hashes, to_signed
 from bot.legitcheck.photoindex import PhotoIndex
-from bot.legitcheck.tally import FAKE, INCONCLUSIVE, REAL, Ballot, Outcome, Record, tally, weight
+from bot.legitcheck.tally import FAKE, INCONCLUSIVE, REAL, Ballot, Outcome, Record, affinity, tally, weight
 from core.delivery import NewMessage, enqueue
 from core.errors import NotFound, UserError
 from core.markup import escape
@@ -249,7 +249,7 @@ class LegitChecks:
 
     async def vote(self, member: Member, check_id: int, choice: str, reasons: Sequence[str], note: str) -> Cast:
         """One vote per member per check, hidden until it closes; closes the check at its quorum."""
-        member_weight = await self.weight_of(member.id)
+        base_weight = await self.weight_of(member.id)
         closed = False
         try:
             async with self.db.transaction() as session:
@@ -268,6 +268,13 @@ class LegitChecks:
                 )
                 if existing is not None:
                     raise UserError(f"You already voted on #{check_id}. Votes stay hidden until it closes.")
+                earlier = await session.scalar(
+                    select(func.count())
+                    .select_from(LcVote)
+                    .join(LcCheck, LcCheck.id == LcVote.check_id)
+                    .where(LcVote.member_id == member.id, LcCheck.member_id == check.member_id)
+                )
+                member_weight = affinity(base_weight, int(earlier or 0), self.settings)
                 session.add(
                     LcVote(
                         check_id=check_id,

@@ -51,6 +51,15 @@ def weight(record: Record, settings: LegitCheckSection, *, authenticator: bool =
     return max(value, settings.authenticator_weight) if authenticator else value
 
 
+def affinity(weight_now: float, earlier_votes_on_submitter: int, settings: LegitCheckSection) -> float:
+    """A vote's weight after the friends discount: a member who keeps voting on the same submitter's
+    checks (beyond ``friend_allowance`` earlier ones) weighs ``1 / (1 + extra)`` as much, so a group
+    that takes turns asking and vouching for each other's pairs loses its pull after a few rounds,
+    while a stranger's vote on anyone's check is untouched."""
+    extra = max(0, earlier_votes_on_submitter - settings.friend_allowance)
+    return weight_now / (1 + extra)
+
+
 @dataclass(frozen=True)
 class Ballot:
     choice: str

@@ -208,3 +208,13 @@ async def test_mine_and_queue(lc: TestBot) -> None:
     assert "Nothing to vote on" in (await lc.ok("sam", "/lc queue")).text
     await lc.fails("sam", "/lc vote 2 fake nonsense", "pick from")
     await lc.fails("sam", "/lc show 99", "No legit check")
+
+
+async def test_votes_on_the_same_submitter_again_and_again_weigh_less(lc: TestBot) -> None:
+    for _ in range(3):
+        await lc.ok("sam", '/lc submit "Dunk Low"', attachments=photo_set(*PAIR))
+    for check_id in (1, 2, 3):
+        await lc.ok("ann", f"/lc vote {check_id} real")
+    async with lc.engine.db.read() as session:
+        weights = list((await session.execute(select(LcVote.weight).order_by(LcVote.check_id))).scalars())
+    assert weights == pytest.approx([0.5, 0.5, 0.25])

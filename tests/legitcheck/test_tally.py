@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 
 from bot.legitcheck.config import LegitCheckSection
-from bot.legitcheck.tally import FAKE, INCONCLUSIVE, REAL, UNSURE, Ballot, Record, simple_majority, tally, weight
+from bot.legitcheck.tally import (
+    FAKE,
+    INCONCLUSIVE,
+    REAL,
+    UNSURE,
+    Ballot,
+    Record,
+    affinity,
+    simple_majority,
+    tally,
+    weight,
+)
 
 SETTINGS = LegitCheckSection(min_voters=3, min_weight=3.0, majority=0.7, min_lead=1.0)
 
@@ -47,3 +58,9 @@ def test_a_split_check_is_inconclusive_at_its_deadline() -> None:
     assert tally(ballots, SETTINGS, final=True).verdict == INCONCLUSIVE
     assert simple_majority([REAL, FAKE]) == INCONCLUSIVE
     assert simple_majority([REAL, REAL, FAKE]) == REAL
+
+
+def test_voting_again_and_again_on_one_submitter_weighs_less() -> None:
+    assert affinity(2.0, 0, SETTINGS) == affinity(2.0, SETTINGS.friend_allowance, SETTINGS) == 2.0
+    assert affinity(2.0, SETTINGS.friend_allowance + 1, SETTINGS) == 1.0
+    assert affinity(2.0, SETTINGS.friend_allowance + 3, SETTINGS) == 0.5
