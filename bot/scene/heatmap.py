@@ -131,7 +131,7 @@ def draw(title: str, box: Box, points: Mapping[str, Sequence[tuple[float, float]
         if box.holds(city.lat, city.lon):
             axes.plot(city.lon, city.lat, marker=".", color="#333333", markersize=3, zorder=4)
             axes.annotate(city.name, (city.lon, city.lat), xytext=(3, 3), textcoords="offset points", fontsize=7,
-                          color="#333333", zorder=4)  # fmt: skip
+                          color="#333333", zorder=4, clip_on=True)  # fmt: skip
     axes.set_xlim(box.west, box.east)
     axes.set_ylim(box.south, box.north)
     axes.set_aspect(stretch)
