@@ -71,6 +71,10 @@ def test_every_cap_matches_exhaustive_search(market: tuple[list[Have], list[Want
             assert solution.sum_of_squares == squares, cap
         else:
             assert solution.sum_of_squares >= squares
+        assert solution.optimal and solution.items_bound == most
+        hurried = solve(graph, max_cycle=cap, seconds=0.0)  # no time at all: still valid, still bounded
+        check_valid(hurried, haves, wants, cap)
+        assert hurried.items_traded <= most <= hurried.items_bound
 
 
 @settings(max_examples=100, deadline=None)
