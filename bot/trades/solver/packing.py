@@ -31,7 +31,7 @@ def squares(cycles: Sequence[Cycle]) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Packing:
-    """Chosen cycles and, when a time limit cut the search short, None or a proven upper bound on items."""
+    """Chosen cycles, whether they are proven best, and a proven upper bound on items (None if listing was cut)."""
 
     cycles: list[Cycle]
     optimal: bool
@@ -123,7 +123,8 @@ def pack(
         bounds=Bounds(0, 1),
         options=options,
     )
-    bound = -float(result.mip_dual_bound) if result.get("mip_dual_bound") is not None else float(sum(weights))
+    dual = result.get("mip_dual_bound")
+    bound = -float(dual) if dual is not None and math.isfinite(dual) else float(sum(max(w, 0.0) for w in weights))
     if result.x is None:
         return _Result(cycles=None, weight_bound=bound, optimal=result.status == 0)
     picked = [cycle for cycle, value in zip(cycles, result.x, strict=True) if value > 0.5]
