@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.account import SLICE as ACCOUNT
 from bot.alerts import SLICE as ALERTS
+from bot.cop import SLICE as COP
 from bot.delivery import SLICE as DELIVERY
 from bot.drops import SLICE as DROPS
 from bot.economy import SLICE as ECONOMY
@@ -24,7 +25,9 @@ from core.config import load_config as load_core_config
 from core.errors import ConfigError
 from core.slice import Slice, in_dependency_order
 
-SLICES: tuple[Slice[Any], ...] = (GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET, TRADES, DROPS)
+SLICES: tuple[Slice[Any], ...] = (
+    GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET, TRADES, DROPS, COP
+)
 
 
 def ordered() -> list[Slice[Any]]:

@@ -68,6 +68,8 @@ log = structlog.get_logger(__name__)
 OUTBOX_SOURCE = "cop"
 #: no 0/O or 1/I: the code is read off a screen and typed back
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+#: the checkout steps in the order they must be taken
+STEP_ORDER = (SIZED, CARTED, CONFIRM, DONE, VOID)
 #: channels a practice drop message can go to (it needs buttons)
 PRACTICE_CHANNELS = ("discord", "telegram", "shell")
 
@@ -468,6 +470,8 @@ class Cop:
         moved = bool(await self.db.run(work))
         current = await self.entry(drop.id, member.id)
         assert current is not None
+        if not moved and STEP_ORDER.index(current.step) < STEP_ORDER.index(before):
+            raise UserError("Do the steps in order: add your size to the cart, then check out.")
         return Step(drop, current, moved=moved)
 
     async def _live(self, member: Member, drop_id: int) -> tuple[CopDrop, CopEntry | None]:

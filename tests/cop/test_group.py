@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.cop import Cop
@@ -16,6 +17,7 @@ from bot.cop.models import CopEntry
 from bot.cop.pairs import Pair
 from bot.economy import EconomyRuntime
 from core.commands import Permission
+from core.errors import ConfigError
 from core.replies import Reply
 from core.storage.models import Member
 from tests.cop.helpers import (
@@ -231,8 +233,12 @@ async def test_members_of_a_foreign_role_cannot_schedule(make_bot: Any) -> None:
     assert is_error(reply) and "admin" in reply.plain_text()
 
 
-async def test_leaving_a_feed_unconfigured_is_a_clear_answer(make_bot: Any) -> None:
-    bot: TestBot = await make_bot(feeds={"names": ["restocks", "drops", "raffles"]})
+async def test_a_feed_that_isnt_configured_is_a_clear_answer(make_bot: Any, make_config: Any, tmp_path: Any) -> None:
+    feeds = {"names": ["restocks", "drops", "raffles"]}
+    with pytest.raises(ConfigError, match=r"\[cop\] feed: no feed named 'cop'"):
+        make_config(feeds=feeds)  # bot.toml names the cop feed, so it must exist
+    (tmp_path / "bot.toml").write_text("[bot]\n", encoding="utf-8")  # a config without a [cop] section
+    bot: TestBot = await make_bot(feeds=feeds)
     bot.member("boss", "shell")
     await bot.fails("boss", "/cop schedule 2 10m", "isn't configured: add it to [feeds] names")
     assert await bot.engine.service(Cop).upcoming() == []

@@ -122,6 +122,7 @@ async def test_double_taps_and_stale_buttons_change_nothing(make_bot: Any) -> No
     (entry,) = await entries(bot.engine, drop.id)
     assert (entry.size, entry.step) == ("10", "sized")
 
+    await bot.fails("alice", f"/cop checkout {drop.id}", "Do the steps in order")
     carted = await bot.press("alice", sized, "Add to cart")
     twice = await bot.press("alice", sized, "Add to cart")
     assert "already done" in twice.text and [b.label for b in twice.buttons] == ["Checkout"]
