@@ -10,11 +10,12 @@ share it. The API:
   member with themself); ``allow(a, b)`` drops edges (blocks, reputation, radius, value balance).
 - :func:`solve` ``(graph, *, max_cycle=3, seconds=None) -> TradeSolution`` (0 = unbounded): ``cycles``
   of :class:`Step` ``(have, from_member, to_member)``, ``items_traded``, ``members_trading``,
-  ``seconds``, ``optimal``, ``items_bound``. Exact in items for every cap; among equally many items the
-  capped solve minimises the sum of squared cycle lengths exactly, the unbounded one as far as a
-  bounded refinement finds (see ``solve.py``). ``seconds`` bounds a solve with a cap of 4 or more
-  (exact ones can take minutes on a busy market): it returns the better of the exact cap-3 answer and
-  the best found in time, with a proven ``items_bound`` and ``optimal`` saying whether it is reached.
+  ``seconds``, ``optimal``, ``items_bound``. Exact in items for caps up to 3 and unbounded; among
+  equally many items the capped solve minimises the sum of squared cycle lengths exactly, the
+  unbounded one as far as a bounded refinement finds (see ``solve.py``). A cap of 4 or more is
+  time-limited (``seconds``, default 30; ``math.inf`` for exact): the better of the exact cap-3
+  answer extended by longer cycles and the full program's best in time, with a proven
+  ``items_bound`` and ``optimal`` saying whether it is reached.
 - :func:`load_problem` ``(json_bytes) -> (haves, wants)`` raising :class:`ProblemError` naming the
   problem, and :func:`solution_to_json` for the CLI's shape; :func:`add_solve_command` wires
   ``snpd trades solve`` into the slice's sub-parsers.

@@ -7,6 +7,7 @@ The ``snpd trades`` group belongs to the trades slice, whose ``add_cli`` passes 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,12 @@ def add_solve_command(subparsers: Any) -> None:
     command = subparsers.add_parser("solve", help="find the trade cycles that move the most items in a JSON file")
     command.add_argument("file", metavar="FILE.json", help='{"haves": [...], "wants": [...]} (see bot/trades/solver)')
     command.add_argument("--max-cycle", type=int, default=3, help="longest cycle, in haves (default 3; 0 = unbounded)")
+    command.add_argument(
+        "--seconds",
+        type=float,
+        default=math.inf,
+        help="time limit for caps of 4 or more (default: none, the exact answer however long it takes)",
+    )
     command.add_argument("--json", action="store_true", help="print the solution as one JSON object")
     command.set_defaults(func=run_solve)
 
@@ -33,6 +40,9 @@ def add_solve_command(subparsers: Any) -> None:
 def run_solve(args: argparse.Namespace) -> int:
     if args.max_cycle < 0 or args.max_cycle == 1:
         print(f"--max-cycle must be 0 (unbounded) or at least 2, not {args.max_cycle}", file=sys.stderr)
+        return 2
+    if not args.seconds > 0:
+        print(f"--seconds must be more than 0, not {args.seconds}", file=sys.stderr)
         return 2
     path = Path(args.file)
     try:
@@ -46,14 +56,15 @@ def run_solve(args: argparse.Namespace) -> int:
     except ProblemError as exc:
         print(f"{path}: {exc}", file=sys.stderr)
         return 2
-    solution = solve(build_graph(haves, wants), max_cycle=args.max_cycle)
+    solution = solve(build_graph(haves, wants), max_cycle=args.max_cycle, seconds=args.seconds)
     if args.json:
         sys.stdout.write(orjson.dumps(solution_to_json(solution)).decode() + "\n")
         return 0
     cap = "unbounded" if args.max_cycle == 0 else f"at most {args.max_cycle}"
+    proof = "optimal" if solution.optimal else f"at most {solution.items_bound} possible"
     print(
         f"{solution.items_traded} items among {solution.members_trading} members in {len(solution.cycles)} cycles "
-        f"({cap}), {solution.seconds:.3f} s"
+        f"({cap}; {proof}), {solution.seconds:.3f} s"
     )
     for number, cycle in enumerate(solution.cycles, 1):
         print(f"{number}. " + "; ".join(f"{step.from_member} sends {step.have} to {step.to_member}" for step in cycle))

@@ -61,7 +61,7 @@ def test_the_default_cap_is_three(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_text_output_names_who_sends_what(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["solve", str(ring_file(tmp_path, 2))]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("2 items among 2 members in 1 cycles (at most 3)")
+    assert out.startswith("2 items among 2 members in 1 cycles (at most 3; optimal)")
     assert "1. m0 sends h0 to m1; m1 sends h1 to m0" in out
 
 
@@ -77,6 +77,17 @@ def test_a_malformed_file_is_named_with_exit_2(tmp_path: Path, capsys: pytest.Ca
 def test_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["solve", str(tmp_path / "nope.json")]) == 2
     assert "cannot read (No such file or directory)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan"])
+def test_an_impossible_time_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str], seconds: str) -> None:
+    assert run(["solve", str(ring_file(tmp_path, 2)), "--max-cycle", "5", "--seconds", seconds]) == 2
+    assert "--seconds must be more than 0" in capsys.readouterr().err
+
+
+def test_a_time_limited_long_cap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["solve", str(ring_file(tmp_path, 5)), "--max-cycle", "6", "--seconds", "30", "--json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["items_traded"] == 5
 
 
 @pytest.mark.parametrize("cap", ["1", "-2"])

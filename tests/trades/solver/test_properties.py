@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,6 +74,9 @@ def test_every_cap_matches_exhaustive_search(market: tuple[list[Have], list[Want
         else:
             assert solution.sum_of_squares >= squares
         assert solution.optimal and solution.items_bound == most
+        if cap > 3:  # caps of 4+ are time-limited by default; without a limit the program is exact
+            exact = solve(graph, max_cycle=cap, seconds=math.inf)
+            assert (exact.items_traded, exact.sum_of_squares) == (most, squares)
         hurried = solve(graph, max_cycle=cap, seconds=0.0)  # no time at all: still valid, still bounded
         check_valid(hurried, haves, wants, cap)
         assert hurried.items_traded <= most <= hurried.items_bound
