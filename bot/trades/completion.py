@@ -20,6 +20,7 @@ from bot.trades.models import (
     TradeReview,
     TradeWant,
 )
+from bot.trades.notify import send
 from bot.trades.proposals import event, names_of, parts, wake
 from bot.trades.reputation import trade_counts
 from bot.trades.service import Trades, changed
@@ -92,8 +93,6 @@ async def _complete(session: AsyncSession, trades: Trades, proposal: TradePropos
             if have.size_key in want.sizes:
                 await session.execute(delete(TradeWant).where(TradeWant.id == want.id))
     names = await names_of(session, [p.member_id for p in parties])
-    from bot.trades.notify import send
-
     await send(session, [
         (p.member_id, f"done:{proposal.id}", render.completed_dm(proposal, p.member_id, legs, names)) for p in parties
     ])  # fmt: skip
@@ -113,8 +112,6 @@ async def dispute(trades: Trades, member_id: int, trade_id: int, reason: str) ->
         await session.flush()
         report = await history(session, proposal)
         _legs, _haves, parties = await parts(session, trade_id)
-        from bot.trades.notify import send
-
         notice = Reply(title=f"⚠️ Trade #{trade_id} is disputed",
                        text="A member asked the mods to look at this trade. A mod will contact you.")  # fmt: skip
         await send(session, [(p.member_id, f"dispute:{trade_id}", notice) for p in parties if p.member_id != member_id])
@@ -168,8 +165,6 @@ async def resolve(trades: Trades, mod_id: int, trade_id: int, outcome: str, note
         else:
             proposal.status, proposal.closed_at, proposal.reason = CANCELLED, utcnow(), note[:200]
             _legs, _haves, parties = await parts(session, trade_id)
-            from bot.trades.notify import send
-
             notice = Reply(title=f"🛑 Trade #{trade_id} cancelled by a mod", text=escape(note) or "No note.")
             await send(session, [(p.member_id, f"cancel:{trade_id}", notice) for p in parties])
             await changed(session, trades.settings)

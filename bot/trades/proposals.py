@@ -13,6 +13,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.delivery.service import Delivery
 from bot.trades import render
 from bot.trades.matching import claim, find_cycles, release, store
 from bot.trades.models import (
@@ -52,8 +53,6 @@ _CLOSED_WHY = {
 
 def wake(trades: Trades) -> None:
     """Let the delivery worker send what was just queued."""
-    from bot.delivery.service import Delivery
-
     if trades.engine.has_service(Delivery):
         trades.engine.service(Delivery).wake()
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.market.service import Market
 from bot.trades.config import TradesSection
 from bot.trades.listings import Listing, have_listing, want_listing
 from bot.trades.models import (
@@ -135,8 +136,6 @@ class Trades:
     async def _catalog_id(self, item: str | int) -> int | None:
         if isinstance(item, int):
             return item
-        from bot.market.service import Market
-
         if not self.engine.has_service(Market):
             return None
         resolved = await self.engine.service(Market).resolve(item)
