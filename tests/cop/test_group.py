@@ -20,6 +20,7 @@ from core.commands import Permission
 from core.errors import ConfigError
 from core.replies import Reply
 from core.storage.models import Member
+from tests.account.links import confirm_link
 from tests.cop.helpers import (
     balance,
     clocked,
@@ -242,3 +243,26 @@ async def test_a_feed_that_isnt_configured_is_a_clear_answer(make_bot: Any, make
     bot.member("boss", "shell")
     await bot.fails("boss", "/cop schedule 2 10m", "isn't configured: add it to [feeds] names")
     assert await bot.engine.service(Cop).upcoming() == []
+
+
+async def test_link_moves_entries_except_where_both_accounts_entered(make_bot: Any) -> None:
+    bot = await _bot(make_bot)
+    bot.member("alice_d", "discord")
+    bot.member("alice_tg", "telegram")
+    cop, clock = clocked(bot.engine)
+    boss = await bot.resolve("boss")
+    both = await cop.schedule_group(boss, clock() + timedelta(minutes=2), 5, Pair("Shared Pair", ("10",)))
+    await open_now(bot.engine, clock, both.id)
+    for name in ("alice_d", "alice_tg"):
+        await cop.pick_size(await bot.resolve(name), both.id, "10")
+    only_tg = await cop.schedule_group(boss, clock() + timedelta(minutes=2), 5, Pair("Other Pair", ("9",)))
+    await open_now(bot.engine, clock, only_tg.id)
+    await cop.pick_size(await bot.resolve("alice_tg"), only_tg.id, "9")
+    absorbed = await bot.member_id("alice_tg")
+
+    code = (await bot.ok("alice_d", "/link")).text.split("**")[1]
+    await bot.ok("alice_tg", f"/link {code}")
+    await confirm_link(bot.engine, bot["alice_d"].caller)
+    survivor = await bot.member_id("alice_d")
+    assert {e.member_id for e in await entries(bot.engine, only_tg.id)} == {survivor}
+    assert sorted(e.member_id for e in await entries(bot.engine, both.id)) == sorted([survivor, absorbed])
