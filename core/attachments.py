@@ -8,7 +8,13 @@ How a slice uses them:
   list for code that has no parameter at hand.
 * Never trust ``filename``, ``content_type`` or ``size``: they are the sender's claims. Read the bytes
   with ``await attachment.read(max_bytes)``, which refuses an oversized file before reading all of it,
-  and hand photos to ``core.photos.PhotoStore.store`` (it sniffs, checks, strips metadata and stores).
+  and hand photos to ``core.photos.PhotoStore.store_all`` (it sniffs, checks, strips metadata and
+  stores). Key what the command records on ``ctx.request_id`` as usual: a Telegram album is one
+  request however many updates carried it.
+* Members send them as: Discord attachment options (``photo1`` … ``photoN`` for a parameter called
+  ``photos``), a Telegram photo, album or image file whose caption is the command line, shell paths
+  after ``--attach``. SMS brings none: a command whose files are required answers that there.
+  Guides (Discord forms, Telegram conversations) never ask for files.
 
 Each frontend builds ``Attachment`` objects from its platform (a Discord attachment, a Telegram photo or
 document, a shell file path) and dispatches the command inside ``carrying(attachments)``: the engine's
