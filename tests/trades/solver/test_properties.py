@@ -69,9 +69,9 @@ def test_every_cap_matches_exhaustive_search(market: tuple[list[Have], list[Want
         check_valid(solution, haves, wants, cap)
         most, squares = best(haves, wants, cap)
         assert solution.items_traded == most, cap
-        if cap:
+        if cap in (2, 3):
             assert solution.sum_of_squares == squares, cap
-        else:
+        else:  # the unbounded and time-limited tie-breaks are heuristics
             assert solution.sum_of_squares >= squares
         assert solution.optimal and solution.items_bound == most
         if cap > 3:  # caps of 4+ are time-limited by default; without a limit the program is exact
