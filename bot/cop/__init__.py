@@ -19,6 +19,7 @@ from bot.cop.commands import COMMANDS
 from bot.cop.config import CopSection
 from bot.cop.models import CopDrop, CopEntry
 from bot.cop.service import Cop
+from bot.economy.config import EconomySection
 from core.config import Config
 from core.engine import Engine
 from core.slice import Slice
@@ -56,10 +57,17 @@ class CopSlice(Slice[Cop]):
 
     def check_config(self, config: Config) -> list[str]:
         settings = config.get(CopSection)
+        problems = []
         if "feed" in settings.model_fields_set and settings.feed not in config.feeds.names:
             names = ", ".join(config.feeds.names)
-            return [f"[cop] feed: no feed named {settings.feed!r} (feeds: {names}; add it to [feeds] names)"]
-        return []
+            problems.append(f"[cop] feed: no feed named {settings.feed!r} (feeds: {names}; add it to [feeds] names)")
+        rules = config.get(EconomySection).earn
+        if settings.earn_kind and settings.earn_kind not in rules:
+            problems.append(
+                f"[cop] earn_kind: no [economy.earn.{settings.earn_kind}] rule "
+                f"(rules: {', '.join(sorted(rules))}); add one, or set earn_kind = \"\" to pay winners nothing"
+            )
+        return problems
 
 
 SLICE = CopSlice()

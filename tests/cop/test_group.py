@@ -238,6 +238,8 @@ async def test_a_feed_that_isnt_configured_is_a_clear_answer(make_bot: Any, make
     feeds = {"names": ["restocks", "drops", "raffles"]}
     with pytest.raises(ConfigError, match=r"\[cop\] feed: no feed named 'cop'"):
         make_config(feeds=feeds)  # bot.toml names the cop feed, so it must exist
+    with pytest.raises(ConfigError, match=r"\[cop\] earn_kind: no \[economy.earn.cop_winner\] rule"):
+        make_config(cop={"earn_kind": "cop_winner"})
     (tmp_path / "bot.toml").write_text("[bot]\n", encoding="utf-8")  # a config without a [cop] section
     bot: TestBot = await make_bot(feeds=feeds)
     bot.member("boss", "shell")
