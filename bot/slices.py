@@ -17,6 +17,7 @@ from bot.drops import SLICE as DROPS
 from bot.economy import SLICE as ECONOMY
 from bot.feeds import SLICE as FEEDS
 from bot.general import SLICE as GENERAL
+from bot.legitcheck import SLICE as LEGITCHECK
 from bot.market import SLICE as MARKET
 from bot.monitors import SLICE as MONITORS
 from bot.trades import SLICE as TRADES
@@ -26,7 +27,7 @@ from core.errors import ConfigError
 from core.slice import Slice, in_dependency_order
 
 SLICES: tuple[Slice[Any], ...] = (
-    GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET, TRADES, DROPS, COP
+    GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET, LEGITCHECK, TRADES, DROPS, COP
 )
 
 
