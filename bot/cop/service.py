@@ -501,15 +501,18 @@ class Cop:
 
         async def work(session: AsyncSession) -> Checkout:
             now = self.clock()
-            entry = await session.scalar(
-                select(CopEntry)
-                .where(CopEntry.member_id == member.id, CopEntry.step == CONFIRM)
-                .order_by(CopEntry.id.desc())
-                .limit(1)
-                .with_for_update()
-            )
-            if entry is None:
+            waiting = (
+                await session.scalars(
+                    select(CopEntry)
+                    .where(CopEntry.member_id == member.id, CopEntry.step == CONFIRM)
+                    .order_by(CopEntry.id.desc())
+                    .with_for_update()
+                )
+            ).all()
+            if not waiting:
                 raise UserError(await self._nothing_to_confirm(session, member.id))
+            # a member at checkout in two drops at once confirms the one whose code they typed
+            entry = next((item for item in waiting if item.code == typed), waiting[0])
             drop = await session.get(CopDrop, entry.drop_id)
             assert drop is not None
             if typed != entry.code:

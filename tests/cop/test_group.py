@@ -268,3 +268,23 @@ async def test_link_moves_entries_except_where_both_accounts_entered(make_bot: A
     survivor = await bot.member_id("alice_d")
     assert {e.member_id for e in await entries(bot.engine, only_tg.id)} == {survivor}
     assert sorted(e.member_id for e in await entries(bot.engine, both.id)) == sorted([survivor, absorbed])
+
+
+async def test_a_member_at_checkout_in_two_drops_confirms_the_one_whose_code_they_type(make_bot: Any) -> None:
+    bot = await _bot(make_bot)
+    cop, clock = clocked(bot.engine)
+    alice = await bot.resolve("alice")
+    practice = await cop.start_practice(alice, "shell", Pair("Practice Pair", ("10",)))
+    group = await cop.schedule_group(await bot.resolve("boss"), clock() + timedelta(seconds=30), 1, Pair("G", ("9",)))
+    codes = {}
+    for drop, size in ((practice, "10"), (group, "9")):
+        await open_now(bot.engine, clock, drop.id)
+        await cop.pick_size(alice, drop.id, size)
+        await cop.add_to_cart(alice, drop.id)
+        codes[drop.id] = (await cop.checkout(alice, drop.id)).entry.code
+    first = await bot.ok("alice", f"/cop confirm {codes[practice.id]}")  # the older entry's code
+    assert (first.title or "").startswith("✅ Checked out in")
+    (waiting,) = await entries(bot.engine, group.id)
+    assert (waiting.step, waiting.wrong_codes) == ("confirm", 0)
+    won = await bot.ok("alice", f"/cop confirm {codes[group.id]}")
+    assert "#1 of 1" in (won.title or "")
