@@ -26,12 +26,24 @@ def _service(ctx: Context) -> LegitChecks:
     return ctx.service(LegitChecks)
 
 
+def split_size(item: str, size: str | None) -> tuple[str, str | None]:
+    """``/lc submit jordan 4 bred 10`` typed without quotes: the last word is the size when it looks
+    like one, and the words before it belong to the item."""
+    if size is None or _SIZE.fullmatch(size.strip()):
+        return item, size
+    *rest, last = size.split()
+    if _SIZE.fullmatch(last):
+        item, size = " ".join([item, *rest]), last
+    else:
+        item, size = f"{item} {size}", None
+    if len(item) > 200:
+        raise BadArgument("item", "at most 200 characters")
+    return item, size
+
+
 async def submit(ctx: Context, item: str, size: str | None = None, photos: list[Attachment] | None = None) -> Reply:
     service = _service(ctx)
-    if size is not None and not _SIZE.fullmatch(size.strip()):
-        raise BadArgument(
-            "size", f'`{escape(size)}` is not a size. Quote a many-word item: /lc submit "Jordan 4 Bred" 10'
-        )
+    item, size = split_size(item, size)
     files = photos or []
     if len(files) < service.settings.min_photos:
         raise UserError(

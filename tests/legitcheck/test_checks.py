@@ -199,9 +199,9 @@ async def test_gold_checks_score_voters_against_the_known_answer(lc: TestBot) ->
 
 
 async def test_mine_and_queue(lc: TestBot) -> None:
-    await lc.ok("sam", '/lc submit "Dunk Low"', attachments=photo_set(*PAIR))
+    await lc.ok("sam", "/lc submit Dunk Low 9", attachments=photo_set(*PAIR))
     await lc.ok("bob", '/lc submit "Dunk High"', attachments=photo_set("rocket", "camera", "coins"))
-    assert "#1" in (await lc.ok("sam", "/lc mine")).text
+    assert "#1 **Dunk Low** (size 9)" in (await lc.ok("sam", "/lc mine")).text
     queue = await lc.ok("sam", "/lc queue")
     assert "#2" in queue.text and "#1" not in queue.text
     await lc.ok("sam", "/lc vote 2 real")

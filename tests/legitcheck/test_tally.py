@@ -64,3 +64,12 @@ def test_voting_again_and_again_on_one_submitter_weighs_less() -> None:
     assert affinity(2.0, 0, SETTINGS) == affinity(2.0, SETTINGS.friend_allowance, SETTINGS) == 2.0
     assert affinity(2.0, SETTINGS.friend_allowance + 1, SETTINGS) == 1.0
     assert affinity(2.0, SETTINGS.friend_allowance + 3, SETTINGS) == 0.5
+
+
+def test_an_unquoted_item_keeps_its_words_and_the_size_is_the_last_one() -> None:
+    from bot.legitcheck.commands import split_size
+
+    assert split_size("Jordan", "4 Bred 10") == ("Jordan 4 Bred", "10")
+    assert split_size("Dunk", "Low") == ("Dunk Low", None)
+    assert split_size("Jordan 4", "US 10.5") == ("Jordan 4", "US 10.5")
+    assert split_size("Dunk", None) == ("Dunk", None)
