@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.trades import completion, proposals, render
-from bot.trades.models import TradeParty, TradeProposal
+from bot.trades.models import TradeParty, TradeProposal, TradeReview
 from bot.trades.service import Trades, drop_member_rows
 from core.commands import Command, Param, ParamType, Permission
 from core.context import Context
 from core.errors import UserError
 from core.markup import clip, escape
-from core.replies import Reply
+from core.replies import Reply, ReplyField
 from core.storage.models import Member
 
 _TRADE = Param("id", "The trade's number (from its DM or /trades list)", type=ParamType.INTEGER, min_value=1)
@@ -147,8 +147,20 @@ async def remove_member(trades: Trades, member_id: int, why: str) -> list[int]:
 
 async def rep(ctx: Context, member: str | None = None) -> Reply:
     who = ctx.member if member is None else await _member(ctx, member)
-    reputation = await ctx.service(Trades).reputation(who.id)
-    return render.reputation_reply(who.display_name, reputation)
+    trades = ctx.service(Trades)
+    reputation = await trades.reputation(who.id)
+    reply = render.reputation_reply(who.display_name, reputation)
+    async with trades.db.read() as session:
+        notes = (await session.execute(
+            select(TradeReview.stars, TradeReview.note)
+            .where(TradeReview.reviewee_id == who.id, TradeReview.note != "")
+            .order_by(TradeReview.id.desc())
+            .limit(3)
+        )).all()  # fmt: skip
+    if notes:
+        said = "\n".join(f"{'★' * stars} “{escape(clip(note, 120))}”" for stars, note in notes)
+        reply.fields.append(ReplyField(name="Latest notes", value=said, inline=False))
+    return reply
 
 
 COMMANDS = (

@@ -14,6 +14,7 @@ from bot.trades import Trades
 from bot.trades.proposals import run_solver
 from core.commands import Permission
 from core.errors import ConfigError
+from core.markup import escape
 from tests.testbot import TestBot
 from tests.trades.helpers import FOG, FRESH_OK, PINE, ZEBRA, dms, list_cycle, stock
 
@@ -75,6 +76,8 @@ async def test_three_way_trade_end_to_end(make_bot: Any, tmp_path: Path) -> None
     await bot.ok("bob", "/trades review 1 4 smooth **trade** <b>")
     await bot.ok("carol", "/trades review 1 2")
 
+    noted = {field.name: field.value for field in (await bot.ok("alice", "/rep @carol")).fields}
+    assert noted["Latest notes"] == f"★★★★ “{escape('smooth **trade** <b>')}”"
     rep = await bot.ok("carol", "/rep @bob")
     values = {field.name: field.value for field in rep.fields}
     assert values["Completed trades"] == "1" and values["Average review"].startswith("★5.00 from 1 review")
