@@ -19,6 +19,7 @@ from core.replies import Button, Reply
 _PHOTO_FRONTENDS = frozenset(FRONTENDS) - {"sms"}
 #: US 10, 10.5, UK 9, EU 44, 7Y, 8W, XL...
 _SIZE = re.compile(r"(?:(?:us|uk|eu|m|w|y)\s*)?\d{1,2}(?:[.,]5)?\s*[a-z]{0,2}|xxs|xs|s|m|l|xl|xxl|os", re.I)
+_REASON_CODES = tuple(code for code, _ in REASONS)
 _CHECK_ID = Param("id", "The check's number (#12)", type=ParamType.INTEGER, min_value=1)
 
 
@@ -81,20 +82,28 @@ async def show(ctx: Context, id: int) -> Reply:
 
 async def vote(ctx: Context, id: int, choice: str, reasons: str | None = None, note: str | None = None) -> Reply:
     service = _service(ctx)
-    picked = _reasons(reasons) if reasons else []
+    if reasons is not None and reasons.strip().lower() == "picked":
+        await service.votable(ctx.member, id)  # a double tap on "Cast" says it was cast, not "tick one"
+        picked = await service.drafted(ctx.member, id, choice)
+        if not picked:
+            raise BadArgument("reasons", "tick at least one reason first")
+    else:
+        picked = _reasons(reasons) if reasons else []
     if choice in (FAKE, UNSURE) and not picked:
-        check = await service.get(id)
-        if check.status != OPEN:
-            raise UserError(f"Check #{id} is closed; votes are no longer taken.")
-        if check.member_id == ctx.member.id:
-            raise UserError("You can't vote on your own check.")
-        return render.reason_picker(id, choice)
+        await service.votable(ctx.member, id)
+        return render.reason_picker(id, choice, await service.drafted(ctx.member, id, choice))
     if choice == REAL and picked:
         raise BadArgument("reasons", "a Real vote takes no reasons; add a note instead")
     cast = await service.vote(ctx.member, id, choice, picked, (note or "").strip())
     why = f" ({', '.join(REASON_LABELS[code] for code in picked)})" if picked else ""
     closed = " It reached its quorum and is closed." if cast.closed else " Votes stay hidden until it closes."
     return Reply(title="🗳️ Vote recorded", text=f"{render.choice_label(choice)}{why} on #{id}.{closed}", ephemeral=True)
+
+
+async def pick(ctx: Context, id: int, choice: str, reason: str) -> Reply:
+    """A checklist button: tick or untick one reason, then show the checklist again."""
+    picked = await _service(ctx).pick(ctx.member, id, choice, reason)
+    return render.reason_picker(id, choice, picked)
 
 
 def _reasons(text: str) -> list[str]:
@@ -226,6 +235,17 @@ def commands() -> list[Command]:
                 Param("note", "A short note", required=False, max_length=200, rest=True),
             ),
             # a vote is secret until the check closes: answers go to the voter alone (by DM from a group)
+            private=True,
+        ),
+        Command(
+            name="lc pick",
+            description="Tick or untick a reason of your Fake or Unsure vote (the checklist buttons).",
+            handler=pick,
+            params=(
+                _CHECK_ID,
+                Param("choice", "fake or unsure", choices=(FAKE, UNSURE)),
+                Param("reason", "box, tongue, stitching, shape, materials, sole or print", choices=_REASON_CODES),
+            ),
             private=True,
         ),
         Command(name="lc mine", description="Your legit checks and their verdicts.", handler=mine),

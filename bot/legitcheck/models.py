@@ -9,6 +9,7 @@
   and a DCT hash (``check``) (``bot.legitcheck.phash``); the ``id`` is the high-water mark each
   process's in-memory index reads new rows from.
 - ``lc_votes``: one vote per member and check (unique), with the weight it carried when cast.
+- ``lc_drafts``: the checklist reasons a member has ticked before casting a Fake or Unsure vote.
 - ``lc_voters``: each voter's record (agreements with verdicts and gold answers) and a mod's bar.
 """
 
@@ -93,6 +94,17 @@ class LcVote(Base):
     note: Mapped[str] = mapped_column(String(200), default="")
     weight: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LcDraft(Base):
+    """The reasons a member has ticked on a Fake or Unsure vote's checklist, before casting it."""
+
+    __tablename__ = "lc_drafts"
+
+    check_id: Mapped[int] = mapped_column(ForeignKey("lc_checks.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    choice: Mapped[str] = mapped_column(String(8))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class LcVoter(Base):

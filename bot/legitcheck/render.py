@@ -85,16 +85,23 @@ def card(check: LcCheck, votes: int, photos: Sequence[tuple[str, bytes]] = ()) -
     )
 
 
-def reason_picker(check_id: int, choice: str) -> Reply:
-    """A Fake or Unsure press: the checklist as buttons (each casts the vote with that reason)."""
+def reason_picker(check_id: int, choice: str, picked: Sequence[str] = ()) -> Reply:
+    """A Fake or Unsure press: the checklist as buttons that tick and untick reasons, and one that casts
+    the vote with the ticked ones."""
     label = "Fake" if choice == FAKE else "Unsure"
+    ticked = ", ".join(REASON_LABELS[code] for code in picked) or "none yet"
+    buttons = [
+        Button(label=f"✓ {text}" if code in picked else text, action=f"/lc pick {check_id} {choice} {code}")
+        for code, text in REASONS
+    ]
+    buttons.append(Button(label=f"Cast {label} vote", action=f"/lc vote {check_id} {choice} picked"))
     return Reply(
         title=f"{label} on #{check_id}: why?",
         text=(
-            "Pick the reason. To give several or add a note, type "
+            f"Tick the reasons, then cast the vote. Ticked: {ticked}.\nTo add a note, type "
             f"`/lc vote {check_id} {choice} box,stitching your note`."
         ),
-        buttons=[Button(label=text, action=f"/lc vote {check_id} {choice} {code}") for code, text in REASONS],
+        buttons=buttons,
         ephemeral=True,
     )
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from PIL import Image
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,7 @@ from bot.delivery.service import Delivery
 from bot.economy.runtime import EconomyRuntime
 from bot.legitcheck import render
 from bot.legitcheck.config import LegitCheckSection
-from bot.legitcheck.models import CLOSED, OPEN, VOID, LcCheck, LcPhoto, LcPhotoHash, LcVote, LcVoter
+from bot.legitcheck.models import CLOSED, OPEN, VOID, LcCheck, LcDraft, LcPhoto, LcPhotoHash, LcVote, LcVoter
 from bot.legitcheck.phash import query_hashes, stored_hashes, to_signed
 from bot.legitcheck.photoindex import PhotoIndex
 from bot.legitcheck.tally import FAKE, INCONCLUSIVE, REAL, Ballot, Outcome, Record, affinity, tally, weight
@@ -287,6 +287,9 @@ class LegitChecks:
                     )
                 )
                 await session.flush()
+                await session.execute(
+                    delete(LcDraft).where(LcDraft.check_id == check_id, LcDraft.member_id == member.id)
+                )
                 outcome = tally(await self._ballots(session, check_id), self.settings, final=False)
                 if outcome.verdict is not None:
                     closed = await self._close(session, check, outcome)
@@ -295,6 +298,39 @@ class LegitChecks:
         if closed:
             await self.finish(check_id)
         return Cast(check_id, choice, closed)
+
+    async def votable(self, member: Member, check_id: int) -> LcCheck:
+        """The check, if ``member`` may still vote on it; otherwise the reason why not."""
+        check = await self.get(check_id)
+        if check.status != OPEN:
+            raise UserError(f"Check #{check_id} is closed; votes are no longer taken.")
+        if check.member_id == member.id:
+            raise UserError("You can't vote on your own check.")
+        async with self.db.read() as session:
+            voted = await session.scalar(
+                select(LcVote.id).where(LcVote.check_id == check_id, LcVote.member_id == member.id)
+            )
+        if voted is not None:
+            raise UserError(f"You already voted on #{check_id}. Votes stay hidden until it closes.")
+        return check
+
+    async def pick(self, member: Member, check_id: int, choice: str, code: str) -> list[str]:
+        """Tick or untick one checklist reason of a Fake or Unsure vote not cast yet; the ticked ones."""
+        await self.votable(member, check_id)
+        async with self.db.transaction() as session:
+            draft = await session.get(LcDraft, (check_id, member.id), with_for_update=True)
+            if draft is None:
+                draft = LcDraft(check_id=check_id, member_id=member.id, choice=choice, reasons=[])
+                session.add(draft)
+            reasons = [] if draft.choice != choice else list(draft.reasons)
+            reasons = [r for r in reasons if r != code] if code in reasons else [*reasons, code]
+            draft.choice, draft.reasons = choice, reasons
+        return reasons
+
+    async def drafted(self, member: Member, check_id: int, choice: str) -> list[str]:
+        async with self.db.read() as session:
+            draft = await session.get(LcDraft, (check_id, member.id))
+        return list(draft.reasons) if draft is not None and draft.choice == choice else []
 
     async def _ballots(self, session: AsyncSession, check_id: int) -> list[Ballot]:
         rows = (await session.execute(select(LcVote).where(LcVote.check_id == check_id))).scalars()

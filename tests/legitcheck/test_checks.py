@@ -66,9 +66,15 @@ async def test_submit_vote_close_pay_and_dm(lc: TestBot) -> None:
     assert [b.label for b in card.buttons] == ["Real", "Fake", "Unsure"]
     await lc.fails("sam", "/lc vote 1 real", "own check")
     picker = await lc.ok("ann", "/lc vote 1 fake")
-    assert "Stitching" in [b.label for b in picker.buttons]
-    await lc.press("ann", picker, "Stitching")
+    ticked = await lc.press("ann", picker, "Stitching")
+    ticked = await lc.press("ann", ticked, "Box label")
+    ticked = await lc.press("ann", ticked, "✓ Box label")  # ticked again: unticked
+    assert [b.label for b in ticked.buttons if b.label.startswith("✓")] == ["✓ Stitching"]
+    cast = await lc.press("ann", ticked, "Cast Fake vote")
+    assert "Fake (Stitching) on #1" in cast.text
+    assert "already voted" in (await lc.press("ann", ticked, "Cast Fake vote")).text  # a double tap
     await lc.fails("ann", "/lc vote 1 real", "already voted")
+    await lc.fails("bob", "/lc vote 1 fake picked", "tick at least one reason")
     assert "1 vote(s)" in (await lc.ok("bob", "/lc show 1")).text  # the count, never the choices
     await lc.ok("bob", "/lc vote 1 fake stitching,box looks off")
     closing = await lc.ok("cat", "/lc vote 1 fake sole")

@@ -31,10 +31,12 @@ async def _balance(engine: Engine, member_id: int) -> int:
     return await engine.service(EconomyRuntime).economy.balance(member_id)
 
 
-async def _vote_fake(bot: DiscordTestBot | TelegramTestBot, who: str, card: Reply) -> Reply:
-    picker = await bot.press(who, card, "Fake")
+async def _tick_box_label(bot: DiscordTestBot | TelegramTestBot, who: str, picker: Reply) -> Reply:
+    """Tick "Box label" on the checklist; the reply is the checklist with it ticked."""
     assert not is_error(picker) and "Box label" in [b.label for b in picker.buttons]
-    return await bot.press(who, picker, "Box label")
+    ticked = await bot.press(who, picker, "Box label")
+    assert "✓ Box label" in [b.label for b in ticked.buttons]
+    return ticked
 
 
 async def test_a_check_on_discord(make_discord_bot: Any) -> None:
@@ -55,13 +57,13 @@ async def test_a_check_on_discord(make_discord_bot: Any) -> None:
     card = heard_on_discord(posted, bot.fake.uploads)
     assert len(card.images) == 3 and card.image_url == posted.payload["attachments"][0]["url"]
     assert [b.label for b in card.buttons] == ["Real", "Fake", "Unsure"]
-    first = await _vote_fake(bot, "ann", card)
-    assert "Vote recorded" in (first.title or "")
-    again = await _vote_fake(bot, "ann", card)  # a double tap
-    assert "already voted" in again.text
-    await _vote_fake(bot, "bob", card)
-    closing = await _vote_fake(bot, "cat", card)
-    assert "closed" in closing.text
+    answers = {}
+    for name in ("ann", "bob", "cat"):
+        ticked = await _tick_box_label(bot, name, await bot.press(name, card, "Fake"))
+        answers[name] = (await bot.press(name, ticked, "Cast Fake vote")).text
+        if name == "ann":
+            assert "already voted" in (await bot.press(name, ticked, "Cast Fake vote")).text  # a double tap
+    assert "Fake (Box label) on #1" in answers["ann"] and "closed" in answers["cat"]
     await bot.engine.bus.drain()
     dm = heard_on_discord(await bot.fake.wait_for_dm(sam.native.user.id))
     assert "closed" in (dm.title or "") and "Fake" in dm.text and "Box label" in dm.text
@@ -87,14 +89,16 @@ async def test_a_check_on_telegram(make_telegram_bot: Any) -> None:
     assert [b.label for b in card.buttons] == ["Real", "Fake", "Unsure"]
     for name in ("ann", "bob", "cat"):
         assert "#1" in (await bot.ok(name, "/lc queue")).text  # each has a private chat with the bot
-    answers = []
-    for name in ("ann", "bob", "ann", "cat"):
-        # pressed in the group, answered in private: the reasons go to the voter alone
+    answers = {}
+    for name in ("ann", "bob", "cat"):
+        # pressed in the group, answered in private: the checklist goes to the voter alone
         bot.fake.press_button(bot[name].native, text, "/lc vote 1 fake")
         picker = heard_on_telegram(await bot.fake.wait_for_message(bot[name].native.id))
-        answers.append((await bot.press(name, picker, "Box label")).text)
-    assert "already voted" in answers[2]  # ann's double tap
-    assert "closed" in answers[3]
+        ticked = await _tick_box_label(bot, name, picker)
+        answers[name] = (await bot.press(name, ticked, "Cast Fake vote")).text
+        if name == "ann":
+            assert "already voted" in (await bot.press(name, ticked, "Cast Fake vote")).text  # a double tap
+    assert "closed" in answers["cat"]
     await bot.engine.bus.drain()
     dm = heard_on_telegram(await bot.fake.wait_for_message(sam.native.id, contains="closed", timeout=20))
     assert "closed" in (dm.title or "") and "Fake" in dm.text

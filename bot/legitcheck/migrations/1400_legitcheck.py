@@ -104,6 +104,19 @@ def upgrade() -> None:
     op.create_index("ix_lc_votes_check_id", "lc_votes", ["check_id"])
     op.create_index("ix_lc_votes_member_id", "lc_votes", ["member_id"])
     op.create_table(
+        "lc_drafts",
+        sa.Column(
+            "check_id",
+            sa.Integer(),
+            sa.ForeignKey("lc_checks.id", name="fk_lc_drafts_check_id_lc_checks"),
+            nullable=False,
+        ),
+        _member("member_id", "lc_drafts", nullable=False),
+        sa.Column("choice", sa.String(8), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("check_id", "member_id", name="pk_lc_drafts"),
+    )
+    op.create_table(
         "lc_voters",
         _member("member_id", "lc_voters", nullable=False),
         sa.Column("agreed", sa.Integer(), nullable=False),
@@ -117,6 +130,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("lc_voters")
+    op.drop_table("lc_drafts")
     op.drop_index("ix_lc_votes_member_id", table_name="lc_votes")
     op.drop_index("ix_lc_votes_check_id", table_name="lc_votes")
     op.drop_table("lc_votes")
