@@ -20,6 +20,7 @@ from bot.general import SLICE as GENERAL
 from bot.legitcheck import SLICE as LEGITCHECK
 from bot.market import SLICE as MARKET
 from bot.monitors import SLICE as MONITORS
+from bot.scene import SLICE as SCENE
 from bot.trades import SLICE as TRADES
 from core.config import Config, Section
 from core.config import load_config as load_core_config
@@ -27,7 +28,7 @@ from core.errors import ConfigError
 from core.slice import Slice, in_dependency_order
 
 SLICES: tuple[Slice[Any], ...] = (
-    GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET, LEGITCHECK, TRADES, DROPS, COP
+    GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET, SCENE, LEGITCHECK, TRADES, DROPS, COP
 )
 
 
