@@ -17,8 +17,9 @@ from bot.scene import Scene
 from bot.scene.models import Sighting
 from core.replies import Reply
 from core.storage.database import Database
+from core.targets import DiscordChannel, TelegramChat
 from tests.scene.helpers import shop_restocks
-from tests.testbot import DiscordTestBot, Heard, TelegramTestBot
+from tests.testbot import DiscordTestBot, Heard, TelegramTestBot, heard_on_discord, heard_on_telegram
 from tests.trades.helpers import FRESH_OK, PINE, ZEBRA, stock
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -45,8 +46,9 @@ async def _press(bot: DiscordTestBot | TelegramTestBot, who: str, reply: Reply, 
     return shown
 
 
-async def _sighting_confirmed(bot: DiscordTestBot | TelegramTestBot) -> None:
-    """ann spots a pair with a photo; bob and cat confirm it from /spotted's buttons; ann is paid."""
+async def _sighting_confirmed(bot: DiscordTestBot | TelegramTestBot, feed_post: Callable[[], Awaitable[Heard]]) -> None:
+    """ann spots a pair with a photo; it is posted to the spotted feed's channel (``feed_post`` reads
+    it there); bob confirms from that post's button, cat from /spotted's; ann is paid."""
     for name in ("ann", "bob", "cat"):
         await bot.ok(name, "/location set Brooklyn, NY")
     posted = await bot.ok("ann", '/spot Kith "Jordan 4 Bred" 10', attachments=[("shelf.png", _photo())])
@@ -55,11 +57,14 @@ async def _sighting_confirmed(bot: DiscordTestBot | TelegramTestBot) -> None:
         sighting = await session.scalar(select(Sighting))
     assert sighting is not None and sighting.photo is not None
     assert bot.engine.service(Scene).photos.exists(sighting.photo)  # stored, metadata stripped
-    for name, expected in (("bob", "1/2 confirmations"), ("cat", "is confirmed (2/2)")):
-        listed = await bot.ok(name, "/spotted")
-        assert isinstance(listed, Heard) and "Jordan 4 Bred" in listed.text
-        pressed = await _press(bot, name, listed, "✅ #1")
-        assert expected in pressed, pressed
+    card = await feed_post()
+    assert "Jordan 4 Bred" in (card.title or "") and "Kith" in card.text
+    first = await _press(bot, "bob", card, "✅ I see it too")
+    assert "1/2 confirmations" in first, first
+    listed = await bot.ok("cat", "/spotted")
+    assert isinstance(listed, Heard) and "Jordan 4 Bred" in listed.text
+    second = await _press(bot, "cat", listed, "✅ #1")
+    assert "is confirmed (2/2)" in second, second
     await bot.engine.bus.drain()
     economy = bot.engine.service(EconomyRuntime).economy
     assert await economy.balance(await bot.member_id("ann")) == 10
@@ -90,7 +95,17 @@ async def test_scene_on_discord(make_discord_bot: Any, database: Database, tmp_p
     dc: DiscordTestBot = await make_discord_bot(db=database, **FRESH_OK)
     ann = dc.member("ann")
     dc.member("bob"), dc.member("cat")
-    await _sighting_confirmed(dc)
+    channel = dc.fake.add_channel("spotted")
+    await dc.engine.feeds.bind("spotted", DiscordChannel(channel_id=channel.id), by=None)
+
+    async def feed_post() -> Heard:
+        posted = await dc.fake.wait_for_message(channel.id)
+        card = heard_on_discord(posted, dc.fake.uploads)
+        attachment = posted.payload["attachments"][0]
+        assert attachment["filename"] == "sighting-1.png" and card.image_url == attachment["url"]  # the photo
+        return card
+
+    await _sighting_confirmed(dc, feed_post)
 
     async def alerted() -> None:
         dm = await dc.fake.wait_for_dm(ann.native.user.id)
@@ -107,7 +122,15 @@ async def test_scene_on_telegram(make_telegram_bot: Any, database: Database, tmp
     tg: TelegramTestBot = await make_telegram_bot(db=database, **FRESH_OK)
     ann = tg.member("ann")
     tg.member("bob"), tg.member("cat")
-    await _sighting_confirmed(tg)
+    group = tg.fake.group(-100555, "Spotted")
+    await tg.engine.feeds.bind("spotted", TelegramChat(chat_id=group.id), by=None)
+
+    async def feed_post() -> Heard:
+        posted = await tg.fake.wait_for_message(group.id, contains="Spotted")
+        assert posted.method == "sendPhoto" and posted.uploads  # the photo, with the post as its caption
+        return heard_on_telegram(posted)
+
+    await _sighting_confirmed(tg, feed_post)
 
     async def alerted() -> None:
         alert = await tg.fake.wait_for_message(ann.native.id)  # ann's private chat with the bot

@@ -52,9 +52,10 @@ async def spot(
     wanted = sizes_of(sizes)
     picture: bytes | None = None
     photo_id: str | None = None
+    suffix = "jpg"
     if photo:
         stored = await scene.photos.store_all(photo, param="photo")
-        photo_id = stored[0].sha256
+        photo_id, suffix = stored[0].sha256, stored[0].filename.rsplit(".", 1)[-1]
         picture = await scene.photos.read(photo_id)
     sighting, new = await scene.sightings.spot(
         ctx.member, place, store.strip()[:100], item.strip()[:200], wanted, request_key(ctx.request_id), photo_id
@@ -63,7 +64,7 @@ async def spot(
     if new:
         post = sighting_reply(sighting, needed, ctx.member.display_name)
         if picture is not None:
-            post.image, post.image_name = picture, f"sighting-{sighting.id}.jpg"
+            post.image, post.image_name = picture, f"sighting-{sighting.id}.{suffix}"
         await scene.post_sighting(post)
     return Reply(
         title="👀 Sighting posted",
