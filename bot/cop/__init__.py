@@ -21,6 +21,7 @@ from bot.cop.models import CopDrop, CopEntry
 from bot.cop.service import Cop
 from bot.economy.config import EconomySection
 from core.config import Config
+from core.delivery import REFUSED_TOPIC
 from core.engine import Engine
 from core.slice import Slice
 
@@ -36,6 +37,8 @@ class CopSlice(Slice[Cop]):
         cop = Cop(engine)
         engine.registry.add(*COMMANDS)
         engine.scheduler.every("cop.sweep", cop.settings.sweep_seconds, cop.sweep, jitter=1)
+        # a platform that turns a member away closes their practice run at once (see bot.cop.undelivered)
+        engine.bus.subscribe(REFUSED_TOPIC, cop.on_refused)
         return cop
 
     async def start(self, services: Cop) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from bot.cop import render, standings
 from bot.cop.pairs import pick_pair
 from bot.cop.service import Cop
-from bot.cop.timing import clock_text, month_of, parse_month, parse_when, seconds_text
+from bot.cop.timing import month_of, parse_month, parse_when, seconds_text
+from bot.cop.timing import when as stamp
 from bot.economy.runtime import EconomyRuntime
 from bot.market.commands import pair_names
 from core.commands import Command, Param, ParamType, Permission
@@ -17,6 +18,11 @@ from core.replies import Reply, ReplyField
 #: the checkout needs buttons, which SMS has not
 WITH_BUTTONS = frozenset({"discord", "telegram", "shell"})
 _MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
+
+
+def _zone(ctx: Context) -> str:
+    """The zone a member reads times in where the platform can't localise them (``/settings tz:``)."""
+    return ctx.member.timezone or "UTC"
 
 
 def _item(description: str) -> Param:
@@ -30,9 +36,19 @@ def _drop_param() -> Param:
 async def practice(ctx: Context, item: str | None = None) -> Reply:
     cop = ctx.service(Cop)
     pair = await pick_pair(ctx.engine, item, cop.rng)
+    missed = await cop.undelivered_practice(ctx.member)
     drop = await cop.start_practice(ctx.member, ctx.platform, pair)
     low = cop.settings.countdown_s
-    return render.armed(drop, low, low + cop.settings.random_window_s)
+    return render.armed(drop, low, low + cop.settings.random_window_s, missed)
+
+
+async def status(ctx: Context) -> Reply:
+    cop = ctx.service(Cop)
+    await cop.undelivered_practice(ctx.member)  # closes a run whose message can no longer arrive
+    found = await cop.practice_status(ctx.member)
+    if found is None:
+        return Reply.info("No practice runs yet. Start one with `/cop practice`.", title="🏃 Cop practice")
+    return render.practice_status(*found, _zone(ctx))
 
 
 async def pick_size(ctx: Context, drop: int, size: str) -> Reply:
@@ -48,7 +64,7 @@ async def checkout(ctx: Context, drop: int) -> Reply:
 
 
 async def confirm(ctx: Context, code: str) -> Reply:
-    return render.checkout(await ctx.service(Cop).confirm(ctx.member, code))
+    return render.checkout(await ctx.service(Cop).confirm(ctx.member, code), _zone(ctx))
 
 
 async def schedule(ctx: Context, stock: int, when: str, item: str | None = None) -> Reply:
@@ -59,8 +75,8 @@ async def schedule(ctx: Context, stock: int, when: str, item: str | None = None)
     return Reply(
         title=f"⏰ Cop drop #{drop.id} scheduled",
         text=(
-            f"{escape(drop.pair)}, {drop.stock} {'pair' if drop.stock == 1 else 'pairs'}, opens at "
-            f"{clock_text(drop.opens_at)} UTC and closes at {clock_text(drop.closes_at)} UTC. "
+            f"{escape(drop.pair)}, {drop.stock} {'pair' if drop.stock == 1 else 'pairs'}, opens "
+            f"{stamp(drop.opens_at, _zone(ctx))} and closes {stamp(drop.closes_at, _zone(ctx))}. "
             f"Announced on the `{cop.settings.feed}` feed."
         ),
         footer=f"Cancel with /cop cancel {drop.id}",
@@ -78,7 +94,7 @@ async def upcoming(ctx: Context) -> Reply:
         return Reply.info("No group drops are scheduled. Practice any time with `/cop practice`.", title="⏰ Cop drops")
     lines = [
         f"#{drop.id} · {escape(drop.pair)} · {drop.stock} pairs · "
-        + ("**live now**" if drop.status == "open" else f"{clock_text(drop.opens_at)} UTC")
+        + ("**live now**" if drop.status == "open" else stamp(drop.opens_at, _zone(ctx)))
         for drop in drops
     ]
     return Reply(title="⏰ Cop drops", text="\n".join(lines))
@@ -147,6 +163,12 @@ COMMANDS = (
         practice,
         params=(_item("A pair to practice on (default: a random one)"),),
         frontends=WITH_BUTTONS,
+        private=True,
+    ),
+    Command(
+        "cop status",
+        "Where your latest practice run stands (and why, if its drop message never came)",
+        status,
         private=True,
     ),
     Command(

@@ -9,9 +9,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from bot.cop.models import CARTED, CONFIRM, DONE, GROUP, LATE, PRACTICED, SIZED, SOLD_OUT, VOID, WON, CopDrop, CopEntry
+from bot.cop.models import (
+    CARTED,
+    CONFIRM,
+    DONE,
+    GROUP,
+    LATE,
+    OPEN,
+    PRACTICED,
+    SCHEDULED,
+    SIZED,
+    SOLD_OUT,
+    VOID,
+    WON,
+    CopDrop,
+    CopEntry,
+)
 from bot.cop.pairs import size_label
-from bot.cop.timing import clock_text, seconds_text
+from bot.cop.timing import clock_text, seconds_text, when
+from bot.cop.undelivered import DELIVERED, FAILED, REFUSED_DM, Undelivered
 from core.markup import escape
 from core.replies import Button, Reply, ReplyField
 
@@ -42,14 +58,64 @@ def live(drop: CopDrop) -> Reply:
     return Reply(title=f"🔥 LIVE: {_pair(drop)}", text=text, buttons=buttons, footer=footer, color=LIVE_COLOR)
 
 
-def armed(drop: CopDrop, low_s: float, high_s: float) -> Reply:
+def armed(drop: CopDrop, low_s: float, high_s: float, missed: Undelivered | None = None) -> Reply:
+    """The answer to ``/cop practice``; ``missed`` is the run before it, if its message never arrived."""
+    text = (
+        f"Countdown started. The drop opens at a random moment between {low_s:g} s and {high_s:g} s from now "
+        f"and arrives {'in your DMs' if drop.channel == 'discord' else 'here'} as a message with size buttons. "
+        f"Then {STEPS}."
+    )
     return Reply(
         title=f"⏳ Practice drop #{drop.id}: {_pair(drop)}",
-        text=(
-            f"Countdown started. The drop opens at a random moment between {low_s:g} s and {high_s:g} s from now "
-            f"and arrives here as a message with size buttons. Then {STEPS}."
-        ),
+        text=text if missed is None else f"⚠️ {undelivered(missed)}\n\n{text}",
         footer="Your time is measured on the server, from the moment the drop message is sent.",
+        ephemeral=True,
+    )
+
+
+def undelivered(missed: Undelivered) -> str:
+    """Why a practice drop never came, and what the member can do about it on that platform."""
+    number = f"practice drop #{missed.drop.id}"
+    if not missed.refused:
+        return f"I couldn't get {number} to you: sending kept failing, so I gave up and closed it. Try again."
+    if missed.drop.channel == "discord":
+        return (
+            f"I couldn't DM you {number}: Discord refused it, so it's closed. Open your DMs from server members "
+            "(this server's name → Privacy Settings → Direct Messages) so the drop can reach you."
+        )
+    if missed.drop.channel == "telegram":
+        return (
+            f"I couldn't message you {number}: Telegram refused it (is the bot blocked?), so it's closed. "
+            "Unblock the bot or press Start in its chat so the drop can reach you."
+        )
+    return f"I couldn't send you {number}: it was refused, so it's closed."
+
+
+def practice_status(drop: CopDrop, entry: CopEntry | None, delivery: str, zone: str) -> Reply:
+    """``/cop status``: where the member's latest practice run stands, and why when it went nowhere."""
+    if entry is not None and entry.step == DONE:
+        line = f"Checked out: {outcome_text(entry)}."
+    elif entry is not None and entry.step == VOID:
+        line = "Your entry was void (too many wrong codes)."
+    elif delivery in (REFUSED_DM, FAILED):
+        line = undelivered(Undelivered(drop, refused=delivery == REFUSED_DM))
+    elif drop.status == SCHEDULED:
+        line = "Counting down: the drop opens at a random moment, any time now."
+    elif drop.status == OPEN and entry is not None:
+        line = (
+            f"Live, and you're in it ({size_label(entry.size)}, step: {entry.step}). "
+            f"It closes {when(drop.closes_at, zone)}."
+        )
+    elif drop.status == OPEN:
+        where = "in your DMs" if drop.channel == "discord" else "in our private chat"
+        sent = "is " + where if delivery == DELIVERED else "is on its way"
+        line = f"Live: the drop message {sent}. It closes {when(drop.closes_at, zone)}."
+    else:
+        line = f"Closed {when(drop.closed_at or drop.closes_at, zone)} without a checkout."
+    return Reply(
+        title=f"🏃 Practice drop #{drop.id}: {_pair(drop)}",
+        text=line,
+        footer="Start another with /cop practice",
         ephemeral=True,
     )
 
@@ -58,7 +124,7 @@ def announcement(drop: CopDrop) -> Reply:
     return Reply(
         title=f"⏰ Cop drop #{drop.id}: {_pair(drop)}",
         text=(
-            f"Opens at **{clock_text(drop.opens_at)} UTC** with {drop.stock} "
+            f"Opens **{when(drop.opens_at)}** with {drop.stock} "
             f"{'pair' if drop.stock == 1 else 'pairs'}. The first {drop.stock} confirmed checkouts win. "
             f"When it opens: {STEPS}."
         ),
@@ -134,7 +200,8 @@ def outcome_text(entry: CopEntry) -> str:
     return "void"
 
 
-def checkout(result: Checkout) -> Reply:
+def checkout(result: Checkout, zone: str = "UTC") -> Reply:
+    """The answer to ``/cop confirm``; ``zone`` is the member's, for a time shown as text."""
     drop, entry = result.drop, result.entry
     title = f"Drop #{drop.id}: {_pair(drop)}"
     if result.tries_left is not None:
@@ -172,4 +239,4 @@ def checkout(result: Checkout) -> Reply:
             text=f"{title}: all {drop.stock} pairs went before your checkout ({time}).",
             ephemeral=True,
         )
-    return Reply.error(f"{title} closed at {clock_text(drop.closes_at)} UTC, before your checkout. It doesn't count.")
+    return Reply.error(f"{title} closed at {when(drop.closes_at, zone)}, before your checkout. It doesn't count.")

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,11 +48,12 @@ from bot.cop.models import (
     CopEntry,
 )
 from bot.cop.pairs import Pair
-from bot.cop.timing import Clock, clock_text
+from bot.cop.timing import Clock, when
+from bot.cop.undelivered import DELIVERED, FAILED, GAVE_UP, NO_MESSAGE, REFUSED_DM, WAITING, Undelivered
 from bot.delivery.service import Delivery
 from bot.economy.runtime import EconomyRuntime
 from core.delivery import NewMessage, enqueue
-from core.delivery.models import OutboxMessage
+from core.delivery.models import REFUSED, SENT, OutboxMessage
 from core.delivery.outbox import key_for
 from core.errors import NotFound, UserError
 from core.markup import escape
@@ -134,8 +135,8 @@ class Cop:
             )
             if running is not None:
                 raise UserError(
-                    f"Practice drop #{running.id} is still running (it closes at {clock_text(running.closes_at)} "
-                    "UTC). Finish it first."
+                    f"Practice drop #{running.id} is still running (it closes "
+                    f"{when(running.closes_at, member.timezone or 'UTC')}). Finish it first."
                 )
             opens_at = now + timedelta(seconds=delay)
             drop = CopDrop(
@@ -421,6 +422,107 @@ class Cop:
             )
             return list(rows)
 
+    # ------------------------------------------------------------------ practice drops that never arrived
+
+    async def delivery_of(self, drop: CopDrop) -> str:
+        """How a practice drop's message fared in the outbox: ``none`` (not queued: not open yet, or a
+        group drop), ``waiting`` (queued or being retried), ``sent``, ``refused`` (the platform
+        turned the member away for good: DMs closed, bot blocked) or ``failed`` (the worker gave up)."""
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxMessage.status, OutboxMessage.last_error).where(
+                        OutboxMessage.source == OUTBOX_SOURCE,
+                        OutboxMessage.group_key.startswith(f"{OUTBOX_SOURCE}:drop{drop.id}:", autoescape=True),
+                    )
+                )
+            ).all()
+        statuses = {row.status for row in rows}
+        if not rows:
+            return NO_MESSAGE
+        if SENT in statuses:
+            return DELIVERED
+        if statuses - GAVE_UP:
+            return WAITING
+        refused = any(row.status == REFUSED or "refused" in (row.last_error or "") for row in rows)
+        return REFUSED_DM if refused else FAILED
+
+    async def undelivered_practice(self, member: Member) -> Undelivered | None:
+        """The member's latest practice drop, if its message never reached them; a run still open is
+        closed now (nobody can race a drop they never saw). The run after it no longer is the latest,
+        so a member hears about a failed message once, on their next ``/cop practice``."""
+        async with self.db.read() as session:
+            latest = await session.scalar(
+                select(CopDrop)
+                .where(CopDrop.kind == PRACTICE, CopDrop.member_id == member.id)
+                .order_by(CopDrop.id.desc())
+                .limit(1)
+            )
+        if latest is None or latest.status == SCHEDULED:
+            return None
+        how = await self.delivery_of(latest)
+        if how not in (REFUSED_DM, FAILED):
+            return None
+        if latest.status == OPEN:
+            await self._close_undelivered(latest.id)
+            latest = await self.drop(latest.id)
+        return Undelivered(latest, refused=how == REFUSED_DM)
+
+    async def on_refused(self, _topic: str, payload: dict[str, object]) -> None:
+        """The delivery worker's ``delivery.refused``: a platform turned a member away for good. Their
+        open practice drop on that platform is closed at once, so ``/cop practice`` starts afresh."""
+        member_id, channel = payload.get("member_id"), payload.get("channel")
+        if not isinstance(member_id, int) or not isinstance(channel, str):
+            return
+        async with self.db.read() as session:
+            running = (
+                await session.scalars(
+                    select(CopDrop).where(
+                        CopDrop.kind == PRACTICE,
+                        CopDrop.member_id == member_id,
+                        CopDrop.channel == channel,
+                        CopDrop.status == OPEN,
+                    )
+                )
+            ).all()
+        for drop in running:
+            if await self.delivery_of(drop) in (REFUSED_DM, FAILED):
+                await self._close_undelivered(drop.id)
+
+    async def _close_undelivered(self, drop_id: int) -> None:
+        """Close an open practice drop whose message never arrived, unless its member is racing it
+        anyway (typed ``/cop size`` by hand): their entry keeps it open to the end of its window."""
+        now = self.clock()
+
+        async def work(session: AsyncSession) -> int:
+            result = await session.execute(
+                update(CopDrop)
+                .where(
+                    CopDrop.id == drop_id,
+                    CopDrop.kind == PRACTICE,
+                    CopDrop.status == OPEN,
+                    ~exists().where(CopEntry.drop_id == drop_id),
+                )
+                .values(status=CLOSED, closed_at=now)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+        if await self.db.run(work):
+            log.info("cop.practice_undelivered", drop=drop_id)
+
+    async def practice_status(self, member: Member) -> tuple[CopDrop, CopEntry | None, str] | None:
+        """The member's latest practice drop, their entry in it and how its message fared."""
+        async with self.db.read() as session:
+            latest = await session.scalar(
+                select(CopDrop)
+                .where(CopDrop.kind == PRACTICE, CopDrop.member_id == member.id)
+                .order_by(CopDrop.id.desc())
+                .limit(1)
+            )
+        if latest is None:
+            return None
+        return latest, await self.entry(latest.id, member.id), await self.delivery_of(latest)
+
     # ------------------------------------------------------------------ the checkout steps
 
     async def pick_size(self, member: Member, drop_id: int, size: str) -> Step:
@@ -491,7 +593,8 @@ class Cop:
         if drop.kind == GROUP and drop.remaining == 0:
             raise UserError(f"Sold out: all {drop.stock} pairs of drop #{drop_id} are gone.")
         if drop.status == CLOSED or now >= drop.closes_at:
-            raise UserError(f"Drop #{drop_id} closed at {clock_text(drop.closes_at)} UTC. Nothing more can be bought.")
+            closed = when(drop.closes_at, member.timezone or "UTC")
+            raise UserError(f"Drop #{drop_id} closed at {closed}. Nothing more can be bought.")
         return drop, entry
 
     async def confirm(self, member: Member, code: str) -> Checkout:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.errors import BadArgument
-from core.markup import clip, escape
+from core.markup import clip, escape, timestamp
 from core.timezones import resolve_timezone
 
 Clock = Callable[[], datetime]
@@ -74,6 +74,21 @@ def _shown(raw: str) -> str:
 def clock_text(moment: datetime) -> str:
     """``2026-12-01 18:00:05``: to the second, since seconds decide a drop."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def local_text(moment: datetime, zone: str = "UTC") -> str:
+    """``Tue 1 Dec 2026 18:00:05 EST``: the moment in ``zone``, to the second, naming the zone."""
+    try:
+        local = moment.astimezone(ZoneInfo(zone))
+    except (ValueError, ZoneInfoNotFoundError):  # a zone this system no longer knows: UTC, said as such
+        local = moment.astimezone(UTC)
+    return local.strftime("%a %-d %b %Y %H:%M:%S ") + (local.tzname() or zone)
+
+
+def when(moment: datetime, zone: str = "UTC") -> str:
+    """A moment as a timestamp span: Discord shows it in each viewer's own zone, other platforms
+    show it in ``zone`` (the member's; a feed post, which has no single reader, keeps UTC and says so)."""
+    return timestamp(moment, local_text(moment, zone))
 
 
 def seconds_text(elapsed_ms: int) -> str:

@@ -158,7 +158,7 @@ async def test_a_named_zone_and_an_offset_name_the_same_moment(make_bot: Any) ->
     local = moment.astimezone(ZoneInfo("Europe/London")).replace(tzinfo=None)
     named = await bot.ok("boss", f"/cop schedule 1 {local.isoformat(timespec='minutes')}[europe/london]")
     offset = await bot.ok("boss", f"/cop schedule 1 {moment.isoformat(timespec='minutes')}")
-    stamp = moment.strftime("%Y-%m-%d %H:%M:%S")
+    stamp = f"<t:{int(moment.timestamp())}:f|{moment.strftime('%a %-d %b %Y %H:%M:%S')} UTC>"
     assert stamp in named.text and stamp in offset.text
 
 
