@@ -58,6 +58,8 @@ async def test_plugs_near_you_best_reputation_first(make_bot: Any, tmp_path: Pat
     assert len(far.fields) == 1  # Leeds is 5,500 km away: still out of any allowed radius
     none = await bot.ok("dan", f"/plug {FOG}")
     assert "No trusted sellers or traders" in none.text
+    await bot.ok("dan", "/trades block @erin")
+    assert [field.name for field in (await bot.ok("dan", "/plug")).fields] == ["1. bob · 10–25 km"]
 
 
 async def test_absurd_radius_or_no_location_is_refused(make_bot: Any, tmp_path: Path) -> None:

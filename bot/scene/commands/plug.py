@@ -77,10 +77,11 @@ async def _plugs(ctx: Context, scene: Scene, radius_km: float, item: str | None)
     if me is None:
         raise UserError("Set your city first: `/location set Brooklyn, NY`. Plugs are found by distance from it.")
     trades = _trades(ctx)
+    blocked = set(await trades.blocked(ctx.member.id))  # members you blocked for trading aren't your plugs
     listings = [
         listing
         for listing in await trades.listings(item=item)
-        if listing.kind in HAVE_KINDS and listing.member_id != ctx.member.id
+        if listing.kind in HAVE_KINDS and listing.member_id != ctx.member.id and listing.member_id not in blocked
     ]
     by_member: dict[int, list[Listing]] = defaultdict(list)
     for listing in listings:
