@@ -3,6 +3,8 @@ turns the cop feed on, and short ways to read drops, entries and feed posts back
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,3 +103,15 @@ def feed_posts(engine: Engine) -> list[Reply]:
 
 async def balance(engine: Engine, member_id: int) -> int:
     return await engine.service(EconomyRuntime).economy.balance(member_id)
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Wait for something the delivery worker does in the background (polls; never a fixed sleep)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def closed(engine: Engine, drop_id: int) -> bool:
+    return (await drop_row(engine, drop_id)).status == "closed"
