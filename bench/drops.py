@@ -278,7 +278,7 @@ async def bench_wave() -> dict[str, Any]:
         "split": split,
         "planned_rows": written,
         "plan_s": round(plan_s, 2),
-        "lead_s": round(lead, 1),
+        "needed_lead_s": round(lead, 1),
         "arrived": len(arrivals),
         "on_time_share": round(on_time / len(plan), 4),
         "late_p99_s": round(max(0.0, _percentile(offsets, 0.99)), 3),
