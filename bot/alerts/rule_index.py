@@ -29,9 +29,11 @@ room. The service compiles plans at startup for the products monitors reported r
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from itertools import compress
+from itertools import chain, compress
 from operator import attrgetter
 
 from bot.alerts.matcher import Criteria, MatchEvent, RuleRef, words
@@ -48,43 +50,65 @@ PlanKey = tuple[frozenset[str], str]
 
 class _Plan:
     """The rules whose text criteria one product satisfies (bit *i* of a mask is ``refs[i]``), with a
-    mask per kind, size and store; per price, built the first time an event asks."""
+    mask per kind, size and store; per price, built the first time an event asks.
 
-    __slots__ = ("any_size", "any_store", "kinds", "located", "prices", "refs", "sizes", "stores", "with_deal")
+    The rules of one criteria set sit next to each other (``spans``), so the masks are built per
+    criteria set, one run of bits at a time: ten thousand members who wrote the same rule cost what
+    one does."""
 
-    def __init__(self, refs: list[RuleRef]) -> None:
-        self.refs = refs
-        kinds = _MaskBuilder(len(refs))
-        sizes = _MaskBuilder(len(refs))
-        stores = _MaskBuilder(len(refs))
-        checks = _MaskBuilder(len(refs))
-        for position, ref in enumerate(refs):
-            criteria = ref.criteria
-            kinds.set(criteria.kinds, position)
-            sizes.set(criteria.sizes or ("*",), position)
-            stores.set(criteria.stores or ("*",), position)
-            if criteria.min_deal is not None:
-                checks.set(("min_deal",), position)
-            if criteria.location is not None:
-                checks.set(("location",), position)
-        self.kinds = kinds.masks()
-        self.sizes = sizes.masks()
-        self.stores = stores.masks()
+    __slots__ = (
+        "any_size", "any_store", "kinds", "located", "prices", "refs", "sizes", "spans", "starts", "stores",
+        "with_deal",
+    )  # fmt: skip
+
+    def __init__(self, groups: list[tuple[Criteria, Mapping[int, RuleRef], tuple[str, ...]]]) -> None:
+        self.refs: list[RuleRef] = list(chain.from_iterable(rules.values() for _, rules, _ in groups))
+        self.spans: list[tuple[Criteria, int, int]] = []
+        #: where each span starts, to find a bit's criteria set
+        self.starts: list[int] = []
+        width = len(self.refs)
+        zero = b"0" * width
+        digits: dict[str, bytearray] = {}  # per mask key, bit 0 last (as ``int(..., 2)`` reads it)
+        start = 0
+        for criteria, rules, keys in groups:
+            size = len(rules)
+            self.spans.append((criteria, start, start + size))
+            self.starts.append(start)
+            low = width - start - size
+            for key in keys:
+                row = digits.get(key)
+                if row is None:
+                    row = digits[key] = bytearray(zero)
+                if size == 1:
+                    row[low] = 49  # "1"
+                else:
+                    row[low : low + size] = b"1" * size
+            start += size
+        masks: dict[str, dict[str, int]] = {"kind": {}, "size": {}, "store": {}, "check": {}}
+        for key, row in digits.items():
+            namespace, _, value = key.partition(":")
+            masks[namespace][value] = int(row, 2)
+        self.kinds = masks["kind"]
+        self.sizes = masks["size"]
+        self.stores = masks["store"]
         self.any_size = self.sizes.pop("*", 0)
         self.any_store = self.stores.pop("*", 0)
-        flags = checks.masks()
-        self.with_deal = flags.get("min_deal", 0)
-        self.located = flags.get("location", 0)
+        self.with_deal = masks["check"].get("min_deal", 0)
+        self.located = masks["check"].get("location", 0)
         self.prices: dict[float | None, int] = {}
 
     def price_mask(self, price: float | None) -> int:
         found = self.prices.get(price)
         if found is None:
-            found = _mask(
-                (criteria.price_min is None or (price is not None and price >= criteria.price_min))
-                and (criteria.price_max is None or (price is not None and price <= criteria.price_max))
-                for criteria in (ref.criteria for ref in self.refs)
-            )
+            at = math.nan if price is None else price  # every comparison with nan is false
+            digits = "".join(  # bit 0 last
+                [
+                    ("1" if (c.price_min is None or at >= c.price_min) and (c.price_max is None or at <= c.price_max)
+                     else "0") * (stop - start)
+                    for c, start, stop in reversed(self.spans)
+                ]
+            )  # fmt: skip
+            found = int(digits or "0", 2)
             if len(self.prices) < 32:  # a product has few prices; don't let a random walk grow this
                 self.prices[price] = found
         return found
@@ -100,41 +124,27 @@ class _Plan:
         if not event.deals:
             mask &= ~self.with_deal  # a minimum deal score needs a deal score
         checked = mask & (self.with_deal | (self.located if event.location is not None else 0))
-        if checked:
-            refs = self.refs
-            for position in _positions(checked):
-                if not refs[position].criteria.matches(event):
-                    mask ^= 1 << position
+        while checked:  # once per criteria set, from its lowest bit still to check
+            lowest = (checked & -checked).bit_length() - 1
+            criteria, start, stop = self.spans[bisect_right(self.starts, lowest) - 1]
+            run = ((1 << (stop - start)) - 1) << start
+            if not criteria.matches(event):
+                mask &= ~run
+            checked &= ~run
         return list(compress(self.refs, bin(mask)[:1:-1].encode().translate(_SELECTOR)))
 
 
-class _MaskBuilder:
-    """Collects bit positions per value as ASCII digits, then turns each into an int in one C call:
-    far cheaper than growing Python ints bit by bit."""
-
-    def __init__(self, width: int) -> None:
-        self._width = width
-        self._digits: dict[str, bytearray] = {}
-
-    def set(self, values: Iterable[str], position: int) -> None:
-        index = self._width - 1 - position
-        for value in values:
-            digits = self._digits.get(value)
-            if digits is None:
-                digits = self._digits[value] = bytearray(b"0" * self._width)
-            digits[index] = 49  # "1"
-
-    def masks(self) -> dict[str, int]:
-        return {value: int(digits, 2) for value, digits in self._digits.items()}
-
-
-def _mask(flags: Iterable[bool]) -> int:
-    """Bit *i* set where the *i*-th flag is true."""
-    return int("".join(["1" if flag else "0" for flag in flags])[::-1] or "0", 2)
-
-
-def _positions(mask: int) -> list[int]:
-    return [position for position, bit in enumerate(bin(mask)[:1:-1]) if bit == "1"]
+def mask_keys(criteria: Criteria) -> tuple[str, ...]:
+    """The masks a criteria set's bits go in: its kinds, sizes (``*``: any), stores (``*``: any) and
+    the per-event checks it needs."""
+    keys = [f"kind:{kind}" for kind in criteria.kinds]
+    keys.extend(f"size:{size}" for size in criteria.sizes or ("*",))
+    keys.extend(f"store:{store}" for store in criteria.stores or ("*",))
+    if criteria.min_deal is not None:
+        keys.append("check:min_deal")
+    if criteria.location is not None:
+        keys.append("check:location")
+    return tuple(keys)
 
 
 class _Posting(dict[int, None]):
@@ -156,6 +166,7 @@ class RuleIndex:
         self._keyword_counts: dict[str, int] = defaultdict(int)
         self._ids: dict[Criteria, int] = {}
         self._criteria: dict[int, Criteria] = {}
+        self._mask_keys: dict[int, tuple[str, ...]] = {}
         self._filed: dict[int, tuple[str, list[str]]] = {}
         self._holders: dict[int, dict[int, RuleRef]] = {}
         self._rules: dict[int, RuleRef] = {}
@@ -208,6 +219,7 @@ class RuleIndex:
         cid = self._ids[criteria] = self._next_id
         self._next_id += 1
         self._criteria[cid] = criteria
+        self._mask_keys[cid] = mask_keys(criteria)
         self._holders[cid] = {}
         kind, keys = self._anchor(criteria)
         self._filed[cid] = (kind, keys)
@@ -221,6 +233,7 @@ class RuleIndex:
 
     def _unfile(self, cid: int) -> None:
         criteria = self._criteria.pop(cid)
+        del self._mask_keys[cid]
         del self._holders[cid], self._ids[criteria]
         self.deal_rules -= criteria.min_deal is not None
         kind, keys = self._filed.pop(cid)
@@ -305,14 +318,15 @@ class RuleIndex:
         return {self._criteria[cid] for posting in self._postings_for(event.tokens, event.brand) for cid in posting}
 
     def _plan(self, tokens: frozenset[str], brand: str) -> _Plan:
-        refs: list[RuleRef] = []
+        groups: list[tuple[Criteria, Mapping[int, RuleRef], tuple[str, ...]]] = []
         seen: set[int] = set()
+        everything, holders, keys = self._criteria, self._holders, self._mask_keys
         for posting in self._postings_for(tokens, brand):
             for cid in posting:
                 if cid in seen:
                     continue
                 seen.add(cid)
-                criteria = self._criteria[cid]
+                criteria = everything[cid]
                 if not criteria.keywords <= tokens:
                     continue
                 if criteria.any_groups and any(group.isdisjoint(tokens) for group in criteria.any_groups):
@@ -321,12 +335,11 @@ class RuleIndex:
                     continue
                 if criteria.brands and brand not in criteria.brands:
                     continue
-                refs.extend(self._holders[cid].values())
-        refs.sort(key=_RULE_ID)
+                groups.append((criteria, holders[cid], keys[cid]))
         if len(self._plans) >= self.max_plans:
             self._evict_oldest()
         key = (tokens, brand)
-        plan = self._plans[key] = _Plan(refs)
+        plan = self._plans[key] = _Plan(groups)
         self._register(key)
         self.plans_built += 1
         return plan
@@ -342,7 +355,8 @@ class RuleIndex:
         return len(self._plans)
 
     def match(self, event: MatchEvent) -> list[RuleRef]:
-        """Every rule the event matches, in rule id order."""
+        """Every rule the event matches, once each; the rules of one criteria set together, in no
+        particular order otherwise (sort them where order matters)."""
         plan = self._plans.get((event.tokens, event.brand))
         if plan is None:
             plan = self._plan(event.tokens, event.brand)

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts.config import AlertsSection
 from bot.alerts.deals import DealScorer, NoDeals, deals_for
-from bot.alerts.matcher import MatchEvent, RuleRef, prepare_event
+from bot.alerts.matcher import Criteria, MatchEvent, RuleRef, prepare_event
 from bot.alerts.models import AlertNotice, AlertPrefs, AlertRule, RecentEvent
 from bot.alerts.render import alert_reply, digest_reply, summary
 from bot.alerts.rule_index import RuleIndex
@@ -47,6 +47,8 @@ EVENT_TOPIC = "monitor.event"
 SOURCE = "alert"
 QUEUED, DIGEST, DIGESTED, UNREACHABLE = "queued", "digest", "digested", "unreachable"
 HIGH_PRIORITY = 10
+#: how long a fan-out waits for its first alert to go out before writing the rest
+FIRST_SEND_WAIT_S = 0.05
 DIRECT = ("discord", "telegram")
 
 
@@ -80,6 +82,22 @@ def channels_for(
     if console and "shell" in linked and member.dm_enabled:
         chosen.append("shell")
     return chosen
+
+
+class _Rehearsal(Exception):
+    """Rolls back ``rehearse_fan_out``'s transaction."""
+
+
+def best_rules(matched: Sequence[RuleRef]) -> dict[int, RuleRef]:
+    """The rule each matched member's alert names: their high-priority rule with the lowest id, else
+    their rule with the lowest id (the index returns matches in no particular order)."""
+    best = {rule.member_id: rule for rule in matched}
+    if len(best) < len(matched):  # someone has several matching rules: choose by urgency, then id
+        for rule in matched:
+            current = best[rule.member_id]
+            if (not rule.high_priority, rule.rule_id) < (not current.high_priority, current.rule_id):
+                best[rule.member_id] = rule
+    return best
 
 
 class AlertsRuntime:
@@ -158,11 +176,33 @@ class AlertsRuntime:
             self._rule_sizes.clear()
             self._loaded = False
         await self.ensure_loaded()
+        await self.rehearse_fan_out()
 
     async def start(self) -> None:
         """Load the rule index and finish any fan-out a crash interrupted; delivery has started."""
         await self.ensure_loaded()
         await self.resume_fanouts()
+        await self.rehearse_fan_out()
+
+    async def rehearse_fan_out(self) -> None:
+        """Write one alert for a linked member in a transaction that is rolled back: SQLAlchemy
+        compiles each statement the first time it runs, and those milliseconds should not fall on the
+        first alert after a start. Nothing is kept and nothing is sent."""
+        async with self.engine.db.read() as session:
+            member_id = (await session.execute(select(Identity.member_id).limit(1))).scalar_one_or_none()
+        if member_id is None:
+            return
+        event_id = f"rehearsal:{self._origin}"
+        payload: dict[str, Any] = {"event_id": event_id, "kind": "restock", "product": {"title": "rehearsal"}}
+        rules = {member_id: RuleRef(0, member_id, Criteria())}
+        try:
+            async with self.engine.db.transaction() as session:
+                await self._fill_chunk(
+                    session, event_id, payload, prepare_event(payload), rules, record=True, claim=True
+                )
+                raise _Rehearsal
+        except _Rehearsal:
+            pass
 
     async def housekeeping(self) -> None:
         """The scheduler's periodic job: send due digests."""
@@ -287,12 +327,9 @@ class AlertsRuntime:
         event_id = str(payload["event_id"])
         event = await self.prepare(payload)
         self.index.observe(event)
-        by_member: dict[int, RuleRef] = {}
-        for rule in self.index.match(event):
-            current = by_member.get(rule.member_id)
-            if current is None or (rule.high_priority and not current.high_priority):
-                by_member[rule.member_id] = rule
-        ordered = sorted(by_member.items(), key=lambda item: (not item[1].high_priority, item[0]))
+        by_member = best_rules(self.index.match(event))
+        urgent = [member_id for member_id, rule in by_member.items() if rule.high_priority]
+        ordered = sorted(urgent) + sorted(by_member.keys() - set(urgent)) if urgent else sorted(by_member)
         first = self.settings.first_chunk
         chunks = [ordered[:first]]
         step = self.settings.fanout_chunk
@@ -302,12 +339,17 @@ class AlertsRuntime:
             if not chunk and not (record and number == 0):
                 continue
             claim = number == 0 and self.delivery.running
+            rules = {member_id: by_member[member_id] for member_id in chunk}
             adopted, addresses, new_event = await self._write_chunk(
-                event_id, payload, event, dict(chunk), record=record and number == 0, fresh=fresh, claim=claim
+                event_id, payload, event, rules, record=record and number == 0, fresh=fresh, claim=claim
             )
             fresh = fresh or new_event
             if adopted:
-                await self.worker.adopt(adopted, addresses)
+                sends = await self.worker.adopt(adopted, addresses)
+                if sends and len(chunks) > 1:
+                    # The rest of the fan-out is seconds of work on this event loop: let the first
+                    # alert reach its platform before it starts (bounded, should a platform be slow).
+                    await asyncio.wait(sends, timeout=FIRST_SEND_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
             self.worker.wake()
         async with self.engine.db.transaction() as session:
             await session.execute(
@@ -320,47 +362,54 @@ class AlertsRuntime:
     async def _recipients(
         self, session: AsyncSession, rules: dict[int, RuleRef], addresses: dict[tuple[int, str], str] | None = None
     ) -> list[Recipient]:
-        """Members for the matched rules; a member merged into another by /link counts as the survivor."""
-        members = {
-            m.id: m for m in (await session.execute(select(Member).where(Member.id.in_(list(rules))))).scalars()
-        }
-        survivors: dict[int, RuleRef] = {}
-        missing = {m.merged_into for m in members.values() if m.merged_into is not None} - set(members)
+        """Members for the matched rules, with their linked platforms and alert settings, in one query
+        (a second only for members merged away by /link, who count as their survivor)."""
+        found: dict[int, tuple[Member, set[str], AlertPrefs | None]] = {}
+        await self._read_members(session, list(rules), found, addresses)
+        missing = {m.merged_into for m, _, _ in found.values() if m.merged_into is not None} - set(found)
         if missing:
-            extra = await session.execute(select(Member).where(Member.id.in_(list(missing))))
-            members.update({m.id: m for m in extra.scalars()})
+            await self._read_members(session, list(missing), found, addresses)
+        survivors: dict[int, RuleRef] = {}
         for member_id, rule in rules.items():
-            member = members.get(member_id)
-            if member is None:
+            entry = found.get(member_id)
+            if entry is None:
                 continue
-            while member.merged_into is not None and member.merged_into in members:
-                member = members[member.merged_into]
+            member = entry[0]
+            while member.merged_into is not None and member.merged_into in found:
+                member = found[member.merged_into][0]
             current = survivors.get(member.id)
             if current is None or (rule.high_priority and not current.high_priority):
                 survivors[member.id] = rule
-        ids = list(survivors)
-        platforms: dict[int, set[str]] = {}
-        found = await session.execute(
-            select(Identity.member_id, Identity.platform, Identity.external_id, Identity.secret_address).where(
-                Identity.member_id.in_(ids)
-            )
+        return [
+            Recipient(found[mid][0], rule, frozenset(found[mid][1]), found[mid][2]) for mid, rule in survivors.items()
+        ]
+
+    async def _read_members(
+        self,
+        session: AsyncSession,
+        ids: list[int],
+        found: dict[int, tuple[Member, set[str], AlertPrefs | None]],
+        addresses: dict[tuple[int, str], str] | None,
+    ) -> None:
+        rows = await session.execute(
+            select(Member, AlertPrefs, Identity.platform, Identity.external_id, Identity.secret_address)
+            .outerjoin(AlertPrefs, AlertPrefs.member_id == Member.id)
+            .outerjoin(Identity, Identity.member_id == Member.id)
+            .where(Member.id.in_(ids))
         )
         vault = self.engine.vault
-        for member_id, platform, external_id, secret in found.all():
-            platforms.setdefault(member_id, set()).add(platform)
+        for member, prefs, platform, external_id, secret in rows:
+            entry = found.get(member.id)
+            if entry is None:
+                entry = found[member.id] = (member, set(), prefs)
+            if platform is None:
+                continue
+            entry[1].add(platform)
             if addresses is not None:
                 if platform != "sms":
-                    addresses[(member_id, platform)] = external_id
+                    addresses[(member.id, platform)] = external_id
                 elif vault is not None and secret is not None:
-                    addresses[(member_id, platform)] = vault.decrypt(secret)
-        prefs = {
-            p.member_id: p
-            for p in (await session.execute(select(AlertPrefs).where(AlertPrefs.member_id.in_(ids)))).scalars()
-        }
-        return [
-            Recipient(members[mid], rule, frozenset(platforms.get(mid, ())), prefs.get(mid))
-            for mid, rule in survivors.items()
-        ]
+                    addresses[(member.id, platform)] = vault.decrypt(secret)
 
     async def _write_chunk(
         self,
@@ -377,67 +426,84 @@ class AlertsRuntime:
         event; if it was not there before, nobody can have been told about it yet (``fresh``), which
         saves looking. With ``claim``, the rows are written as already sending for the worker and
         returned with their addresses."""
+        async with self.engine.db.transaction() as session:
+            return await self._fill_chunk(
+                session, event_id, payload, event, rules, record=record, fresh=fresh, claim=claim
+            )
+
+    async def _fill_chunk(
+        self,
+        session: AsyncSession,
+        event_id: str,
+        payload: Mapping[str, Any],
+        event: MatchEvent,
+        rules: dict[int, RuleRef],
+        *,
+        record: bool = False,
+        fresh: bool = False,
+        claim: bool = False,
+    ) -> tuple[list[OutboxMessage], dict[tuple[int, str], str], bool]:
+        """``_write_chunk``'s work, in the caller's transaction."""
         now = utcnow()
         insert = sqlite.insert if self.engine.db.is_sqlite else postgresql.insert
-        async with self.engine.db.transaction() as session:
-            if record:
-                stored = await session.execute(
-                    insert(RecentEvent)
-                    .values(event_id=event_id[:100], payload=dict(payload), fanned_out=False, received_at=now)
-                    .on_conflict_do_nothing(index_elements=["event_id"])
-                )
-                fresh = stored.rowcount == 1  # type: ignore[attr-defined]
-            if not rules:
-                return [], {}, fresh
-            addresses: dict[tuple[int, str], str] | None = {} if claim else None
-            recipients = await self._recipients(session, rules, addresses)
-            if not fresh:  # a new event has no notices yet; a resumed or replayed one may
-                ids = [r.member.id for r in recipients]
-                done = set(
-                    (
-                        await session.execute(
-                            select(AlertNotice.member_id).where(
-                                AlertNotice.event_id == event_id, AlertNotice.member_id.in_(ids)
-                            )
-                        )
-                    ).scalars()
-                )
-                recipients = [r for r in recipients if r.member.id not in done]
-            sent_today = await self._sent_today(session, recipients, now)
-            notices: list[dict[str, Any]] = []
-            messages: list[NewMessage] = []
-            text = summary(payload)
-            for recipient in recipients:
-                status, message = self._decide(recipient, payload, event, now, sent_today)
-                member = recipient.member
-                notices.append(
-                    {
-                        "event_id": event_id[:100],
-                        "member_id": member.id,
-                        "rule_id": recipient.rule.rule_id,
-                        "status": status,
-                        "local_day": local_day(now, member.timezone),
-                        "summary": text,
-                        "created_at": now,
-                    }
-                )
-                if message is not None:
-                    messages.append(message)
-            if notices:
-                await session.execute(insert(AlertNotice).on_conflict_do_nothing(), notices)
-            validity = {"sms": float(self.engine.config.sms.validity_period_seconds)}
-            if claim:
-                rows = await enqueue_claimed(
-                    session,
-                    messages,
-                    owner=self.worker.owner,
-                    lease_s=self.worker.settings.on_wire_lease_s,  # written as on the wire
-                    validity_s=validity,
-                    fresh=fresh,
-                )
-                return rows, addresses or {}, fresh
-            await enqueue(session, messages, validity_s=validity)
+        if record:
+            stored = await session.execute(
+                insert(RecentEvent)
+                .values(event_id=event_id[:100], payload=dict(payload), fanned_out=False, received_at=now)
+                .on_conflict_do_nothing(index_elements=["event_id"])
+            )
+            fresh = stored.rowcount == 1  # type: ignore[attr-defined]
+        if not rules:
             return [], {}, fresh
+        addresses: dict[tuple[int, str], str] | None = {} if claim else None
+        recipients = await self._recipients(session, rules, addresses)
+        if not fresh:  # a new event has no notices yet; a resumed or replayed one may
+            ids = [r.member.id for r in recipients]
+            done = set(
+                (
+                    await session.execute(
+                        select(AlertNotice.member_id).where(
+                            AlertNotice.event_id == event_id, AlertNotice.member_id.in_(ids)
+                        )
+                    )
+                ).scalars()
+            )
+            recipients = [r for r in recipients if r.member.id not in done]
+        sent_today = await self._sent_today(session, recipients, now)
+        notices: list[dict[str, Any]] = []
+        messages: list[NewMessage] = []
+        text = summary(payload)
+        for recipient in recipients:
+            status, message = self._decide(recipient, payload, event, now, sent_today)
+            member = recipient.member
+            notices.append(
+                {
+                    "event_id": event_id[:100],
+                    "member_id": member.id,
+                    "rule_id": recipient.rule.rule_id,
+                    "status": status,
+                    "local_day": local_day(now, member.timezone),
+                    "summary": text,
+                    "created_at": now,
+                }
+            )
+            if message is not None:
+                messages.append(message)
+        if notices:
+            await session.execute(insert(AlertNotice).on_conflict_do_nothing(), notices)
+        validity = {"sms": float(self.engine.config.sms.validity_period_seconds)}
+        if claim:
+            rows = await enqueue_claimed(
+                session,
+                messages,
+                owner=self.worker.owner,
+                lease_s=self.worker.settings.on_wire_lease_s,  # written as on the wire
+                validity_s=validity,
+                fresh=fresh,
+            )
+            return rows, addresses or {}, fresh
+        await enqueue(session, messages, validity_s=validity)
+        return [], {}, fresh
 
     async def _sent_today(self, session: AsyncSession, recipients: list[Recipient], now: datetime) -> dict[int, int]:
         capped = [r for r in recipients if r.prefs is not None and r.prefs.daily_cap is not None]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -87,14 +87,17 @@ async def enqueue_claimed(
         keys = [r["key"] for r in rows]
         taken = set((await session.execute(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys)))).scalars())
     lease_until = now + timedelta(seconds=lease_s)
-    claimed = [
-        OutboxMessage(**{**row, "status": SENDING, "lease_owner": owner, "lease_until": lease_until, "attempts": 1})
+    sending = [
+        {**row, "status": SENDING, "lease_owner": owner, "lease_until": lease_until, "attempts": 1}
         for row in rows
         if row["key"] not in taken and row["next_attempt_at"] <= now
     ]
     later = [row for row in rows if row["key"] not in taken and row["next_attempt_at"] > now]
-    session.add_all(claimed)
-    await session.flush()
+    claimed: list[OutboxMessage] = []
+    if sending:  # one INSERT ... RETURNING for all of them, not an ORM flush per row
+        inserted = await session.execute(insert(OutboxMessage).returning(OutboxMessage.key, OutboxMessage.id), sending)
+        ids: dict[str, int] = {key: row_id for key, row_id in inserted}
+        claimed = [OutboxMessage(**row, id=ids[row["key"]]) for row in sending]
     if later:
         await enqueue_rows(session, later)
     return claimed
@@ -117,8 +120,8 @@ async def enqueue_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     if not rows:
         return
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows)
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(upsert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows)
 
 
 async def dead_letters(db: Database, *, limit: int = 20) -> list[OutboxMessage]:

@@ -370,22 +370,26 @@ class DeliveryWorker:
             return "verify"
         return "unknown"
 
-    async def adopt(self, rows: list[OutboxMessage], addresses: Mapping[tuple[int, str], str] | None = None) -> None:
+    async def adopt(
+        self, rows: list[OutboxMessage], addresses: Mapping[tuple[int, str], str] | None = None
+    ) -> list[asyncio.Task[None]]:
         """Send rows the caller already wrote as ``sending`` for this worker (``enqueue_claimed``):
         the first alerts of a fan-out leave without waiting for a claim or any other write.
-        ``addresses`` ((member, channel) → address) saves looking them up again."""
+        ``addresses`` ((member, channel) → address) saves looking them up again. Returns the sends,
+        for a caller that wants them out before it does more work."""
         self._address_cache.update(addresses or {})
         by_channel: dict[str, list[OutboxMessage]] = {}
         for row in rows:
             by_channel.setdefault(row.channel, []).append(row)
+        sends: list[asyncio.Task[None]] = []
         for channel, group in by_channel.items():
             if channel not in self._frontends:
                 continue
             await self._prefetch(channel, group)
-            for row in group:
-                self._spawn(row)
+            sends.extend(self._spawn(row) for row in group)
+        return sends
 
-    def _spawn(self, row: OutboxMessage, doubt: Doubt | None = None) -> None:
+    def _spawn(self, row: OutboxMessage, doubt: Doubt | None = None) -> asyncio.Task[None]:
         self._in_flight[row.channel] = self._in_flight.get(row.channel, 0) + 1
         self._active.add(row.id)
         task = asyncio.create_task(self._deliver(row, doubt))
@@ -398,6 +402,7 @@ class DeliveryWorker:
             self._wake.set()
 
         task.add_done_callback(finished)
+        return task
 
     # ------------------------------------------------------------------ one send
 

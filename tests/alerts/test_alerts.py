@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from bot.alerts import AlertsRuntime
 from bot.alerts.deals import MedianDealScorer
 from bot.alerts.matcher import prepare_event
-from bot.alerts.models import AlertNotice, AlertRule
+from bot.alerts.models import AlertNotice, AlertRule, RecentEvent
 from core.delivery.models import DEAD, PENDING, OutboxMessage
 from core.engine import Engine
 from core.storage.types import utcnow
@@ -344,3 +344,22 @@ async def test_rules_written_in_bulk_are_matched_after_a_reload(bot: TestBot) ->
     assert runtime.index.match(prepare_event(restock())) == []  # not announced: the index can't know
     await runtime.reload()
     assert [ref.member_id for ref in runtime.index.match(prepare_event(restock()))] == [member_id]
+
+
+async def test_the_fan_out_rehearsal_runs_an_alerts_statements_and_keeps_nothing(bot: TestBot) -> None:
+    engine = bot.engine
+    await bot.member_id("alice")  # linked on Discord: the rehearsal writes her a whole alert
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split("(")[0].strip())
+
+    event.listen(engine.db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await engine.service(AlertsRuntime).rehearse_fan_out()
+    finally:
+        event.remove(engine.db.engine.sync_engine, "before_cursor_execute", seen)
+    assert {"INSERT INTO alert_recent_events", "INSERT INTO alert_notices", "INSERT INTO outbox"} <= set(statements)
+    assert await outbox(engine) == [] and await notices(engine) == []
+    async with engine.db.read() as session:
+        assert (await session.execute(select(RecentEvent))).first() is None

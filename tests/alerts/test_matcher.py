@@ -56,7 +56,8 @@ events = st.builds(
 
 
 def _ids(rules: list[RuleRef]) -> list[int]:
-    return [rule.rule_id for rule in rules]
+    """The rules' ids in rule id order: the index promises each match once, in no particular order."""
+    return sorted(rule.rule_id for rule in rules)
 
 
 @settings(max_examples=300, deadline=None)
@@ -186,3 +187,22 @@ def test_reasons_explain_a_miss() -> None:
     assert Criteria(min_deal=10.0).check(event) == "deal unknown below 10%"
     assert Criteria(keywords=frozenset({"dunk"})).check(event) is None
     assert round(distance_km(40.7128, -74.0060, 34.0522, -118.2437)) == 3936
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(criteria, min_size=1, max_size=6),
+    st.lists(st.integers(min_value=0, max_value=5), max_size=40),
+    st.lists(events, min_size=1, max_size=5),
+)
+def test_rules_sharing_criteria_match_what_brute_force_matches(
+    shared: list[Criteria], picks: list[int], some_events: list[MatchEvent]
+) -> None:
+    """Members who wrote the same rule share one run of bits in a plan; a deal or location check
+    passes or drops the whole run."""
+    rules = [RuleRef(i + 1, i, shared[pick % len(shared)]) for i, pick in enumerate(picks)]
+    index = RuleIndex()
+    for rule in rules:
+        index.add(rule)
+    for event in some_events:
+        assert _ids(index.match(event)) == _ids(brute_force(rules, event))
