@@ -165,7 +165,7 @@ async def test_wrong_arguments_get_an_ephemeral_error(dc: DiscordTestBot) -> Non
 
 async def test_autocomplete_uses_the_declared_completer(dc: DiscordTestBot) -> None:
     fake = dc.fake
-    response = await fake.wait_for_response(await fake.send_autocomplete("help", {"command": "calc"}, "command"))
+    response = await fake.wait_for_response(await fake.send_autocomplete("help", {"topic": "calc"}, "topic"))
     assert response["type"] == 8
     assert [c["value"] for c in response["data"]["choices"]] == ["calc add", "calc deep size"]
     sizes = await fake.wait_for_response(await fake.send_autocomplete("calc deep size", {"size": ""}, "size"))
@@ -287,7 +287,7 @@ async def test_gateway_drop_resumes_and_still_answers(dc: DiscordTestBot) -> Non
 async def test_rate_limited_interaction_callback_is_retried(dc: DiscordTestBot) -> None:
     fake = dc.fake
     fake.rate_limit_next("POST /interactions/*", retry_after=0.2)
-    reply = await fake.wait_for_reply(await fake.send_command("help", {"command": "ping"}))
+    reply = await fake.wait_for_reply(await fake.send_command("help", {"topic": "ping"}))
     assert reply.embeds[0]["title"] == "/ping"
 
 

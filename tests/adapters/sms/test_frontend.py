@@ -102,11 +102,15 @@ async def test_slash_help_for_one_command_matches_the_shell(bot: SmsTestBot) -> 
 
 
 async def test_long_reply_is_trimmed_to_two_segments(bot: SmsTestBot) -> None:
-    (answer,) = await bot.texts("sam", "/help")
+    async def guide(_ctx: Any) -> Reply:
+        return Reply(title="Guide", text="\n".join(f"/step{i} - one more thing to read" for i in range(30)))
+
+    bot.engine.registry.add(Command("guide", "A reply too long for two segments.", guide))
+    (answer,) = await bot.texts("sam", "/guide")
     assert answer.endswith(TRIM_NOTE)
     assert count_segments(answer) == ("GSM-7", 2)
-    assert answer.startswith(f"{bot.engine.config.bot.name} commands\n/")
-    same = await bot.engine.dispatch_line(bot["sam"].caller, "/help")
+    assert answer.startswith("Guide\n/step0")
+    same = await bot.engine.dispatch_line(bot["sam"].caller, "/guide")
     assert answer == sms_text(same.plain_text())
 
 
