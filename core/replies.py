@@ -41,6 +41,27 @@ class ReplyImage(BaseModel):
 
 #: Discord attaches at most 10 files to a message and Telegram puts at most 10 in an album
 MAX_REPLY_IMAGES = 10
+#: files (not photos) one reply carries: each is one Telegram message, so a few at most
+MAX_REPLY_FILES = 3
+#: one file's size: Discord's smallest upload limit (10 MiB) with room for the rest of the message
+MAX_REPLY_FILE_BYTES = 8 * 1024 * 1024
+
+
+class ReplyFile(BaseModel):
+    """A document sent with a reply (a member's ``.ics`` calendar): Discord attaches it, Telegram
+    sends it with ``sendDocument``, SMS and the shell only name it. Photos go in ``images``."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    name: str = Field(min_length=1, max_length=128)
+    data: bytes = Field(repr=False, max_length=MAX_REPLY_FILE_BYTES)
+    content_type: str = "application/octet-stream"
+
+    def describe(self) -> str:
+        """``name (12.3 KB)``, for platforms that show a file's name instead of sending it."""
+        size = len(self.data)
+        shown = f"{size} bytes" if size < 1024 else f"{size / 1024:.1f} KB"
+        return f"{self.name} ({shown})"
 
 
 class Reply(BaseModel):
@@ -61,6 +82,10 @@ class Reply(BaseModel):
     #: and shows the first in the embed (after ``image`` if there is one), Telegram sends an album
     #: before the text, SMS and the shell say how many there are
     images: list[ReplyImage] = Field(default_factory=list, max_length=MAX_REPLY_IMAGES)
+    #: documents sent with the reply (``ReplyFile``), at most three: attached on Discord, one
+    #: ``sendDocument`` each on Telegram (the text follows, or is the caption of a lone file); SMS and
+    #: the shell name them
+    files: list[ReplyFile] = Field(default_factory=list, max_length=MAX_REPLY_FILES)
     url: str | None = None
     buttons: list[Button] = Field(default_factory=list)
     footer: str | None = None

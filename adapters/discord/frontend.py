@@ -31,7 +31,7 @@ from discord import app_commands
 from discord.http import handle_message_parameters
 
 from adapters.discord.forms import form_submission, modal_for
-from adapters.discord.render import ActionButton, render
+from adapters.discord.render import ActionButton, attachment_uploads, render
 from core.attachments import Attachment, carrying
 from core.commands import Command, Param, ParamType, Permission
 from core.config import DiscordSection
@@ -598,8 +598,9 @@ class DiscordFrontend:
         appears (quadratic over a fan-out), and builds a ``Message`` (and stores its view) that
         nothing here reads. Discord's answers map to discord.py's own exceptions, as before.
         """
-        rendered = render(reply, attach=bool(reply.images))  # a chart alone is left out of DMs
-        uploads = [(file.filename, photo.data) for file, photo in zip(rendered.files, reply.photos, strict=False)]
+        attach = bool(reply.images or reply.files)  # a chart alone is left out of DMs
+        rendered = render(reply, attach=attach)
+        uploads = attachment_uploads(reply) if attach else []
         rendered.files = []
         user_id = int(external_id)
         try:

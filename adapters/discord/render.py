@@ -150,13 +150,15 @@ def _is_plain(reply: Reply) -> bool:
 
 def uploaded_count(reply: Reply) -> int:
     """How many of ``reply.photos`` one message carries: at most ten, and only as many as fit
-    together under Discord's upload limit (the rest are left out, and the footer says so)."""
-    total = 0
-    for index, photo in enumerate(reply.photos[:FILES_LIMIT]):
+    together under Discord's upload limit (the rest are left out, and the footer says so). The reply's
+    ``files`` always go, so photos get what room they leave."""
+    slots = FILES_LIMIT - len(reply.files)
+    total = sum(len(item.data) for item in reply.files)
+    for index, photo in enumerate(reply.photos[: max(slots, 0)]):
         total += len(photo.data)
         if total > FILES_BYTES_LIMIT:
             return index
-    return min(len(reply.photos), FILES_LIMIT)
+    return max(min(len(reply.photos), slots), 0)
 
 
 def _upload_name(name: str) -> str:
@@ -171,22 +173,27 @@ def _upload_name(name: str) -> str:
     return clean[:_NAME_LIMIT]
 
 
+def attachment_uploads(reply: Reply) -> list[tuple[str, bytes]]:
+    """What one message uploads, as (filename, bytes): the photos it carries (the chart first, the
+    embed showing the first), then the reply's files. Names are distinct, since the embed names one."""
+    chosen = [(photo.name, photo.data) for photo in reply.photos[: uploaded_count(reply)]]
+    chosen += [(item.name, item.data) for item in reply.files]
+    uploads: list[tuple[str, bytes]] = []
+    for index, (raw, data) in enumerate(chosen):
+        name = _upload_name(raw)
+        taken = {taken for taken, _ in uploads}
+        uploads.append((_upload_name(f"{index + 1}_{name}") if name in taken else name, data))
+    return uploads
+
+
 def attachment_names(reply: Reply) -> list[str]:
-    """The uploads' filenames, for the photos one message carries, in order; distinct, since the
-    embed names one of them."""
-    names: list[str] = []
-    for index, photo in enumerate(reply.photos[: uploaded_count(reply)]):
-        name = _upload_name(photo.name)
-        names.append(_upload_name(f"{index + 1}_{name}") if name in names else name)
-    return names
+    """The uploads' filenames, in order (``attachment_uploads``)."""
+    return [name for name, _ in attachment_uploads(reply)]
 
 
 def attachment_files(reply: Reply) -> list[discord.File]:
-    """The reply's images as uploads: the chart (``image``) first, then ``images``."""
-    names = attachment_names(reply)
-    return [
-        discord.File(io.BytesIO(photo.data), filename=name) for photo, name in zip(reply.photos, names, strict=False)
-    ]
+    """The reply's photos and files as discord.py uploads."""
+    return [discord.File(io.BytesIO(data), filename=name) for name, data in attachment_uploads(reply)]
 
 
 def _note_left_out(reply: Reply) -> Reply:
@@ -251,8 +258,8 @@ def build_view(reply: Reply) -> discord.ui.View | None:
 
 def render(reply: Reply, *, mention: str | None = None, attach: bool = True) -> Rendered:
     """The message for ``reply``; ``mention`` (a role ping) goes first in the content, where it notifies.
-    ``attach`` uploads ``reply.image`` and ``reply.images`` with the message, the embed showing the first
-    (paths that send JSON only pass ``False``)."""
+    ``attach`` uploads ``reply.image``, ``reply.images`` (the embed showing the first) and ``reply.files``
+    with the message (paths that send JSON only pass ``False``)."""
     if attach:
         reply = _note_left_out(reply)
     plain = _is_plain(reply)

@@ -49,6 +49,7 @@ def render_text(reply: Reply) -> str:
     if reply.images:
         count = len(reply.images)
         lines.append(f"  [{count} photo{'s' if count != 1 else ''}] " + ", ".join(i.name for i in reply.images))
+    lines.extend(f"  [file] {to_plain(item.describe())}" for item in reply.files)  # shown, never written
     if reply.url:
         lines.append(f"  [link] {reply.url}")
     for number, button in enumerate(reply.buttons, start=1):

@@ -154,6 +154,7 @@ def render_reply(reply: Reply, max_segments: int = MAX_SEGMENTS) -> str:
     if reply.images:
         count = len(reply.images)
         parts.append(f"({count} photo{'s' if count != 1 else ''}, not sent by SMS)")
+    parts.extend(f"(file {to_plain(item.name)} not sent by SMS)" for item in reply.files)
     if reply.url:
         parts.append(reply.url)
     if reply.footer:

@@ -70,7 +70,14 @@ from telegram.warnings import PTBDeprecationWarning
 from adapters.telegram.conversations import TelegramConversations
 from adapters.telegram.http import AiohttpRequest
 from adapters.telegram.media import Albums, attachments_of, media_request_id
-from adapters.telegram.render import OutgoingMessage, html_to_text, photo_albums, render
+from adapters.telegram.render import (
+    OutgoingMessage,
+    document_caption,
+    html_to_text,
+    keyboard,
+    photo_albums,
+    render,
+)
 from core.attachments import carrying
 from core.commands import Command, Permission
 from core.errors import ConfigError, UserError
@@ -467,7 +474,17 @@ class TelegramFrontend:
         sent = await self._send_albums(chat_id, topic_id, reply, reply_to=reply_to) if reply.images else []
         if sent:  # the photos went as an album (albums take no buttons); the text follows with them
             reply, reply_to = reply.model_copy(update={"image": None, "images": []}), None
-            if not (reply.title or reply.text or reply.fields or reply.footer or reply.url or reply.buttons):
+            if not (_has_text(reply) or reply.files):
+                return sent
+        if reply.files:
+            caption = document_caption(reply)
+            documents = await self._send_documents(chat_id, topic_id, reply, caption=caption, reply_to=reply_to)
+            sent += documents
+            if documents and caption is not None:
+                return sent  # the lone file carried the whole reply as its caption
+            reply = reply.model_copy(update={"files": []})
+            reply_to = None if documents else reply_to
+            if not (_has_text(reply) or reply.image is not None):
                 return sent
         messages = render(reply)
         if messages[0].photo is not None:
@@ -506,6 +523,32 @@ class TelegramFrontend:
                     sent += [f"m:{message.message_id}" for message in messages]
             except BadRequest as exc:
                 log.warning("telegram.album_failed", chat=chat_id, error=exc.message)
+            reply_to = None
+        return sent
+
+    async def _send_documents(
+        self, chat_id: int, topic_id: int | None, reply: Reply, *, caption: str | None, reply_to: int | None = None
+    ) -> list[str]:
+        """The reply's files, one ``sendDocument`` each: with ``caption`` (the lone file carrying the
+        whole reply and its buttons) as ``p:ID``, whose caption an edit can change; else bare, as
+        ``m:ID``, left alone by edits. Files Telegram refuses are logged and left out: the text still goes."""
+        sent: list[str] = []
+        for item in reply.files:
+            common: dict[str, Any] = {
+                "chat_id": chat_id,
+                "message_thread_id": topic_id,
+                "reply_parameters": (
+                    ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to is not None else None
+                ),
+            }
+            if caption is not None:
+                common |= {"caption": caption, "parse_mode": ParseMode.HTML, "reply_markup": keyboard(reply)}
+            try:
+                message = await self._call(self.app.bot.send_document, document=item.data, filename=item.name, **common)
+            except BadRequest as exc:
+                log.warning("telegram.document_failed", chat=chat_id, file=item.name, error=exc.message)
+                continue
+            sent.append(f"{'p' if caption is not None else 'm'}:{message.message_id}")
             reply_to = None
         return sent
 
@@ -595,6 +638,11 @@ class TelegramFrontend:
                 await self._call(bot.set_my_commands, commands=admins, scope=BotCommandScopeChat(int(ident)))
             except (TelegramError, DeliveryRefused) as exc:  # the admin never started the bot
                 log.info("telegram.admin_menu_skipped", admin=ident, error=str(exc))
+
+
+def _has_text(reply: Reply) -> bool:
+    """Whether anything of ``reply`` is left to say as text once its uploads went."""
+    return bool(reply.title or reply.text or reply.fields or reply.footer or reply.url or reply.buttons)
 
 
 def _menu(commands: list[Command]) -> list[BotCommand]:

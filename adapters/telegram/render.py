@@ -1,4 +1,4 @@
-"""Neutral ``Reply`` → Telegram messages (HTML parse mode, inline keyboards, photos).
+"""Neutral ``Reply`` → Telegram messages (HTML parse mode, inline keyboards, photos, documents).
 
 Kept apart from the frontend so the limits that make Telegram reject a message (4,096 visible
 characters per message, 1,024 per caption, balanced HTML of a few allowed tags) are handled by pure
@@ -245,6 +245,15 @@ def photo_albums(reply: Reply) -> list[list[tuple[str, bytes]]]:
     """The reply's photos (the chart first) as (filename, bytes), in albums of at most ten."""
     photos = [(photo.name, photo.data) for photo in reply.photos]
     return [photos[start : start + ALBUM_LIMIT] for start in range(0, len(photos), ALBUM_LIMIT)]
+
+
+def document_caption(reply: Reply) -> str | None:
+    """The HTML caption that carries the whole reply when its one upload is a single file and its
+    text fits a caption (then one ``sendDocument`` says everything, buttons included); else None."""
+    if len(reply.files) != 1 or reply.photos or safe_url(reply.image_url):
+        return None
+    caption = render_html(reply)
+    return caption if visible_length(caption) <= CAPTION_LIMIT else None
 
 
 def render(reply: Reply, *, max_pages: int = MAX_PAGES, photo: bool = True) -> list[OutgoingMessage]:

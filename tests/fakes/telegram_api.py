@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
@@ -42,6 +43,8 @@ MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 #: getFile refuses files bigger than this (https://core.telegram.org/bots/api#getfile)
 MAX_DOWNLOAD = 20 * 1024 * 1024
+#: what a bot may upload in one file (https://core.telegram.org/bots/api#senddocument)
+MAX_UPLOAD = 50 * 1024 * 1024
 
 #: parameters whose form value is JSON (PTB json-encodes every non-string value)
 _JSON_FIELDS = {
@@ -106,6 +109,8 @@ class ApiCall:
     params: JSON
     files: dict[str, bytes]
     status: int = 200
+    #: the uploaded parts' file names, by part name
+    filenames: dict[str, str] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
 
 
@@ -120,8 +125,11 @@ class SentMessage:
     raw: str  # exactly what the bot sent in ``text``/``caption``
     params: JSON
     message: JSON  # the Message object returned to the bot
-    #: the bytes of photos the bot uploaded with it (sendPhoto, or one item of sendMediaGroup)
+    #: the bytes of photos the bot uploaded with it (sendPhoto, or one item of sendMediaGroup), or of
+    #: the file of a sendDocument
     uploads: list[bytes] = field(default_factory=list)
+    #: the uploaded file's name (sendDocument)
+    filename: str | None = None
 
     @property
     def message_id(self) -> int:
@@ -544,11 +552,11 @@ class FakeTelegramAPI:
             return ApiError(401, "Unauthorized").to_response()
         method = request.match_info["method"]
         try:
-            params, files = await self._read_params(request)
+            params, files, filenames = await self._read_params(request)
         except ApiError as error:
             self.calls.append(ApiCall(method=method, params={}, files={}, status=error.status))
             return error.to_response()
-        call = ApiCall(method=method, params=params, files=files)
+        call = ApiCall(method=method, params=params, files=files, filenames=filenames)
         self.calls.append(call)
         try:
             handler = getattr(self, f"_api_{method}", None)
@@ -576,13 +584,14 @@ class FakeTelegramAPI:
         self.downloads.append(path)
         return web.Response(body=found, content_type="application/octet-stream")
 
-    async def _read_params(self, request: web.Request) -> tuple[JSON, dict[str, bytes]]:
+    async def _read_params(self, request: web.Request) -> tuple[JSON, dict[str, bytes], dict[str, str]]:
         raw: dict[str, Any] = dict(request.query)
         files: dict[str, bytes] = {}
+        filenames: dict[str, str] = {}
         if request.can_read_body:
             if request.content_type == "application/json":
                 raw.update(await request.json())
-                return raw, files
+                return raw, files, filenames
             if request.content_type == "multipart/form-data":
                 reader = await request.multipart()
                 async for part in reader:
@@ -590,12 +599,13 @@ class FakeTelegramAPI:
                         continue
                     name = part.name or ""
                     if part.filename is not None:
+                        filenames[name] = unquote(part.filename)  # PTB percent-encodes names (spaces)
                         files[name] = bytes(await part.read())
                     else:
                         raw[name] = await part.text()
             else:
                 raw.update(await request.post())
-        return {key: _decode(key, value) for key, value in raw.items()}, files
+        return {key: _decode(key, value) for key, value in raw.items()}, files, filenames
 
     # ----------------------------------------------------------------- Bot API methods
 
@@ -743,6 +753,36 @@ class FakeTelegramAPI:
             self.sent[-1].uploads = [files["photo"]]
         return sent
 
+    async def _api_sendDocument(self, params: JSON, files: dict[str, bytes]) -> JSON:
+        """A file: uploaded as multipart (its bytes and name kept on the sent message) or by
+        file_id/URL; an optional caption with its keyboard, as for photos."""
+        filename = self.calls[-1].filenames.get("document")  # read before any await: this request's call
+        chat = self._check_chat(params)
+        source = params.get("document")
+        if source is None and "document" not in files:
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        if "document" in files and len(files["document"]) > MAX_UPLOAD:
+            raise ApiError(413, "Request Entity Too Large")
+        raw = str(params.get("caption") or "")
+        caption = self._visible(raw, params.get("parse_mode"))
+        if utf16_len(caption) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        self._check_markup(params)
+        data = files.get("document", b"")
+        document: JSON = {
+            "file_id": f"BQAC{len(self.sent):08d}",
+            "file_unique_id": f"AgAD{len(self.sent):06d}",
+            "file_name": filename or "document",
+            "file_size": len(data),
+        }
+        extra: JSON = {"document": document}
+        if caption:
+            extra["caption"] = caption
+        sent = self._store("sendDocument", chat, params, raw, caption, extra)
+        self.sent[-1].uploads = [data] if "document" in files else []
+        self.sent[-1].filename = filename
+        return sent
+
     async def _api_sendMediaGroup(self, params: JSON, files: dict[str, bytes]) -> list[JSON]:
         """An album: 2-10 photos, each uploaded (``attach://name``) or by file_id/URL; one message each,
         sharing a ``media_group_id``. Media groups take no keyboard."""
@@ -814,7 +854,7 @@ class FakeTelegramAPI:
     async def _api_editMessageCaption(self, params: JSON, files: dict[str, bytes]) -> JSON:
         chat = self._check_chat(params)
         message = self._messages.get((chat.id, params.get("message_id") or 0))
-        if message is None or "photo" not in message:
+        if message is None or not ("photo" in message or "document" in message):
             raise ApiError(400, "Bad Request: message to edit not found")
         raw = str(params.get("caption") or "")
         caption = self._visible(raw, params.get("parse_mode"))
