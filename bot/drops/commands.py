@@ -26,10 +26,12 @@ from core.commands import Command, Param, ParamType, Permission
 from core.context import Context
 from core.errors import UserError
 from core.markup import clip, escape
-from core.replies import Button, Reply
+from core.replies import MAX_REPLY_FILE_BYTES, Button, Reply, ReplyFile
 from core.storage.types import utcnow
 
 PERIODS = {"week": 7, "month": 31, "all": 730}
+#: the name /calendar sends the member's .ics under
+CALENDAR_FILE = "snpd-drops.ics"
 
 
 def _zone(ctx: Context) -> str:
@@ -220,12 +222,16 @@ async def calendar(ctx: Context, action: str | None = None) -> Reply:
         lines.append(
             "Your calendar link was shown when you made it; `/calendar reset` makes a new one (and stops the old)."
         )
+    data = await drops.calendar_for_member(ctx.member.id)
+    files = [ReplyFile(name=CALENDAR_FILE, data=data, content_type="text/calendar")]
+    if len(data) > MAX_REPLY_FILE_BYTES:  # thousands of drops: the link still serves it
+        files = []
     lines.append(
-        "Subscribe to it in your calendar app, or open it to download the .ics file (chat platforms "
-        "here carry images, not files). The bot's own reminders are the dependable channel: calendar apps "
-        "refresh slowly and often ignore alarms."
+        (f"`{CALENDAR_FILE}` is attached: open it to import the drops once. " if files else "")
+        + "Subscribe to the link in your calendar app to stay up to date. The bot's own reminders are the "
+        "dependable channel: calendar apps refresh slowly and often ignore alarms."
     )
-    return Reply(title="📆 Drop calendar", text="\n\n".join(lines), ephemeral=True)
+    return Reply(title="📆 Drop calendar", text="\n\n".join(lines), files=files, ephemeral=True)
 
 
 _DROP_ID = Param("drop", "Drop number (from /drops)", type=ParamType.INTEGER, min_value=1)

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import icalendar
 
+from bot.drops.commands import CALENDAR_FILE
 from bot.drops.models import DropReminder
 from core.commands import Permission
 from core.ops.server import OpsServer
@@ -37,6 +38,15 @@ async def _calendar(engine: Any, text: str) -> icalendar.Calendar:
             return icalendar.Calendar.from_ical(await response.read())
     finally:
         await server.stop()
+
+
+def _attached(name: str, data: bytes, drop_id: int) -> icalendar.Calendar:
+    """The .ics /calendar sent: named as such, parsed back, holding the drop with the member's alarm."""
+    assert name == CALENDAR_FILE
+    sent = icalendar.Calendar.from_ical(data)
+    [event] = sent.walk("VEVENT")
+    assert event["UID"].startswith(f"drop-{drop_id}@") and event.walk("VALARM"), "the reminded drop, alarmed"
+    return sent
 
 
 async def _propose(engine: Any, tmp_path: Path) -> None:
@@ -81,6 +91,10 @@ async def test_drop_end_to_end_on_discord(make_discord_bot: Any, database: Datab
     feed = await dc.ok(ann, "/calendar")
     [event] = (await _calendar(engine, feed.text)).walk("VEVENT")
     assert event["SEQUENCE"] == 2 and event["SUMMARY"] == "Drop: Nike Dunk Low Future Panda"
+    assert feed.ephemeral and "is attached" in feed.text
+    [ics_file] = feed.images  # the uploaded attachment, read back from the fake's CDN
+    [sent] = _attached(ics_file.name, ics_file.data, drop.id).walk("VEVENT")
+    assert sent["UID"] == event["UID"] and sent["SEQUENCE"] == 2
     async with engine.db.read() as session:
         assert (await session.get(DropReminder, 1)) is not None
 
@@ -115,3 +129,7 @@ async def test_drop_end_to_end_on_telegram(make_telegram_bot: Any, database: Dat
     feed = await tg.ok(ann, "/calendar")
     [event] = (await _calendar(engine, feed.text)).walk("VEVENT")
     assert event["SEQUENCE"] == 1 and str(event["STATUS"]) == "CONFIRMED"
+    document = feed.raw  # one sendDocument in ann's private chat, the note as its caption
+    assert document.method == "sendDocument" and document.chat_id == ann.native.id and document.filename
+    [sent] = _attached(document.filename, document.uploads[0], drop.id).walk("VEVENT")
+    assert sent["UID"] == event["UID"] and sent["SEQUENCE"] == 1
