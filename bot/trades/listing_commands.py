@@ -158,7 +158,8 @@ async def have_photos(ctx: Context, id: int) -> Reply:
         raise UserError(f"No open listing #{id}.")
     if not row.photos:
         raise UserError(f"Listing #{id} has no photos.")
-    images = [ReplyImage(name=name, data=await trades.photos.read(name.split(".")[0])) for name in row.photos]
+    shas = [name.split(".")[0] for name in row.photos]  # the card's copies: JPEGs sized for chats
+    images = [ReplyImage(name=f"{sha}.jpg", data=await trades.photos.display(sha)) for sha in shas]
     return Reply(title=f"📷 Listing #{row.id}", text=_have_line(row), images=images)
 
 
