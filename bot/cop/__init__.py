@@ -65,7 +65,8 @@ class CopSlice(Slice[Cop]):
             names = ", ".join(config.feeds.names)
             problems.append(f"[cop] feed: no feed named {settings.feed!r} (feeds: {names}; add it to [feeds] names)")
         rules = config.get(EconomySection).earn
-        if settings.earn_kind and settings.earn_kind not in rules:
+        # a kind without a rule pays nothing; only a kind the operator named is checked, to catch a typo
+        if "earn_kind" in settings.model_fields_set and settings.earn_kind and settings.earn_kind not in rules:
             problems.append(
                 f"[cop] earn_kind: no [economy.earn.{settings.earn_kind}] rule "
                 f"(rules: {', '.join(sorted(rules))}); add one, or set earn_kind = \"\" to pay winners nothing"

@@ -44,14 +44,16 @@ class ShopItemConfig(Section):
 
 
 def _default_rules() -> dict[str, EarnRule]:
+    """Cooldowns only on what a member triggers themself (reports): an outcome others decide (a won
+    vote, a reviewed trade, a confirmed sighting) would otherwise go unpaid when two land close together."""
     return {
         "restock_report": EarnRule(amount=2, daily_cap=10, cooldown_seconds=600),
         "restock_confirmed": EarnRule(amount=10, daily_cap=50, cooldown_seconds=300),
-        "legit_vote_won": EarnRule(amount=5, daily_cap=25, cooldown_seconds=60),
-        "trade_completed": EarnRule(amount=25, daily_cap=75, cooldown_seconds=3600),
+        "legit_vote_won": EarnRule(amount=5, daily_cap=25, cooldown_seconds=0),
+        "trade_completed": EarnRule(amount=25, daily_cap=75, cooldown_seconds=0),
         "weekly_streak": EarnRule(amount=50, daily_cap=50, cooldown_seconds=0),
         "cop_win": EarnRule(amount=20, daily_cap=60, cooldown_seconds=0),
-        "sighting_confirmed": EarnRule(amount=10, daily_cap=50, cooldown_seconds=300),
+        "sighting_confirmed": EarnRule(amount=10, daily_cap=50, cooldown_seconds=0),
     }
 
 

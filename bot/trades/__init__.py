@@ -110,7 +110,9 @@ class TradesSlice(Slice[Trades]):
         if feed and feed not in config.feeds.names:
             problems.append(f"[trades] dispute_feed: no feed named {feed!r} (feeds: {', '.join(config.feeds.names)})")
         rules = config.get(EconomySection).earn
-        if settings.earn_kind not in rules:
+        # a kind without a rule pays nothing (bot.toml's earn rules say so); only a kind the operator
+        # named here is checked, to catch a typo
+        if "earn_kind" in settings.model_fields_set and settings.earn_kind and settings.earn_kind not in rules:
             kind, known = settings.earn_kind, ", ".join(rules)
             problems.append(f"[trades] earn_kind: no [economy.earn.{kind}] rule (rules: {known})")
         return problems

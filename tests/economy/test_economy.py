@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select, update
 
 from bot.account import Linking
 from bot.economy import EARN_TOPIC, EconomyRuntime
+from bot.economy.config import EconomySection
 from bot.economy.ledger import TransferRequest
 from bot.economy.models import Purchase, Raffle, Transfer
 from bot.economy.verify import verify
@@ -29,7 +30,9 @@ SHOP = [
 
 
 def _settings(**overrides: Any) -> dict[str, Any]:
-    return {"min_account_age_days": 0, "tip_pair_cooldown_seconds": 0, "shop": SHOP} | overrides
+    """``earn=`` changes only the rules it names: the others stay, as other slices' settings name them."""
+    earn = {kind: rule.model_dump() for kind, rule in EconomySection().earn.items()} | overrides.pop("earn", {})
+    return {"min_account_age_days": 0, "tip_pair_cooldown_seconds": 0, "shop": SHOP, "earn": earn} | overrides
 
 
 async def _start(make_bot: Any, **economy: Any) -> TestBot:
@@ -146,9 +149,8 @@ async def test_earn_events_pay_once_per_source(eco: TestBot) -> None:
     await ledger_ok(eco.engine)
 
 
-async def test_daily_cap_pays_up_to_the_cap_then_nothing(make_bot: Any) -> None:
-    # legit_vote_won: 5 per event, 25 per day; without its 60 s cooldown, to hit the cap
-    eco = await _start(make_bot, earn={"legit_vote_won": {"amount": 5, "daily_cap": 25, "cooldown_seconds": 0}})
+async def test_daily_cap_pays_up_to_the_cap_then_nothing(eco: TestBot) -> None:
+    # legit_vote_won: 5 per event, 25 per day, no cooldown (a verdict is not the member's own doing)
     for n in range(7):
         await _earn(eco, "legit_vote_won", "alice", f"vote-{n}")
     assert await balance(eco, "alice") == 25
