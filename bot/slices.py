@@ -28,7 +28,7 @@ from core.errors import ConfigError
 from core.slice import Slice, in_dependency_order
 
 SLICES: tuple[Slice[Any], ...] = (
-    GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET, SCENE, LEGITCHECK, TRADES, DROPS, COP
+    GENERAL, ACCOUNT, FEEDS, DELIVERY, ALERTS, MONITORS, ECONOMY, MARKET, LEGITCHECK, SCENE, TRADES, DROPS, COP
 )
 
 
