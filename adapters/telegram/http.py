@@ -66,10 +66,12 @@ class AiohttpRequest(BaseRequest):
         write = _seconds(write_timeout, MEDIA_WRITE_TIMEOUT_S if uploads else WRITE_TIMEOUT_S)
         connect = _seconds(connect_timeout, CONNECT_TIMEOUT_S)
         pool = _seconds(pool_timeout, POOL_TIMEOUT_S)
-        # aiohttp has no separate write timeout: the request may take its write and read time in all
+        # aiohttp has no separate write timeout: the request may take its write and read time in all.
+        # Its ``connect`` covers the wait for a pooled connection *and* opening a new one, so it gets
+        # both budgets: ``connect=pool`` alone would cut a new connection off after the pool's 1 s
         timeout = aiohttp.ClientTimeout(
             total=None if read is None or write is None else read + write,
-            connect=pool,
+            connect=None if pool is None or connect is None else pool + connect,
             sock_connect=connect,
             sock_read=read,
         )
