@@ -64,6 +64,11 @@ DEFAULT_EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 16) | (1 << 31)
 
 _OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
 
+#: How long a test waits for the bot to act. A wait, not a speed check (speed is measured in
+#: bench/): generous, because a full suite on two cores has slow moments, and it only costs
+#: time when a test is failing anyway.
+WAIT_S = 15.0
+
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
@@ -845,7 +850,7 @@ class FakeDiscord:
     def connected(self) -> bool:
         return self._current is not None and self._current.connection is not None
 
-    async def wait_connected(self, *, resumes: int | None = None, timeout: float = 5.0) -> None:
+    async def wait_connected(self, *, resumes: int | None = None, timeout: float = WAIT_S) -> None:
         """Until the bot has a live gateway session (and, if given, has resumed that many times)."""
         await self._wait(lambda: self.connected and (resumes is None or self.resumes >= resumes), timeout)
 
@@ -870,7 +875,7 @@ class FakeDiscord:
         self,
         channel_id: int,
         *,
-        timeout: float = 5.0,
+        timeout: float = WAIT_S,
         predicate: Callable[[RecordedMessage], bool] | None = None,
     ) -> RecordedMessage:
         """The oldest message in ``channel_id`` (matching ``predicate``) no earlier wait returned."""
@@ -887,7 +892,7 @@ class FakeDiscord:
         result: RecordedMessage = await self._wait(find, timeout)
         return result
 
-    async def wait_for_dm(self, user_id: int, *, timeout: float = 5.0) -> RecordedMessage:
+    async def wait_for_dm(self, user_id: int, *, timeout: float = WAIT_S) -> RecordedMessage:
         def find() -> RecordedMessage | None:
             for message in self.messages:
                 channel = self.channels.get(message.channel_id)
@@ -901,12 +906,12 @@ class FakeDiscord:
         result: RecordedMessage = await self._wait(find, timeout)
         return result
 
-    async def wait_for_response(self, interaction: FakeInteraction, *, timeout: float = 5.0) -> dict[str, Any]:
+    async def wait_for_response(self, interaction: FakeInteraction, *, timeout: float = WAIT_S) -> dict[str, Any]:
         """The first callback the bot sent for ``interaction`` (type 4 message, 5 defer, 8 choices...)."""
         result: dict[str, Any] = await self._wait(lambda: interaction.response, timeout)
         return result
 
-    async def wait_for_reply(self, interaction: FakeInteraction, *, timeout: float = 5.0) -> RecordedMessage:
+    async def wait_for_reply(self, interaction: FakeInteraction, *, timeout: float = WAIT_S) -> RecordedMessage:
         """The message the user finally sees: the immediate reply, or the edited/followed-up one after a defer."""
 
         def find() -> RecordedMessage | None:
@@ -926,7 +931,9 @@ class FakeDiscord:
         result: RecordedMessage = await self._wait(find, timeout)
         return result
 
-    async def wait_for_request(self, route: str, *, timeout: float = 5.0, status: int | None = None) -> RecordedRequest:
+    async def wait_for_request(
+        self, route: str, *, timeout: float = WAIT_S, status: int | None = None
+    ) -> RecordedRequest:
         pattern = _route_regex(route)
 
         def find() -> RecordedRequest | None:

@@ -58,6 +58,11 @@ _BOOL_FIELDS = {
     "disable_web_page_preview", "allow_sending_without_reply", "has_spoiler", "show_caption_above_media",
 }  # fmt: skip
 
+#: How long a test waits for the bot to act. A wait, not a speed check (speed is measured in
+#: bench/): generous, because a full suite on two cores has slow moments, and it only costs
+#: time when a test is failing anyway.
+WAIT_S = 15.0
+
 
 @dataclass(frozen=True)
 class FakeUser:
@@ -472,7 +477,7 @@ class FakeTelegramAPI:
 
     # ----------------------------------------------------------------- observing
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = WAIT_S) -> Any:
         """Wait until ``predicate()`` returns something truthy and return it."""
 
         async def check() -> Any:
@@ -486,7 +491,7 @@ class FakeTelegramAPI:
     async def wait_for_message(
         self,
         chat_id: int,
-        timeout: float = 5.0,
+        timeout: float = WAIT_S,
         *,
         topic_id: int | None = None,
         any_topic: bool = False,
@@ -519,7 +524,7 @@ class FakeTelegramAPI:
             ) from None
         return result
 
-    async def wait_for_call(self, method: str, timeout: float = 5.0, *, after: int = 0) -> ApiCall:
+    async def wait_for_call(self, method: str, timeout: float = WAIT_S, *, after: int = 0) -> ApiCall:
         """The first successful call of ``method`` with index >= ``after`` in ``calls``."""
 
         def find() -> ApiCall | None:
