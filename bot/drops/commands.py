@@ -235,6 +235,7 @@ async def calendar(ctx: Context, action: str | None = None) -> Reply:
 
 
 _DROP_ID = Param("drop", "Drop number (from /drops)", type=ParamType.INTEGER, min_value=1)
+_PROPOSAL_ID = Param("proposal", "Proposal number", type=ParamType.INTEGER, min_value=1)
 _WHEN = Param("when", "Release: 2026-12-05 10:00 America/New_York", max_length=60)
 _RETAILERS = Param("retailers", "e.g. Nike SNKRS:app, Foot Locker:raffle, Kith:fcfs", max_length=400)
 
@@ -312,14 +313,14 @@ COMMANDS = [
         name="drop confirm",
         description="Confirm a proposed drop.",
         handler=confirm,
-        params=(Param("proposal", "Proposal number", type=ParamType.INTEGER, min_value=1),),
+        params=(_PROPOSAL_ID,),
         permission=Permission.MOD,
     ),
     Command(
         name="drop reject",
         description="Reject a proposed drop.",
         handler=reject,
-        params=(Param("proposal", "Proposal number", type=ParamType.INTEGER, min_value=1),),
+        params=(_PROPOSAL_ID,),
         permission=Permission.MOD,
     ),
     Command(
