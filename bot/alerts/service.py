@@ -185,21 +185,28 @@ class AlertsRuntime:
         await self.rehearse_fan_out()
 
     async def rehearse_fan_out(self) -> None:
-        """Write one alert for a linked member in a transaction that is rolled back: SQLAlchemy
+        """Write alerts for a few linked members in a transaction that is rolled back: SQLAlchemy
         compiles each statement the first time it runs, and those milliseconds should not fall on the
-        first alert after a start. Nothing is kept and nothing is sent."""
+        first alert after a start. The rehearsal has the real fan-out's shape: a first chunk of
+        several members (a batch insert compiles apart from a one-row one) and a later, unclaimed
+        chunk. Nothing is kept and nothing is sent."""
+        first = max(2, self.settings.first_chunk)
         async with self.engine.db.read() as session:
-            member_id = (await session.execute(select(Identity.member_id).limit(1))).scalar_one_or_none()
-        if member_id is None:
+            linked = select(Identity.member_id).distinct().order_by(Identity.member_id).limit(first + 2)
+            member_ids = list((await session.execute(linked)).scalars())
+        if not member_ids:
             return
         event_id = f"rehearsal:{self._origin}"
         payload: dict[str, Any] = {"event_id": event_id, "kind": "restock", "product": {"title": "rehearsal"}}
-        rules = {member_id: RuleRef(0, member_id, Criteria())}
+        event = prepare_event(payload)
+        rules = {member_id: RuleRef(0, member_id, Criteria()) for member_id in member_ids}
+        head = dict(list(rules.items())[:first])
+        tail = dict(list(rules.items())[first:])
         try:
             async with self.engine.db.transaction() as session:
-                await self._fill_chunk(
-                    session, event_id, payload, prepare_event(payload), rules, record=True, claim=True
-                )
+                fresh = (await self._fill_chunk(session, event_id, payload, event, head, record=True, claim=True))[2]
+                if tail:
+                    await self._fill_chunk(session, event_id, payload, event, tail, fresh=fresh)
                 raise _Rehearsal
         except _Rehearsal:
             pass
