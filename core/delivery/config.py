@@ -17,6 +17,8 @@ class DeliverySection(Section):
     resend_in_doubt: bool = True
     send_concurrency: int = Field(default=8, ge=1, le=256)
     send_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    #: how long the worker gathers state changes into one commit (see ``WorkerSettings``)
+    mark_linger_s: float = Field(default=0.01, ge=0, le=1)
     headroom: float = Field(default=0.95, gt=0, le=1)
     discord_requests_per_dm: int = Field(default=2, ge=1, le=5)
     sms_per_number_per_s: float = Field(default=1.0, gt=0, le=1000)
@@ -40,6 +42,7 @@ class DeliverySection(Section):
             resend_in_doubt=self.resend_in_doubt,
             send_concurrency=self.send_concurrency,
             send_timeout_s=self.send_timeout_s,
+            mark_linger_s=self.mark_linger_s,
             sms_sender=sms_sender,
             validity_s={"sms": float(sms_validity_s)},
         )

@@ -48,7 +48,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, cast, runtime_checkable
 
 import structlog
 from sqlalchemy import and_, bindparam, case, or_, select, update
@@ -105,6 +105,10 @@ class WorkerSettings:
     #: requests handed to one frontend at once; it bounds what a crash can leave in doubt
     send_concurrency: int = 8
     send_timeout_s: float = 30.0
+    #: how long the first state change of a tick waits for others before the tick is committed: a
+    #: fan-out's sends finish a few milliseconds apart, and one commit for each cost more CPU than
+    #: the sends themselves; the wait delays a request by at most this much
+    mark_linger_s: float = 0.01
     resend_in_doubt: bool = True
     #: the number SMS goes out from; rate limits are per sending number
     sms_sender: str = ""
@@ -153,6 +157,16 @@ def _retry_after(exc: BaseException) -> float | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Abilities:
+    """What a channel's frontend offers the worker (see ``core.frontend``'s protocols)."""
+
+    #: ``RequestCounter``: a send may cost more than one request against the platform's limit
+    counts_requests: bool
+    #: ``KeyedSends`` or ``DeliveryVerifier``: a send left in doubt is settled without a blind repeat
+    settles_doubt: bool
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -176,7 +190,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._marks = _Batcher(self._mark)
+        self._marks = _Batcher(self._mark, linger_s=self.settings.mark_linger_s)
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._address_cache: dict[tuple[int, str], str] = {}
@@ -186,6 +200,9 @@ class DeliveryWorker:
         #: channel → when a claim last found fewer due rows than it asked for (looked at again after
         #: ``poll_s`` or a ``wake``, not after every finished send)
         self._drained: dict[str, float] = {}
+        #: channel → its frontend and what it can do, worked out once: a runtime protocol check
+        #: costs tens of microseconds, too much to repeat for every message of a fan-out
+        self._abilities: dict[str, tuple[Frontend, _Abilities]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -318,9 +335,7 @@ class DeliveryWorker:
             rows = list((await session.execute(query)).scalars())
             doubt.clear()  # a retried transaction starts over
             doubt.update({row.id: self._doubt(row, now) for row in rows if row.status == SENDING})
-            dead = {
-                row.id for row in rows if doubt.get(row.id) == "unknown" and not self.settings.resend_in_doubt
-            }
+            dead = {row.id for row in rows if doubt.get(row.id) == "unknown" and not self.settings.resend_in_doubt}
             claimable = [row for row in rows if row.id not in dead]
             # One plain statement per outcome on the session's connection, not an ORM flush per row;
             # the loaded rows are brought up to date below, after the commit.
@@ -425,7 +440,9 @@ class DeliveryWorker:
             if expired:  # in doubt, and not known to have arrived: too late to send now
                 await self._finish(row, EXPIRED, "expired before it could be sent (validity period)")
                 return
-            requests = frontend.requests_for(address) if isinstance(frontend, RequestCounter) else 1
+            abilities = self._abilities_of(channel, frontend)
+            counter = cast(RequestCounter, frontend) if abilities.counts_requests else None
+            requests = counter.requests_for(address) if counter is not None else 1
             await self._limiter.acquire(channel, address, sender=sender, requests=requests)
         except asyncio.CancelledError:
             raise
@@ -446,7 +463,7 @@ class DeliveryWorker:
         # it is held until ``sent`` is queued for commit: the next send on this slot commits its
         # ``sending`` in the same transaction or a later one, so a crash leaves at most
         # ``send_concurrency`` in doubt.
-        settles_doubt = isinstance(frontend, KeyedSends | DeliveryVerifier)
+        settles_doubt = abilities.settles_doubt
         await slots.acquire()
         held = True
         try:
@@ -491,6 +508,17 @@ class DeliveryWorker:
             if held:
                 slots.release()
 
+    def _abilities_of(self, channel: str, frontend: Frontend) -> _Abilities:
+        known = self._abilities.get(channel)
+        if known is not None and known[0] is frontend:
+            return known[1]
+        abilities = _Abilities(
+            counts_requests=isinstance(frontend, RequestCounter),
+            settles_doubt=isinstance(frontend, KeyedSends | DeliveryVerifier),
+        )
+        self._abilities[channel] = (frontend, abilities)
+        return abilities
+
     async def _settled(self, row: OutboxMessage, doubt: Doubt, frontend: Frontend, address: str, reply: Reply) -> bool:
         """Deal with a row found in doubt before it goes out again; True if nothing is left to send
         (it had arrived, or it is dead-lettered for an admin)."""
@@ -511,9 +539,7 @@ class DeliveryWorker:
             return True
         return False
 
-    async def _verify(
-        self, frontend: DeliveryVerifier, row: OutboxMessage, address: str, reply: Reply
-    ) -> bool | None:
+    async def _verify(self, frontend: DeliveryVerifier, row: OutboxMessage, address: str, reply: Reply) -> bool | None:
         """Ask the platform whether a send in doubt arrived; None when it cannot say (or fails to)."""
         try:
             return await asyncio.wait_for(
@@ -568,8 +594,10 @@ class DeliveryWorker:
             log.warning("delivery.dead", outbox_id=row.id, channel=row.channel, attempts=row.attempts)
             await self._finish(row, DEAD, f"gave up after {row.attempts} attempts: {reason}")
             return
-        delay = wait if wait is not None else backoff_delay(
-            row.attempts, self.settings.backoff_base_s, self.settings.backoff_max_s
+        delay = (
+            wait
+            if wait is not None
+            else backoff_delay(row.attempts, self.settings.backoff_base_s, self.settings.backoff_max_s)
         )
         self.stats.retried += 1
         log.info("delivery.retry", outbox_id=row.id, channel=row.channel, attempt=row.attempts, delay_s=round(delay, 2))
@@ -603,6 +631,7 @@ class DeliveryWorker:
         """Retire this row and queue the notification on the member's next channel, atomically."""
         self.stats.refused += 1
         log.info("delivery.refused", outbox_id=row.id, channel=row.channel, reason=reason)
+
         async def work(session: AsyncSession) -> None:
             retired = await session.execute(
                 update(OutboxMessage)
@@ -708,8 +737,11 @@ class _Batcher:
     A row goes ``sending`` before its request and ``sent`` after it, so the two changes of one row
     never share a tick."""
 
-    def __init__(self, write: Callable[[Mapping[str, list[int]]], Awaitable[dict[str, set[int]]]]) -> None:
+    def __init__(
+        self, write: Callable[[Mapping[str, list[int]]], Awaitable[dict[str, set[int]]]], *, linger_s: float = 0.0
+    ) -> None:
         self._write = write
+        self._linger_s = linger_s
         self._pending: list[tuple[int, str, asyncio.Future[set[int]]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -749,6 +781,8 @@ class _Batcher:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
+            if self._linger_s > 0:
+                await asyncio.sleep(self._linger_s)  # let the changes of the next few sends join this tick
             self._wake.clear()
             batch, self._pending = self._pending, []
             if not batch:
