@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import hashlib
 import inspect
-import json
 import keyword
 import math
 from collections.abc import Awaitable, Callable, Coroutine
@@ -25,6 +24,7 @@ import aiohttp
 import discord
 import discord.gateway
 import discord.http
+import orjson
 import structlog
 import yarl
 from discord import app_commands
@@ -178,7 +178,7 @@ def from_discord(item: discord.Attachment) -> Attachment:
     return Attachment(item.filename, fetch, content_type=item.content_type, size=item.size)
 
 
-def _multipart(payload_json: str, uploads: list[tuple[str, bytes]]) -> aiohttp.FormData:
+def _multipart(payload_json: bytes, uploads: list[tuple[str, bytes]]) -> aiohttp.FormData:
     """A message with files, as Discord takes it: ``payload_json`` then ``files[0]``, ``files[1]``…"""
     form = aiohttp.FormData()
     form.add_field("payload_json", payload_json, content_type="application/json")
@@ -644,7 +644,7 @@ class DiscordFrontend:
             "Authorization": f"Bot {secret.get_secret_value() if secret is not None else ''}",
             "User-Agent": self.client.http.user_agent,
         }
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
+        body = orjson.dumps(payload)
         if not uploads:
             headers["Content-Type"] = "application/json"
         while True:

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -26,7 +27,14 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 _LOCK_RETRIES = 8
+
+
+def json_text(value: Any) -> str:
+    """JSON columns are written and read with orjson: the standard library's encoder and decoder
+    were a tenth of the delivery worker's CPU, reading each claimed message's payload."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _is_locked(exc: BaseException) -> bool:
@@ -51,12 +59,25 @@ class Database:
             if self.schema:
                 connect_args["server_settings"] = {"search_path": self.schema}
             return create_async_engine(
-                url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+                url,
+                echo=echo,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=20,
+                connect_args=connect_args,
+                json_serializer=json_text,
+                json_deserializer=orjson.loads,
             )
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            json_serializer=json_text,
+            json_deserializer=orjson.loads,
+        )
         sync_engine = engine.sync_engine
 
         @event.listens_for(sync_engine, "connect")
@@ -66,6 +87,9 @@ class Database:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Read pages through a memory map, not a read() call each: every write from another
+            # connection empties this one's page cache, and the delivery worker reads after each.
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
