@@ -32,8 +32,8 @@ _LOCK_RETRIES = 8
 
 
 def json_text(value: Any) -> str:
-    """JSON columns are written and read with orjson: the standard library's encoder and decoder
-    were a tenth of the delivery worker's CPU, reading each claimed message's payload."""
+    """JSON columns are written and read with orjson: the delivery worker reads every claimed
+    message's payload, and the standard library's decoder was about 2% of a fan-out's CPU."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
