@@ -35,7 +35,7 @@ from bot.delivery.service import Delivery
 from core.delivery import DeliveryWorker, NewMessage, enqueue, enqueue_claimed
 from core.delivery.models import OutboxMessage
 from core.engine import Engine
-from core.storage.models import DEFAULT_CHANNEL_ORDER, Identity, Member
+from core.storage.models import DEFAULT_CHANNEL_ORDER, Identity, Member, table
 from core.storage.types import utcnow
 
 log = structlog.get_logger(__name__)
@@ -263,8 +263,8 @@ class AlertsRuntime:
 
     def _forget_rule(self, rule_id: int) -> None:
         self.index.remove(rule_id)
-        for table in (self._rule_channels, self._rule_names, self._rule_sizes):
-            table.pop(rule_id, None)
+        for by_rule in (self._rule_channels, self._rule_names, self._rule_sizes):
+            by_rule.pop(rule_id, None)
 
     async def _announce(self, rule_id: int) -> None:
         await self.engine.bus.publish(RULE_TOPIC, {"rule_id": rule_id, "origin": self._origin})
@@ -497,7 +497,7 @@ class AlertsRuntime:
             if message is not None:
                 messages.append(message)
         if notices:
-            await session.execute(insert(AlertNotice).on_conflict_do_nothing(), notices)
+            await session.execute(insert(table(AlertNotice)).on_conflict_do_nothing(), notices)
         validity = {"sms": float(self.engine.config.sms.validity_period_seconds)}
         if claim:
             rows = await enqueue_claimed(

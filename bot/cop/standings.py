@@ -23,11 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.cop.models import GROUP, SOLD_OUT, TIMED, WON, CopDrop, CopEntry, CopTournament
 from bot.cop.timing import month_bounds, month_of
 from bot.economy.ledger import LedgerError, TransferRequest, idempotency_key
-from bot.economy.models import table
 from bot.economy.runtime import EconomyRuntime
 from bot.economy.service import KIND_GRANT
 from core.errors import UserError
-from core.storage.models import Member
+from core.storage.models import Member, table
 
 if TYPE_CHECKING:
     from bot.cop.service import Cop

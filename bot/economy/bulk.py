@@ -17,7 +17,8 @@ import orjson
 from sqlalchemy import Row, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.economy.models import Account, Transfer, table
+from bot.economy.models import Account, Transfer
+from core.storage.models import table
 from core.storage.types import UtcDateTime
 
 T = TypeVar("T")

@@ -22,9 +22,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.economy.config import EconomySection
-from bot.economy.models import Entitlement, Purchase, Raffle, RaffleEntry, table
+from bot.economy.models import Entitlement, Purchase, Raffle, RaffleEntry
 from core.errors import UserError
 from core.frontend import DeliveryRefused, RoleManager
+from core.storage.models import table
 from core.storage.types import utcnow
 
 if TYPE_CHECKING:

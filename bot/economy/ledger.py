@@ -49,9 +49,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.economy.bulk import NewRow, bulk_for
-from bot.economy.models import STATUS_POSTED, STATUS_REJECTED, Account, Transfer, table
+from bot.economy.models import STATUS_POSTED, STATUS_REJECTED, Account, Transfer
 from core.ops.metrics import Metrics
 from core.storage.database import Database
+from core.storage.models import table
 from core.storage.types import utcnow
 
 log = structlog.get_logger(__name__)

@@ -9,7 +9,7 @@ a negative balance on any account that is not explicitly allowed one, and only s
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -20,7 +20,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Table,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -203,10 +202,6 @@ class AuditEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def table(model: type[Base]) -> Table:
-    """A model's Core table, typed as one (``__table__`` is declared as a plain ``FromClause``)."""
-    return cast(Table, model.__table__)
-
 
 __all__ = [
     "STATUS_POSTED",
@@ -219,5 +214,4 @@ __all__ = [
     "RaffleEntry",
     "ShopItem",
     "Transfer",
-    "table",
 ]

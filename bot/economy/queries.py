@@ -10,9 +10,9 @@ from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.economy.models import STATUS_POSTED, Account, AuditEntry, Transfer, table
+from bot.economy.models import STATUS_POSTED, Account, AuditEntry, Transfer
 from bot.economy.service import EARNED_KINDS, Economy
-from core.storage.models import Member
+from core.storage.models import Member, table
 from core.storage.types import utcnow
 
 _T = table(Transfer)

@@ -36,11 +36,11 @@ from bot.economy.fairness import (
     seed_hash,
 )
 from bot.economy.ledger import LedgerError, TransferRequest, idempotency_key
-from bot.economy.models import STATUS_POSTED, Raffle, RaffleEntry, Transfer, table
+from bot.economy.models import STATUS_POSTED, Raffle, RaffleEntry, Transfer
 from bot.economy.service import KIND_RAFFLE, KIND_SETTLE, Economy, audit
 from core.errors import NotFound, UserError
 from core.replies import Reply, ReplyField
-from core.storage.models import Member
+from core.storage.models import Member, table
 from core.storage.types import utcnow
 
 log = structlog.get_logger(__name__)

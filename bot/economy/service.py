@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.economy import format as fmt
 from bot.economy.config import EconomySection
 from bot.economy.ledger import IdempotencyMismatch, Ledger, TransferRequest, TransferResult, idempotency_key
-from bot.economy.models import STATUS_POSTED, Account, AuditEntry, Transfer, table
+from bot.economy.models import STATUS_POSTED, Account, AuditEntry, Transfer
 from core.errors import BadArgument, NotFound, UserError
-from core.storage.models import Member
+from core.storage.models import Member, table
 from core.storage.types import utcnow
 
 if TYPE_CHECKING:

@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.economy.fulfilment import Fulfilment, FulfilmentError, Item, PurchaseView
 from bot.economy.ledger import LedgerError, TransferRequest, TransferResult, idempotency_key
-from bot.economy.models import Entitlement, Purchase, ShopItem, table
+from bot.economy.models import Entitlement, Purchase, ShopItem
 from bot.economy.service import KIND_PURCHASE, KIND_REFUND, KIND_SETTLE, Economy, audit
 from core.errors import BadArgument, NotFound, UserError
-from core.storage.models import Member
+from core.storage.models import Member, table
 from core.storage.types import utcnow
 
 log = structlog.get_logger(__name__)

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.economy.models import STATUS_POSTED, Account, Purchase, Raffle, RaffleEntry, Transfer, table
+from bot.economy.models import STATUS_POSTED, Account, Purchase, Raffle, RaffleEntry, Transfer
 from core.storage.database import Database
+from core.storage.models import table
 
 _T = table(Transfer)
 _A = table(Account)

@@ -14,7 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.delivery.models import CLAIMED, DEAD, EXPIRED, PENDING, SENDING, OutboxMessage
 from core.replies import Reply
 from core.storage.database import Database
+from core.storage.models import table
 from core.storage.types import utcnow
+
+_OUTBOX = table(OutboxMessage)
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,8 @@ async def enqueue_claimed(
     ]
     later = [row for row in rows if row["key"] not in taken and row["next_attempt_at"] > now]
     claimed: list[OutboxMessage] = []
-    if sending:  # one INSERT ... RETURNING for all of them, not an ORM flush per row
-        inserted = await session.execute(insert(OutboxMessage).returning(OutboxMessage.key, OutboxMessage.id), sending)
+    if sending:  # one Core INSERT ... RETURNING for all of them, without the ORM's per-row bookkeeping
+        inserted = await session.execute(insert(_OUTBOX).returning(_OUTBOX.c.key, _OUTBOX.c.id), sending)
         ids: dict[str, int] = {key: row_id for key, row_id in inserted}
         claimed = [OutboxMessage(**row, id=ids[row["key"]]) for row in sending]
     if later:
@@ -121,7 +124,7 @@ async def enqueue_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
         return
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(upsert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows)
+    await session.execute(upsert(_OUTBOX).on_conflict_do_nothing(index_elements=["key"]), rows)
 
 
 async def dead_letters(db: Database, *, limit: int = 20) -> list[OutboxMessage]:

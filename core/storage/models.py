@@ -6,9 +6,9 @@ Feature slices declare their own tables on the same ``Base`` so one Alembic hist
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Table, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.storage.types import UtcDateTime, utcnow
@@ -27,6 +27,12 @@ DEFAULT_CHANNEL_ORDER = ["discord", "telegram", "sms"]
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UtcDateTime()}
+
+
+def table(model: type[Base]) -> Table:
+    """A model's Core table, typed as one (``__table__`` is declared as a plain ``FromClause``).
+    Bulk writes on a hot path go through it: a Core insert skips the ORM's per-row bookkeeping."""
+    return cast(Table, model.__table__)
 
 
 class Member(Base):

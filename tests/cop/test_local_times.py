@@ -20,7 +20,7 @@ from bot.cop import render
 from bot.cop.models import CopDrop
 from bot.cop.undelivered import Undelivered
 from core.commands import Permission
-from core.delivery.models import DEAD
+from core.delivery.models import DEAD, SENT
 from core.targets import DiscordChannel, TelegramChat
 from tests.cop.helpers import clocked, closed, latest_drop, open_now, sections, until
 from tests.cop.test_e2e import _post_in, _post_on, _sent_row
@@ -117,7 +117,8 @@ async def test_a_practice_dm_discord_refuses_closes_the_run_and_the_member_is_to
 
 
 async def _delivered(dc: DiscordTestBot, drop: CopDrop) -> bool:
-    return (await _sent_row(dc.engine, drop.id)).sent_at is not None
+    """Recorded as sent (``sent_at`` alone is set already while the request is on the wire)."""
+    return (await _sent_row(dc.engine, drop.id)).status == SENT
 
 
 async def test_a_practice_dm_to_a_member_who_blocked_the_telegram_bot_is_explained(
