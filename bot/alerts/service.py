@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -98,6 +98,35 @@ def best_rules(matched: Sequence[RuleRef]) -> dict[int, RuleRef]:
             if (not rule.high_priority, rule.rule_id) < (not current.high_priority, current.rule_id):
                 best[rule.member_id] = rule
     return best
+
+
+class FanOutOrder:
+    """The order a fan-out writes its members in: high-priority members first, each group by member
+    id. The first chunk is chosen before the whole order is sorted (when high-priority members fill
+    it, sorting the other thousands waits until the first alerts are written and on their way)."""
+
+    def __init__(self, by_member: Mapping[int, RuleRef], first: int) -> None:
+        self._by_member = by_member
+        self._urgent = sorted(member_id for member_id, rule in by_member.items() if rule.high_priority)
+        self._others: list[int] | None = None
+        self.first = self._urgent[:first]
+        if len(self.first) < first:
+            self.first += self._sorted_others()[: first - len(self.first)]
+        self.more_than_first = len(by_member) > len(self.first)
+
+    def _sorted_others(self) -> list[int]:
+        if self._others is None:
+            self._others = sorted(self._by_member.keys() - set(self._urgent))
+        return self._others
+
+    def chunks(self, size: int) -> Iterator[list[int]]:
+        """The first chunk, then the rest ``size`` members at a time, sorted only once asked for."""
+        yield self.first
+        urgent_left = self._urgent[len(self.first) :]
+        others_taken = len(self.first) - min(len(self.first), len(self._urgent))
+        rest = urgent_left + self._sorted_others()[others_taken:]
+        for start in range(0, len(rest), size):
+            yield rest[start : start + size]
 
 
 class AlertsRuntime:
@@ -335,12 +364,8 @@ class AlertsRuntime:
         event = await self.prepare(payload)
         self.index.observe(event)
         by_member = best_rules(self.index.match(event))
-        urgent = [member_id for member_id, rule in by_member.items() if rule.high_priority]
-        ordered = sorted(urgent) + sorted(by_member.keys() - set(urgent)) if urgent else sorted(by_member)
-        first = self.settings.first_chunk
-        chunks = [ordered[:first]]
-        step = self.settings.fanout_chunk
-        chunks.extend(ordered[i : i + step] for i in range(first, len(ordered), step))
+        order = FanOutOrder(by_member, self.settings.first_chunk)
+        chunks = order.chunks(self.settings.fanout_chunk)
         fresh = False
         for number, chunk in enumerate(chunks):
             if not chunk and not (record and number == 0):
@@ -353,7 +378,7 @@ class AlertsRuntime:
             fresh = fresh or new_event
             if adopted:
                 sends = await self.worker.adopt(adopted, addresses)
-                if sends and len(chunks) > 1:
+                if sends and order.more_than_first:
                     # The rest of the fan-out is seconds of work on this event loop: let the first
                     # alert reach its platform before it starts (bounded, should a platform be slow).
                     await asyncio.wait(sends, timeout=FIRST_SEND_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
