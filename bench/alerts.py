@@ -190,24 +190,11 @@ def serve_fakes(conn: Any, scale: float, discord_users: int) -> None:
 
 
 async def _serve_fakes(conn: Any, scale: float, discord_users: int) -> None:
-    from tests.fakes.strict_limits import StrictDiscord, StrictTelegram, StrictTwilio
+    from tests.fakes.strict_limits import StrictFakes
 
-    discord, telegram, twilio = StrictDiscord(scale), StrictTelegram(scale), StrictTwilio(scale)
-    await discord.start()
-    await telegram.start()
-    await twilio.start()
-    users = [str(discord.add_member(f"d{i}").user.id) for i in range(discord_users)]
-    conn.send(
-        {
-            "discord_token": discord.token,
-            "discord_api_base": discord.api_base,
-            "guild_id": discord.guild_id,
-            "telegram_token": telegram.token,
-            "telegram_port": telegram.port,
-            "twilio_base": twilio.base_url,
-            "users": users,
-        }
-    )
+    fakes = await StrictFakes.start(scale, discord_users)
+    discord, telegram, twilio = fakes.discord, fakes.telegram, fakes.twilio
+    conn.send(fakes.connection())
     loop = asyncio.get_running_loop()
     while True:
         command = await loop.run_in_executor(None, conn.recv)
@@ -229,9 +216,7 @@ async def _serve_fakes(conn: Any, scale: float, discord_users: int) -> None:
             "recipients": recipients,
         }
     )
-    await twilio.close()
-    await telegram.close()
-    await discord.stop()
+    await fakes.close()
 
 
 # ---------------------------------------------------------------------------- fan-out

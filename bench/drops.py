@@ -53,23 +53,11 @@ def serve(conn: Any, scale: float, discord_users: int) -> None:
 
 
 async def _serve(conn: Any, scale: float, discord_users: int) -> None:
-    from tests.fakes.strict_limits import StrictDiscord, StrictTelegram, StrictTwilio
+    from tests.fakes.strict_limits import StrictFakes
 
-    discord, telegram, twilio = StrictDiscord(scale), StrictTelegram(scale), StrictTwilio(scale)
-    for server in (discord, telegram, twilio):
-        await server.start()
-    users = [str(discord.add_member(f"d{i}").user.id) for i in range(discord_users)]
-    conn.send(
-        {
-            "discord_token": discord.token,
-            "discord_api_base": discord.api_base,
-            "guild_id": discord.guild_id,
-            "telegram_token": telegram.token,
-            "telegram_port": telegram.port,
-            "twilio_base": twilio.base_url,
-            "users": users,
-        }
-    )
+    fakes = await StrictFakes.start(scale, discord_users)
+    discord, telegram, twilio = fakes.discord, fakes.telegram, fakes.twilio
+    conn.send(fakes.connection())
     loop = asyncio.get_running_loop()
     while await loop.run_in_executor(None, conn.recv) == "progress":
         conn.send(len(discord.messages) + len(telegram.sent) + len(twilio.sent))
@@ -85,9 +73,7 @@ async def _serve(conn: Any, scale: float, discord_users: int) -> None:
             "rejected": {"discord": discord.rejected, "telegram": telegram.rejected, "sms": twilio.rejected},
         }
     )
-    await twilio.close()
-    await telegram.close()
-    await discord.stop()
+    await fakes.close()
 
 
 # ---------------------------------------------------------------------------- the wave
@@ -356,7 +342,7 @@ async def bench_ics(engine: Any) -> dict[str, Any]:
         events = {int(str(e["UID"]).split("@")[0].removeprefix("drop-")): e for e in parsed.walk("VEVENT")}
         for drop_id, (sequence, status) in expected.items():
             event = events.get(drop_id)
-            if event is None or int(event["SEQUENCE"]) != sequence or str(event["STATUS"]) != status:
+            if event is None or int(str(event["SEQUENCE"])) != sequence or str(event["STATUS"]) != status:
                 errors.append(f"icalendar: drop {drop_id} wrong or missing")
         if len(events) < len(expected):
             errors.append(f"icalendar: {len(events)} events for {len(expected)} drops")

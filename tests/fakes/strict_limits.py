@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -105,3 +107,40 @@ class StrictTwilio(FakeTwilioAPI):
             return web.json_response(error_body(20429), status=429)
         self.sends.append(now)
         return await super()._create_message(request)
+
+
+@dataclass
+class StrictFakes:
+    """The three strict fakes started together, as a benchmark's server process runs them, with
+    ``discord_users`` members in the Discord guild to DM."""
+
+    discord: StrictDiscord
+    telegram: StrictTelegram
+    twilio: StrictTwilio
+    users: list[str]
+
+    @classmethod
+    async def start(cls, scale: float, discord_users: int) -> StrictFakes:
+        discord, telegram, twilio = StrictDiscord(scale), StrictTelegram(scale), StrictTwilio(scale)
+        await discord.start()
+        await telegram.start()
+        await twilio.start()
+        users = [str(discord.add_member(f"d{i}").user.id) for i in range(discord_users)]
+        return cls(discord, telegram, twilio, users)
+
+    def connection(self) -> dict[str, Any]:
+        """What the bot's process needs to reach them (sent over a pipe, so plain values)."""
+        return {
+            "discord_token": self.discord.token,
+            "discord_api_base": self.discord.api_base,
+            "guild_id": self.discord.guild_id,
+            "telegram_token": self.telegram.token,
+            "telegram_port": self.telegram.port,
+            "twilio_base": self.twilio.base_url,
+            "users": self.users,
+        }
+
+    async def close(self) -> None:
+        await self.twilio.close()
+        await self.telegram.close()
+        await self.discord.stop()

@@ -240,7 +240,9 @@ class FakeTwilioAPI:
         if self._queued_read_failures:
             status = self._queued_read_failures.pop(0)
             return self._error(20429 if status == 429 else 20500, query, status)
-        filters = {key: query[key] for key in ("To", "From", "DateSent", "DateSent<", "DateSent>") if key in query}
+        filters: dict[str, str] = {
+            key: query[key] for key in ("To", "From", "DateSent", "DateSent<", "DateSent>") if key in query
+        }
         try:
             page_size = int(query.get("PageSize", "50"))
             page = int(query.get("Page", "0"))
