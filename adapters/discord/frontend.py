@@ -181,7 +181,7 @@ def from_discord(item: discord.Attachment) -> Attachment:
 def _multipart(payload_json: bytes, uploads: list[tuple[str, bytes]]) -> aiohttp.FormData:
     """A message with files, as Discord takes it: ``payload_json`` then ``files[0]``, ``files[1]``…"""
     form = aiohttp.FormData()
-    form.add_field("payload_json", payload_json, content_type="application/json")
+    form.add_field("payload_json", payload_json.decode(), content_type="application/json")  # a field, not a file
     for index, (name, data) in enumerate(uploads):
         form.add_field(f"files[{index}]", data, filename=name, content_type="application/octet-stream")
     return form
