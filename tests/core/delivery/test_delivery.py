@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from core.delivery import (
     DeliveryLimiter,
@@ -289,3 +289,34 @@ async def test_a_killed_worker_leaves_only_on_the_wire_rows_in_doubt(database: D
     assert len(fresh.delivered) == len({address for address, _ in fresh.delivered}) == 30 - on_wire
     doubtful = [row for row in rows if row.status == DEAD]
     assert all(row.last_error and row.last_error.startswith("in doubt") for row in doubtful)
+
+
+async def test_the_state_changes_of_nearby_sends_share_one_commit(database: Database) -> None:
+    """``mark_linger_s``: each send still commits ``sending`` before its request and ``sent`` after it,
+    but sends a few milliseconds apart share their commits instead of taking two each."""
+    ids = await _members(database, 40)
+    async with database.transaction() as session:
+        await enqueue(session, [_message(mid) for mid in ids])
+    marks: list[str] = []
+
+    def count_marks(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().startswith("UPDATE outbox") and "sent_at" in statement:
+            marks.append(statement)
+
+    paced = DeliveryLimiter(PlatformLimits(scale=2.0))  # ~95 sends/s: about 10 ms apart
+    discord = EdgeFrontend("discord")
+    worker = _worker(database, {"discord": discord}, ids, paced, max_in_flight=40, mark_linger_s=0.05)
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count_marks)
+    await worker.start()
+    try:
+        for _ in range(200):
+            rows = await _rows(database)
+            if all(row.status == SENT for row in rows):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count_marks)
+    assert [row.status for row in rows] == [SENT] * 40
+    assert len(discord.delivered) == 40
+    assert len(marks) <= 80 // 3, f"{len(marks)} commits for 80 state changes"
