@@ -173,6 +173,24 @@ async def test_appeal_once_to_authenticators_within_the_window(lc: TestBot) -> N
     await lc.fails("sam", "/lc appeal 2 late", "appeal window")
 
 
+async def test_an_overturned_verdict_pays_the_voters_who_had_it_right(lc: TestBot) -> None:
+    await lc.ok("sam", '/lc submit "Dunk Low"', attachments=photo_set(*PAIR))
+    await lc.ok("dan", "/lc vote 1 real")
+    for who in ("ann", "bob", "cat"):
+        await lc.ok(who, "/lc vote 1 fake box")
+    await lc.engine.service(LegitChecks).sweep()
+    assert (await _checks(lc))[0].verdict == "fake"
+    paid_for_fake = await _balance(lc, "ann")
+    assert paid_for_fake > 0 and await _balance(lc, "dan") == 0
+    await lc.ok("sam", "/lc appeal 1 bought at retail, receipt attached")
+    await lc.ok("auth", "/lc review 1 real")
+    await lc.engine.service(LegitChecks).sweep()  # a sweep after the review pays nobody twice
+    check = (await _checks(lc))[0]
+    assert (check.verdict, check.appeal_state, check.paid) == ("real", "overturned", True)
+    assert await _balance(lc, "dan") == paid_for_fake  # the one who had it right, paid like the others were
+    assert await _balance(lc, "ann") == paid_for_fake  # kept: voted in good faith, may have spent it
+
+
 async def test_mods_void_and_bar(lc: TestBot) -> None:
     await lc.ok("sam", '/lc submit "Dunk Low"', attachments=photo_set(*PAIR))
     await lc.join("ann")
