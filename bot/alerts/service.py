@@ -112,7 +112,10 @@ class FanOutOrder:
         self.first = self._urgent[:first]
         if len(self.first) < first:
             self.first += self._sorted_others()[: first - len(self.first)]
-        self.more_than_first = len(by_member) > len(self.first)
+
+    @property
+    def more_than_first(self) -> bool:
+        return len(self._by_member) > len(self.first)
 
     def _sorted_others(self) -> list[int]:
         if self._others is None:
@@ -228,9 +231,8 @@ class AlertsRuntime:
         event_id = f"rehearsal:{self._origin}"
         payload: dict[str, Any] = {"event_id": event_id, "kind": "restock", "product": {"title": "rehearsal"}}
         event = prepare_event(payload)
-        rules = {member_id: RuleRef(0, member_id, Criteria()) for member_id in member_ids}
-        head = dict(list(rules.items())[:first])
-        tail = dict(list(rules.items())[first:])
+        head = {member_id: RuleRef(0, member_id, Criteria()) for member_id in member_ids[:first]}
+        tail = {member_id: RuleRef(0, member_id, Criteria()) for member_id in member_ids[first:]}
         try:
             async with self.engine.db.transaction() as session:
                 fresh = (await self._fill_chunk(session, event_id, payload, event, head, record=True, claim=True))[2]

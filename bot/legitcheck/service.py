@@ -519,9 +519,10 @@ class LegitChecks:
         values: dict[str, Any] = {"appeal_state": "upheld"}
         overturned = decision != "uphold" and decision != check.verdict
         if overturned:
-            # The voters who had it right are paid now (``paid`` is cleared in the same commit, so a
-            # crash before ``_pay`` leaves the payout to ``sweep``). Those paid for the old verdict
-            # keep what they earned: they voted in good faith and may have spent it.
+            # The voters who had it right are paid by ``finish``, as after any close (``paid`` is
+            # cleared in the same commit, so a crash before it leaves the payout to ``sweep``).
+            # Those paid for the old verdict keep what they earned: they voted in good faith and may
+            # have spent it.
             values = {"appeal_state": "overturned", "verdict": decision, "reasons": [], "paid": False}
         async with self.db.transaction() as session:
             moved = await session.execute(
@@ -529,9 +530,9 @@ class LegitChecks:
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise UserError(f"Check #{check_id} has no open appeal.")
-        check = await self.get(check_id)
         if overturned:
-            await self._pay(check)
+            await self.finish(check_id)
+        check = await self.get(check_id)
         await self._notify(check, render.verdict_dm(check), ref="appeal")
         await self._publish(check, new=False)
         return check

@@ -37,6 +37,10 @@ def json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+#: the JSON codec both backends' engines use (``json_text``)
+_JSON_CODEC: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": orjson.loads}
+
+
 def _is_locked(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "database is locked" in text or "database is busy" in text
@@ -65,8 +69,7 @@ class Database:
                 pool_size=10,
                 max_overflow=20,
                 connect_args=connect_args,
-                json_serializer=json_text,
-                json_deserializer=orjson.loads,
+                **_JSON_CODEC,
             )
         database = make_url(url).database
         if database and database != ":memory:":
@@ -75,8 +78,7 @@ class Database:
             url,
             echo=echo,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            json_serializer=json_text,
-            json_deserializer=orjson.loads,
+            **_JSON_CODEC,
         )
         sync_engine = engine.sync_engine
 

@@ -44,6 +44,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes import WAIT_S
+
 DISCORD_EPOCH_MS = 1_420_070_400_000
 API_PREFIX = "/api/v10"
 EPHEMERAL = 1 << 6
@@ -63,12 +65,6 @@ INTENT_GUILD_MEMBERS = 1 << 1
 DEFAULT_EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 16) | (1 << 31)
 
 _OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
-
-#: How long a test waits for the bot to act. A wait, not a speed check (speed is measured in
-#: bench/): generous, because a full suite on two cores has slow moments, and it only costs
-#: time when a test is failing anyway.
-WAIT_S = 15.0
-
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat()

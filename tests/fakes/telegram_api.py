@@ -28,6 +28,8 @@ from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
+from tests.fakes import WAIT_S
+
 JSON = dict[str, Any]
 
 DEFAULT_TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijk"
@@ -57,12 +59,6 @@ _BOOL_FIELDS = {
     "disable_notification", "protect_content", "show_alert", "drop_pending_updates",
     "disable_web_page_preview", "allow_sending_without_reply", "has_spoiler", "show_caption_above_media",
 }  # fmt: skip
-
-#: How long a test waits for the bot to act. A wait, not a speed check (speed is measured in
-#: bench/): generous, because a full suite on two cores has slow moments, and it only costs
-#: time when a test is failing anyway.
-WAIT_S = 15.0
-
 
 @dataclass(frozen=True)
 class FakeUser:
